@@ -1,0 +1,9 @@
+export { crc32 } from "./crc32.js";
+export { FORMAT_VERSION, HEADER_BYTES } from "./header.js";
+export {
+  PAGE_NUMBER_MAX,
+  PAGE_SIZE_DEFAULT,
+  PAGE_SIZE_MAX,
+  PAGE_SIZE_MIN,
+  PAGE_TRAILER_BYTES,
+} from "./page.js";

@@ -1,0 +1,180 @@
+// The buffer pool: frames carved once from one ArrayBuffer arena, the page table, the stack
+// of empty frames and CLOCK replacement. It does no I/O and knows nothing of files: the
+// pager decides what a victim's bytes need before reuse and what to read into a frame.
+//
+// Invariants (checkInvariants verifies them; the pager's debug mode runs it after every call):
+//   - a frame is either empty (pgno 0, on the empty stack, not in the table) or bound
+//     (pgno > 0, in the table under its pgno, not on the empty stack), never both;
+//   - a frame with pins > 0 is never chosen as a victim;
+//   - 0 <= writers <= pins; framesPinned / framesDirty count frames with pins > 0 / dirty.
+
+import { assert } from "../errors.js";
+import { checksummedView } from "../format/page.js";
+import { PoolFrame } from "./frame.js";
+import { PageTable } from "./page-table.js";
+
+export class BufferPool {
+  readonly frames: readonly PoolFrame[];
+  private readonly table: PageTable;
+  /** Indices of empty frames; a miss takes one in O(1) instead of scanning the pool. */
+  private readonly empty: Int32Array;
+  private emptyTop: number;
+  private hand = 0;
+  framesPinned = 0;
+  framesDirty = 0;
+
+  constructor(
+    readonly cacheFrames: number,
+    pageSize: number,
+    usableSize: number,
+  ) {
+    const arena = new ArrayBuffer(cacheFrames * pageSize);
+    const frames: PoolFrame[] = [];
+    for (let i = 0; i < cacheFrames; i++) {
+      const page = new Uint8Array(arena, i * pageSize, pageSize);
+      frames.push(new PoolFrame(i, page, page.subarray(0, usableSize), checksummedView(page)));
+    }
+    this.frames = frames;
+    this.table = new PageTable(cacheFrames);
+    this.empty = new Int32Array(cacheFrames);
+    // Hand out low indices first: the stack pops from the top.
+    for (let i = 0; i < cacheFrames; i++) this.empty[i] = cacheFrames - 1 - i;
+    this.emptyTop = cacheFrames;
+  }
+
+  /** The frame holding `pgno`, or null. Allocates nothing. */
+  lookup(pgno: number): PoolFrame | null {
+    const i = this.table.get(pgno);
+    return i < 0 ? null : this.frames[i];
+  }
+
+  /** True when `frame` is one of this pool's frame objects. */
+  owns(frame: unknown): frame is PoolFrame {
+    return frame instanceof PoolFrame && this.frames[frame.index] === frame;
+  }
+
+  /** An empty frame, or null when every frame holds a page. */
+  takeEmpty(): PoolFrame | null {
+    return this.emptyTop === 0 ? null : this.frames[this.empty[--this.emptyTop]];
+  }
+
+  /**
+   * CLOCK: the first unpinned frame whose reference bit is clear, clearing bits as the hand
+   * passes. Bounded: two sweeps suffice (the first clears every unpinned bit), so it returns
+   * null, never spins, when every frame is pinned.
+   */
+  chooseVictim(): PoolFrame | null {
+    const n = this.cacheFrames;
+    if (this.framesPinned === n) return null;
+    const frames = this.frames;
+    for (let step = 0; step < 2 * n; step++) {
+      const f = frames[this.hand];
+      this.hand = this.hand + 1 === n ? 0 : this.hand + 1;
+      if (f.pins > 0 || f.pgno === 0) continue;
+      if (f.referenced) {
+        f.referenced = false;
+        continue;
+      }
+      return f;
+    }
+    return null;
+  }
+
+  /** Record that `frame` (taken empty or as a victim, already unbound) now holds `pgno`. */
+  bind(frame: PoolFrame, pgno: number): void {
+    assert(frame.pgno === 0 && frame.pins === 0, "bind of a frame that is in use");
+    frame.pgno = pgno;
+    frame.referenced = true;
+    this.table.set(pgno, frame.index);
+  }
+
+  /** Forget the page `frame` holds (its bytes are discarded); the frame stays out of the stack. */
+  unbind(frame: PoolFrame): void {
+    assert(frame.pins === 0 && frame.pgno !== 0, "unbind of a pinned or empty frame");
+    this.table.delete(frame.pgno);
+    if (frame.dirty) this.framesDirty--;
+    frame.dirty = false;
+    frame.referenced = false;
+    frame.writers = 0;
+    frame.pgno = 0;
+  }
+
+  /** Return an unbound frame to the empty stack. */
+  release(frame: PoolFrame): void {
+    assert(frame.pgno === 0 && frame.pins === 0, "release of a bound frame");
+    this.empty[this.emptyTop++] = frame.index;
+  }
+
+  pin(frame: PoolFrame, write: boolean): void {
+    if (frame.pins++ === 0) this.framesPinned++;
+    if (write) frame.writers++;
+    frame.referenced = true;
+  }
+
+  /**
+   * Drop one pin. A dirty unpin releases a write pin; a clean one may be either kind, so
+   * `writers` is only capped at `pins` (conservative: checkpoint may wait for a reader).
+   */
+  unpin(frame: PoolFrame, dirty: boolean): void {
+    if (dirty) {
+      this.markDirty(frame);
+      if (frame.writers > 0) frame.writers--;
+    }
+    if (--frame.pins === 0) {
+      this.framesPinned--;
+      frame.writers = 0;
+    } else if (frame.writers > frame.pins) {
+      frame.writers = frame.pins;
+    }
+  }
+
+  markDirty(frame: PoolFrame): void {
+    if (!frame.dirty) {
+      frame.dirty = true;
+      this.framesDirty++;
+    }
+  }
+
+  markClean(frame: PoolFrame): void {
+    if (frame.dirty) {
+      frame.dirty = false;
+      this.framesDirty--;
+    }
+  }
+
+  /** Frames pinned for writing right now. */
+  writersPinned(): number {
+    let n = 0;
+    for (const f of this.frames) if (f.writers > 0) n++;
+    return n;
+  }
+
+  /** Verify every invariant listed at the top of this file. O(frames): debug mode only. */
+  checkInvariants(): void {
+    let pinned = 0;
+    let dirty = 0;
+    let bound = 0;
+    const onStack = new Uint8Array(this.cacheFrames);
+    for (let s = 0; s < this.emptyTop; s++) {
+      const i = this.empty[s];
+      assert(onStack[i] === 0, `frame ${i} is on the empty stack twice`);
+      onStack[i] = 1;
+    }
+    for (const f of this.frames) {
+      assert(f.pins >= 0 && f.writers >= 0 && f.writers <= f.pins, `frame ${f.index} pin counts`);
+      if (f.pins > 0) pinned++;
+      if (f.dirty) dirty++;
+      if (f.pgno === 0) {
+        assert(f.pins === 0 && !f.dirty, `empty frame ${f.index} is pinned or dirty`);
+      } else {
+        bound++;
+        assert(onStack[f.index] === 0, `bound frame ${f.index} is on the empty stack`);
+        assert(this.table.get(f.pgno) === f.index, `page ${f.pgno} missing from the page table`);
+      }
+    }
+    assert(pinned === this.framesPinned, `framesPinned ${this.framesPinned} != ${pinned}`);
+    assert(dirty === this.framesDirty, `framesDirty ${this.framesDirty} != ${dirty}`);
+    assert(bound === this.table.size, `page table holds ${this.table.size}, ${bound} bound`);
+    assert(bound + this.emptyTop === this.cacheFrames, "a frame is neither bound nor empty");
+  }
+}

@@ -1,0 +1,35 @@
+// A frame: one page-sized slot of the buffer pool's arena, and the handle callers hold while
+// a page is pinned. Frames are created once at open with every field initialised (so hot
+// code stays monomorphic) and are reused for other pages after their last unpin.
+
+/** What a caller sees of a pinned page. Valid only while the caller holds its pin. */
+export interface Frame {
+  /** The page this frame holds. */
+  readonly pgno: number;
+  /** The page's usable bytes (pageSize minus the trailer), a stable view of the arena. */
+  readonly data: Uint8Array;
+}
+
+export class PoolFrame implements Frame {
+  /** Page held, 0 while the frame is empty. */
+  pgno = 0;
+  /** Outstanding pins; a frame with pins > 0 is never chosen as a victim. */
+  pins = 0;
+  /** Pins taken for writing still outstanding (never more than pins); see Pager.unpin. */
+  writers = 0;
+  /** The bytes differ from the page's durable image and must be written before reuse. */
+  dirty = false;
+  /** CLOCK reference bit: set on every pin, cleared as the hand passes. */
+  referenced = false;
+
+  constructor(
+    /** Position in the pool's frame array; frames[index] === this. */
+    readonly index: number,
+    /** The whole page: usable bytes then the 8-byte trailer. */
+    readonly page: Uint8Array,
+    /** The usable bytes, handed to callers. */
+    readonly data: Uint8Array,
+    /** The bytes the page checksum covers (checksummedView(page)). */
+    readonly covered: Uint8Array,
+  ) {}
+}

@@ -1,0 +1,50 @@
+// The in-memory freelist: which pages are free, as a bitmap for O(1) membership (a free
+// page must never be handed out twice or read as live data) and a stack for O(1) reuse.
+// It is written to trunk pages at checkpoint (format/freelist.ts) and loaded back at open.
+
+import { assert } from "../errors.js";
+
+export class FreePages {
+  private bits = new Uint8Array(64);
+  private stack = new Uint32Array(64);
+  private top = 0;
+
+  get count(): number {
+    return this.top;
+  }
+
+  has(pgno: number): boolean {
+    const byte = pgno >>> 3;
+    return byte < this.bits.length && (this.bits[byte] & (1 << (pgno & 7))) !== 0;
+  }
+
+  add(pgno: number): void {
+    assert(!this.has(pgno), `page ${pgno} is already free`);
+    const byte = pgno >>> 3;
+    if (byte >= this.bits.length) this.bits = grow(this.bits, byte + 1);
+    if (this.top === this.stack.length) this.stack = grow(this.stack, this.top + 1);
+    this.bits[byte] |= 1 << (pgno & 7);
+    this.stack[this.top++] = pgno;
+  }
+
+  /** Take the most recently freed page, or 0 when none is free. */
+  pop(): number {
+    if (this.top === 0) return 0;
+    const pgno = this.stack[--this.top];
+    this.bits[pgno >>> 3] &= ~(1 << (pgno & 7));
+    return pgno;
+  }
+
+  /** Every free page, ascending (a fresh array: checkpoint-time only). */
+  sorted(): Uint32Array {
+    return this.stack.slice(0, this.top).sort();
+  }
+}
+
+function grow<T extends Uint8Array | Uint32Array>(a: T, needed: number): T {
+  let n = a.length * 2;
+  while (n < needed) n *= 2;
+  const b = new (a.constructor as new (n: number) => T)(n);
+  b.set(a);
+  return b;
+}

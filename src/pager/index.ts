@@ -1,0 +1,9 @@
+export type { Frame, Intent, PagerOptions, PagerStats } from "./pager.js";
+export {
+  ARENA_BYTES_MAX,
+  CACHE_FRAMES_DEFAULT,
+  CACHE_FRAMES_MAX,
+  CACHE_FRAMES_MIN,
+  Pager,
+  WRITE_RUN_PAGES_MAX,
+} from "./pager.js";

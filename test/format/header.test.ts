@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { writeU32 } from "../../src/format/codec.js";
+import { crc32 } from "../../src/format/crc32.js";
+import { decodeHeader, encodeHeader, HEADER_BYTES, newHeader } from "../../src/format/header.js";
+import { throwsCode } from "../pager/pages.js";
+
+function encoded(mutate?: (h: ReturnType<typeof newHeader>) => void): Uint8Array {
+  const h = newHeader(4096);
+  h.pageCount = 10;
+  h.freeTrunk = 3;
+  h.freeCount = 4;
+  h.changeCounter = 5;
+  h.checkpointLsn = 2n ** 60n + 1n;
+  h.slots[2] = 0xfffffffe;
+  mutate?.(h);
+  const page = new Uint8Array(4096);
+  encodeHeader(h, page, crc32);
+  return page;
+}
+
+test("a header round-trips every field", () => {
+  const h = decodeHeader(encoded(), crc32, "/x");
+  assert.equal(h.pageSize, 4096);
+  assert.equal(h.pageCount, 10);
+  assert.equal(h.freeTrunk, 3);
+  assert.equal(h.freeCount, 4);
+  assert.equal(h.changeCounter, 5);
+  assert.equal(h.checkpointLsn, 2n ** 60n + 1n);
+  assert.deepEqual([...h.slots], [0, 0, 0xfffffffe, 0, 0, 0, 0, 0]);
+});
+
+test("any single flipped bit in the header is detected", () => {
+  const good = encoded();
+  for (let bit = 0; bit < HEADER_BYTES * 8; bit++) {
+    const bad = good.slice();
+    bad[bit >> 3] ^= 1 << (bit & 7);
+    const e = throwsCode(() => decodeHeader(bad, crc32, "/x.pkv"), "ERR_CORRUPT");
+    assert.equal(e.pgno, 1);
+    assert.match(e.message, /\/x\.pkv/);
+  }
+});
+
+test("fields that checksum correctly but make no sense are still rejected", () => {
+  const cases: [string, (h: ReturnType<typeof newHeader>) => void][] = [
+    ["page size", (h) => (h.pageSize = 1000)],
+    ["page count", (h) => (h.pageCount = 0)],
+    ["free count", (h) => (h.freeCount = 10)],
+    ["freelist head", (h) => (h.freeTrunk = 0)],
+    ["freelist head", (h) => (h.freeTrunk = 11)],
+    ["freelist head", (h) => (h.freeTrunk = 1)],
+  ];
+  for (const [what, mutate] of cases) {
+    const e = throwsCode(() => decodeHeader(encoded(mutate), crc32, "/x"), "ERR_CORRUPT");
+    assert.match(e.message, new RegExp(what), e.message);
+  }
+  const future = encoded();
+  writeU32(future, 8, 2);
+  writeU32(future, 124, crc32(future.subarray(0, 124), 0));
+  assert.match(
+    throwsCode(() => decodeHeader(future, crc32, "/x"), "ERR_CORRUPT").message,
+    /version 2/,
+  );
+});
