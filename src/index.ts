@@ -5,4 +5,4 @@ export { type ErrorCode, isPagekvError, PagekvError } from "./errors.js";
 export * from "./format/index.js";
 export * from "./pager/index.js";
 export * from "./vfs/index.js";
-export { NodeFS } from "./vfs/node/nodefs.js";
+export { NODEFS_FILE_BYTES_MAX, NodeFS } from "./vfs/node/nodefs.js";

@@ -1,0 +1,272 @@
+// NodeFS: the VFS over node:fs with synchronous positional I/O, plus zlib's native crc32.
+// It owns mapping platform errors to PagekvError and making creates and deletes durable.
+// The only engine file allowed node:* imports; it must never buffer or reorder writes.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as zlib from "node:zlib";
+import { PagekvError } from "../../errors.js";
+import type { Crc32, OpenOptions, SyncMode, VFile, VFS } from "../vfs.js";
+
+/** Largest offset and file size accepted (1 TiB), matching MemFS: catches garbage numbers. */
+export const NODEFS_FILE_BYTES_MAX = 2 ** 40;
+
+type NativeCrc32 = (data: Uint8Array, value?: number) => number;
+
+// zlib.crc32 exists from Node 20.15; older typings may not declare it, so look it up as
+// an unknown property and narrow instead of trusting the declaration.
+const nativeCrc32Candidate: unknown = (zlib as unknown as { crc32?: unknown }).crc32;
+const nativeCrc32: NativeCrc32 | undefined =
+  typeof nativeCrc32Candidate === "function" ? (nativeCrc32Candidate as NativeCrc32) : undefined;
+
+function errnoCode(e: unknown): string | undefined {
+  if (typeof e === "object" && e !== null && "code" in e) {
+    const code = (e as { code: unknown }).code;
+    if (typeof code === "string") return code;
+  }
+  return undefined;
+}
+
+/** ENOENT → ERR_NOT_FOUND, EEXIST → ERR_EXISTS, anything else → ERR_IO; cause kept. */
+function mapError(op: string, filePath: string, e: unknown): PagekvError {
+  const code = errnoCode(e);
+  const why = e instanceof Error ? e.message : String(e);
+  const details = { cause: e, path: filePath };
+  if (code === "ENOENT") {
+    return new PagekvError(
+      "ERR_NOT_FOUND",
+      `NodeFS: cannot ${op} "${filePath}": no such file`,
+      details,
+    );
+  }
+  if (code === "EEXIST") {
+    return new PagekvError(
+      "ERR_EXISTS",
+      `NodeFS: cannot ${op} "${filePath}": file exists`,
+      details,
+    );
+  }
+  return new PagekvError("ERR_IO", `NodeFS: cannot ${op} "${filePath}": ${why}`, details);
+}
+
+function checkBytes(op: string, filePath: string, what: string, value: number): void {
+  // A negative position means "the current file position" to node:fs: never pass one.
+  if (!Number.isSafeInteger(value) || value < 0 || value > NODEFS_FILE_BYTES_MAX) {
+    throw new PagekvError(
+      "ERR_ARG",
+      `NodeFS: cannot ${op} "${filePath}": ${what} must be an integer in ` +
+        `0..${NODEFS_FILE_BYTES_MAX}, got ${value}`,
+      { path: filePath },
+    );
+  }
+}
+
+/** Platforms (and some file systems) that refuse fsync on a directory say so this way. */
+const DIR_SYNC_UNSUPPORTED = new Set(["EISDIR", "EINVAL", "EPERM"]);
+
+/** Make a create or unlink in `dir` durable: the name lives in the directory's data. */
+function syncDir(dir: string, filePath: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(dir, fs.constants.O_RDONLY);
+  } catch (e) {
+    if (DIR_SYNC_UNSUPPORTED.has(errnoCode(e) ?? "")) return;
+    throw mapError("sync the directory of", filePath, e);
+  }
+  try {
+    fs.fsyncSync(fd);
+  } catch (e) {
+    if (!DIR_SYNC_UNSUPPORTED.has(errnoCode(e) ?? "")) {
+      throw mapError("sync the directory of", filePath, e);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export class NodeFS implements VFS {
+  // `declare` so there is no own property when the platform has no native crc32.
+  declare readonly crc32?: Crc32;
+
+  constructor() {
+    const native = nativeCrc32;
+    if (native !== undefined) {
+      this.crc32 = (data: Uint8Array, initial: number): number => native(data, initial);
+    }
+  }
+
+  open(filePath: string, options: OpenOptions = {}): VFile {
+    const readOnly = options.readOnly === true;
+    const access = readOnly ? fs.constants.O_RDONLY : fs.constants.O_RDWR;
+    if (options.create === true) {
+      // O_EXCL tells us whether this call made the file, and so must make its name durable.
+      let fd: number | null = null;
+      try {
+        fd = fs.openSync(filePath, access | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+      } catch (e) {
+        if (errnoCode(e) !== "EEXIST" || options.exclusive === true) {
+          throw mapError("create", filePath, e);
+        }
+      }
+      if (fd !== null) {
+        try {
+          syncDir(path.dirname(filePath), filePath);
+        } catch (e) {
+          fs.closeSync(fd);
+          throw e;
+        }
+        return new NodeFile(filePath, fd);
+      }
+    }
+    try {
+      return new NodeFile(filePath, fs.openSync(filePath, access));
+    } catch (e) {
+      throw mapError("open", filePath, e);
+    }
+  }
+
+  delete(filePath: string): void {
+    try {
+      fs.unlinkSync(filePath);
+    } catch (e) {
+      throw mapError("delete", filePath, e);
+    }
+    syncDir(path.dirname(filePath), filePath);
+  }
+
+  exists(filePath: string): boolean {
+    return fs.existsSync(filePath);
+  }
+}
+
+class NodeFile implements VFile {
+  readonly path: string;
+  /** -1 once closed, so a reused descriptor number can never be touched by this handle. */
+  private fd: number;
+
+  constructor(filePath: string, fd: number) {
+    this.path = filePath;
+    this.fd = fd;
+  }
+
+  readAt(buf: Uint8Array, offset: number): number {
+    const fd = this.openFd("read");
+    checkBytes("read", this.path, "offset", offset);
+    let done = 0;
+    try {
+      // Each pass reads at least one byte or stops, so this runs at most buf.length times.
+      while (done < buf.length) {
+        const n = fs.readSync(fd, buf, done, buf.length - done, offset + done);
+        if (n === 0) break; // end of file: a short read
+        done += n;
+      }
+    } catch (e) {
+      throw mapError("read", this.path, e);
+    }
+    return done;
+  }
+
+  writeAt(buf: Uint8Array, offset: number): void {
+    const fd = this.openFd("write");
+    checkBytes("write", this.path, "offset", offset);
+    checkBytes("write", this.path, "end (offset + length)", offset + buf.length);
+    this.writeAll(fd, buf, offset);
+  }
+
+  writevAt(bufs: readonly Uint8Array[], offset: number): void {
+    const fd = this.openFd("write");
+    let total = 0;
+    for (const b of bufs) total += b.length;
+    checkBytes("write", this.path, "offset", offset);
+    checkBytes("write", this.path, "end (offset + length)", offset + total);
+    if (total === 0) return;
+    let written: number;
+    try {
+      written = fs.writevSync(fd, bufs, offset);
+    } catch (e) {
+      throw mapError("write", this.path, e);
+    }
+    if (written >= total) return;
+    // A short writev: finish each buffer's unwritten tail with plain positional writes.
+    let skip = written;
+    let at = offset + written;
+    for (const b of bufs) {
+      if (skip >= b.length) {
+        skip -= b.length;
+        continue;
+      }
+      const rest = b.subarray(skip);
+      skip = 0;
+      this.writeAll(fd, rest, at);
+      at += rest.length;
+    }
+  }
+
+  sync(mode?: SyncMode): void {
+    const fd = this.openFd("sync");
+    try {
+      if (mode === "data") fs.fdatasyncSync(fd);
+      else fs.fsyncSync(fd);
+    } catch (e) {
+      throw mapError("sync", this.path, e);
+    }
+  }
+
+  truncate(size: number): void {
+    const fd = this.openFd("truncate");
+    checkBytes("truncate", this.path, "size", size);
+    try {
+      fs.ftruncateSync(fd, size);
+    } catch (e) {
+      throw mapError("truncate", this.path, e);
+    }
+  }
+
+  size(): number {
+    const fd = this.openFd("size");
+    try {
+      return fs.fstatSync(fd).size;
+    } catch (e) {
+      throw mapError("stat", this.path, e);
+    }
+  }
+
+  /** Idempotent: a second close is a no-op, so cleanup paths cannot mask earlier errors. */
+  close(): void {
+    const fd = this.fd;
+    if (fd === -1) return;
+    // Mark closed first: after a failed close(2) the descriptor is gone on Linux anyway.
+    this.fd = -1;
+    try {
+      fs.closeSync(fd);
+    } catch (e) {
+      throw mapError("close", this.path, e);
+    }
+  }
+
+  private writeAll(fd: number, buf: Uint8Array, offset: number): void {
+    let done = 0;
+    try {
+      // Each pass writes at least one byte or throws, so at most buf.length passes.
+      while (done < buf.length) {
+        const n = fs.writeSync(fd, buf, done, buf.length - done, offset + done);
+        if (n <= 0) {
+          const cause = Object.assign(new Error("write(2) made no progress"), { code: "EIO" });
+          throw cause;
+        }
+        done += n;
+      }
+    } catch (e) {
+      throw mapError("write", this.path, e);
+    }
+  }
+
+  private openFd(op: string): number {
+    if (this.fd === -1) {
+      throw new PagekvError("ERR_CLOSED", `NodeFS: cannot ${op} "${this.path}": handle closed`, {
+        path: this.path,
+      });
+    }
+    return this.fd;
+  }
+}

@@ -1,0 +1,47 @@
+// The file-system seam: the only way the engine touches storage. Synchronous and
+// positional, because a page miss cannot afford a promise, and because browser OPFS sync
+// access handles have the same shape. Implementations: NodeFS (node/), MemFS (tests).
+// Every failure surfaces as a PagekvError: ERR_NOT_FOUND, ERR_EXISTS, ERR_CLOSED or ERR_IO
+// (with the platform's error as `cause`).
+
+export interface OpenOptions {
+  /** Create the file if it does not exist (the new name is made durable). */
+  create?: boolean;
+  /** With `create`: fail with ERR_EXISTS if the file already exists. */
+  exclusive?: boolean;
+  /** Open for reading only: writeAt, writevAt and truncate fail with ERR_IO (sync is harmless). */
+  readOnly?: boolean;
+}
+
+export type SyncMode = "data" | "full";
+
+/** CRC-32 (IEEE 802.3, as zlib computes it), continuing from `initial` (0 to start). */
+export type Crc32 = (data: Uint8Array, initial: number) => number;
+
+export interface VFS {
+  open(path: string, options?: OpenOptions): VFile;
+  /** Remove a file; the removal is durable when this returns. ERR_NOT_FOUND if missing. */
+  delete(path: string): void;
+  exists(path: string): boolean;
+  /**
+   * A fast CRC-32 the platform provides (Node: zlib's native one). The engine falls back
+   * to its pure-TypeScript crc32 when absent; both give identical values.
+   */
+  readonly crc32?: Crc32;
+}
+
+export interface VFile {
+  readonly path: string;
+  /** Fill `buf` from byte `offset`; returns bytes read, fewer only at end of file. */
+  readAt(buf: Uint8Array, offset: number): number;
+  /** Write all of `buf` at byte `offset`, extending the file (with zeros) if needed. */
+  writeAt(buf: Uint8Array, offset: number): void;
+  /** Write the buffers back to back from `offset`, as one call where the platform can. */
+  writevAt(bufs: readonly Uint8Array[], offset: number): void;
+  /** Make every completed write durable. "data" may skip metadata not needed to read it. */
+  sync(mode?: SyncMode): void;
+  /** Set the file's length, cutting or extending with zeros. */
+  truncate(size: number): void;
+  size(): number;
+  close(): void;
+}

@@ -1,0 +1,169 @@
+// Tests for NodeFS against a real temp directory: round trips, error mapping with causes,
+// writevAt, crc32. Each test gets its own directory and must never touch files outside it.
+
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, test } from "node:test";
+import { isPagekvError } from "../../src/errors.js";
+import { NodeFS } from "../../src/vfs/node/nodefs.js";
+import type { VFile } from "../../src/vfs/vfs.js";
+
+function text(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
+}
+
+function readAll(file: VFile): Uint8Array {
+  const buf = new Uint8Array(file.size());
+  assert.equal(file.readAt(buf, 0), buf.length);
+  return buf;
+}
+
+/** A PagekvError of `code` whose cause is the platform error with `causeCode`. */
+function isMapped(code: "ERR_NOT_FOUND" | "ERR_EXISTS" | "ERR_IO", causeCode: string) {
+  return (e: unknown): boolean =>
+    isPagekvError(e, code) &&
+    e.cause instanceof Error &&
+    (e.cause as Error & { code?: unknown }).code === causeCode;
+}
+
+describe("NodeFS", () => {
+  let dir = "";
+  let file = "";
+  const vfs = new NodeFS();
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "pagekv-nodefs-"));
+    file = path.join(dir, "db.pkv");
+  });
+
+  afterEach(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("write, read, size, truncate and sync round trip through the real file", () => {
+    const f = vfs.open(file, { create: true });
+    assert.equal(f.size(), 0);
+    f.writeAt(text("hello"), 0);
+    f.writeAt(text("world"), 10);
+    f.sync();
+    f.sync("data");
+    assert.equal(f.size(), 15);
+    assert.deepEqual(readAll(f), text("hello\0\0\0\0\0world"));
+    f.truncate(3);
+    assert.equal(f.size(), 3);
+    f.close();
+    assert.deepEqual(new Uint8Array(fs.readFileSync(file)), text("hel"));
+  });
+
+  test("readAt is short at end of file and 0 past it", () => {
+    const f = vfs.open(file, { create: true });
+    f.writeAt(new Uint8Array(10).fill(7), 0);
+    const buf = new Uint8Array(16).fill(0xee);
+    assert.equal(f.readAt(buf, 4), 6);
+    assert.deepEqual(buf.subarray(0, 6), new Uint8Array(6).fill(7));
+    assert.deepEqual(buf.subarray(6), new Uint8Array(10).fill(0xee));
+    assert.equal(f.readAt(buf, 10), 0);
+    assert.equal(f.readAt(buf, 5000), 0);
+    f.close();
+  });
+
+  test("writevAt writes the buffers back to back at the offset", () => {
+    const f = vfs.open(file, { create: true });
+    f.writeAt(text("0123456789"), 0);
+    f.writevAt([text("ab"), new Uint8Array(0), text("cde")], 3);
+    f.writevAt([], 9);
+    assert.deepEqual(readAll(f), text("012abcde89"));
+    f.close();
+  });
+
+  test("open of a missing file is ERR_NOT_FOUND with the ENOENT cause", () => {
+    assert.throws(
+      () => vfs.open(file),
+      (e) =>
+        isMapped("ERR_NOT_FOUND", "ENOENT")(e) && e instanceof Error && e.message.includes(file),
+    );
+    assert.equal(vfs.exists(file), false);
+  });
+
+  test("create makes the file; create+exclusive on it is ERR_EXISTS with EEXIST cause", () => {
+    vfs.open(file, { create: true }).close();
+    assert.equal(vfs.exists(file), true);
+    assert.throws(
+      () => vfs.open(file, { create: true, exclusive: true }),
+      isMapped("ERR_EXISTS", "EEXIST"),
+    );
+  });
+
+  test("create without exclusive reopens an existing file without truncating it", () => {
+    fs.writeFileSync(file, "keep");
+    const f = vfs.open(file, { create: true });
+    assert.deepEqual(readAll(f), text("keep"));
+    f.close();
+  });
+
+  test("calls on a closed handle are ERR_CLOSED and close is idempotent", () => {
+    const f = vfs.open(file, { create: true });
+    f.close();
+    f.close();
+    assert.throws(
+      () => f.readAt(new Uint8Array(1), 0),
+      (e) => isPagekvError(e, "ERR_CLOSED"),
+    );
+    assert.throws(
+      () => f.writeAt(text("x"), 0),
+      (e) => isPagekvError(e, "ERR_CLOSED"),
+    );
+    assert.throws(
+      () => f.sync(),
+      (e) => isPagekvError(e, "ERR_CLOSED"),
+    );
+    assert.throws(
+      () => f.size(),
+      (e) => isPagekvError(e, "ERR_CLOSED"),
+    );
+  });
+
+  test("a read-only handle reads, but a write fails with ERR_IO carrying the OS cause", () => {
+    fs.writeFileSync(file, "data");
+    const r = vfs.open(file, { readOnly: true });
+    assert.deepEqual(readAll(r), text("data"));
+    assert.throws(() => r.writeAt(text("x"), 0), isMapped("ERR_IO", "EBADF"));
+    r.close();
+    assert.equal(fs.readFileSync(file, "utf8"), "data");
+  });
+
+  test("delete removes the file; deleting a missing file is ERR_NOT_FOUND", () => {
+    vfs.open(file, { create: true }).close();
+    vfs.delete(file);
+    assert.equal(fs.existsSync(file), false);
+    assert.throws(() => vfs.delete(file), isMapped("ERR_NOT_FOUND", "ENOENT"));
+  });
+
+  test("negative or huge offsets are ERR_ARG, never passed to node:fs", () => {
+    const f = vfs.open(file, { create: true });
+    f.writeAt(text("abc"), 0);
+    assert.throws(
+      () => f.writeAt(text("x"), -1),
+      (e) => isPagekvError(e, "ERR_ARG"),
+    );
+    assert.throws(
+      () => f.readAt(new Uint8Array(1), -1),
+      (e) => isPagekvError(e, "ERR_ARG"),
+    );
+    assert.throws(
+      () => f.truncate(2 ** 41),
+      (e) => isPagekvError(e, "ERR_ARG"),
+    );
+    assert.deepEqual(readAll(f), text("abc"));
+    f.close();
+  });
+
+  test("crc32 matches the IEEE check value and continues from an initial value", () => {
+    const crc32 = vfs.crc32;
+    assert.ok(crc32 !== undefined, "Node >= 20.15 has zlib.crc32");
+    assert.equal(crc32(text("123456789"), 0), 0xcbf43926);
+    assert.equal(crc32(text("56789"), crc32(text("1234"), 0)), 0xcbf43926);
+  });
+});
