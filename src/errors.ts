@@ -52,5 +52,10 @@ export function isPagekvError(e: unknown, code?: ErrorCode): e is PagekvError {
  * callers' mistakes get a PagekvError with a code.
  */
 export function assert(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new Error(`pagekv internal assertion failed: ${message}`);
+  if (!condition) assertFailed(message);
+}
+
+/** Throw an assertion failure; for hot code that must build a message only on failure. */
+export function assertFailed(message: string): never {
+  throw new Error(`pagekv internal assertion failed: ${message}`);
 }

@@ -2,7 +2,7 @@
 // page must never be handed out twice or read as live data) and a stack for O(1) reuse.
 // It is written to trunk pages at checkpoint (format/freelist.ts) and loaded back at open.
 
-import { assert } from "../errors.js";
+import { assertFailed } from "../errors.js";
 
 export class FreePages {
   private bits = new Uint8Array(64);
@@ -19,7 +19,7 @@ export class FreePages {
   }
 
   add(pgno: number): void {
-    assert(!this.has(pgno), `page ${pgno} is already free`);
+    if (this.has(pgno)) assertFailed(`page ${pgno} is already free`);
     const byte = pgno >>> 3;
     if (byte >= this.bits.length) this.bits = grow(this.bits, byte + 1);
     if (this.top === this.stack.length) this.stack = grow(this.stack, this.top + 1);

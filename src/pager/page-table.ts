@@ -3,7 +3,7 @@
 // build up). Sized once at open to twice the frame count: a lookup allocates nothing and
 // probes a short run whatever the pool size.
 
-import { assert } from "../errors.js";
+import { assert, assertFailed } from "../errors.js";
 
 const EMPTY = 0; // page 0 is the null page and never stored
 
@@ -51,7 +51,7 @@ export class PageTable {
     const keys = this.keys;
     let i = this.home(pgno);
     while (keys[i] !== EMPTY) {
-      assert(keys[i] !== pgno, `page ${pgno} is already in the page table`);
+      if (keys[i] === pgno) assertFailed(`page ${pgno} is already in the page table`);
       i = (i + 1) & this.mask;
     }
     keys[i] = pgno;
@@ -64,7 +64,7 @@ export class PageTable {
     const mask = this.mask;
     let i = this.home(pgno);
     while (keys[i] !== pgno) {
-      assert(keys[i] !== EMPTY, `page ${pgno} is not in the page table`);
+      if (keys[i] === EMPTY) assertFailed(`page ${pgno} is not in the page table`);
       i = (i + 1) & mask;
     }
     // Backward shift: pull later entries of the probe run into the hole when the hole lies
