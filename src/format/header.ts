@@ -14,7 +14,7 @@ export const APP_SLOTS = 8;
 /** "pagekv" then 0x00 0x1a: stops `cat` and text tools early, like PNG's signature. */
 export const MAGIC = Uint8Array.of(0x70, 0x61, 0x67, 0x65, 0x6b, 0x76, 0x00, 0x1a);
 
-// Field offsets. Bytes 72..123 are reserved and written as zeros.
+// Field offsets. Bytes 76..123 are reserved and written as zeros.
 const OFF_VERSION = 8;
 const OFF_PAGE_SIZE = 12;
 const OFF_CHANGE_COUNTER = 16;
@@ -23,6 +23,7 @@ const OFF_FREE_TRUNK = 24;
 const OFF_FREE_COUNT = 28;
 const OFF_CHECKPOINT_LSN = 32;
 const OFF_SLOTS = 40;
+const OFF_DATABASE_ID = 72;
 const OFF_CRC = 124;
 
 export interface Header {
@@ -37,9 +38,11 @@ export interface Header {
   freeCount: number;
   checkpointLsn: bigint;
   slots: Uint32Array;
+  /** Random at create: a log whose database id differs belongs to another database. */
+  databaseId: number;
 }
 
-export function newHeader(pageSize: number): Header {
+export function newHeader(pageSize: number, databaseId: number): Header {
   return {
     pageSize,
     changeCounter: 0,
@@ -48,6 +51,7 @@ export function newHeader(pageSize: number): Header {
     freeCount: 0,
     checkpointLsn: 0n,
     slots: new Uint32Array(APP_SLOTS),
+    databaseId,
   };
 }
 
@@ -63,6 +67,7 @@ export function encodeHeader(h: Header, page: Uint8Array, crc: Crc32): void {
   writeU32(page, OFF_FREE_COUNT, h.freeCount);
   writeU64(page, OFF_CHECKPOINT_LSN, h.checkpointLsn);
   for (let i = 0; i < APP_SLOTS; i++) writeU32(page, OFF_SLOTS + 4 * i, h.slots[i]);
+  writeU32(page, OFF_DATABASE_ID, h.databaseId);
   writeU32(page, OFF_CRC, crc(page.subarray(0, OFF_CRC), 0));
 }
 
@@ -102,6 +107,7 @@ export function decodeHeader(bytes: Uint8Array, crc: Crc32, path: string): Heade
     freeCount: readU32(bytes, OFF_FREE_COUNT),
     checkpointLsn: readU64(bytes, OFF_CHECKPOINT_LSN),
     slots: new Uint32Array(APP_SLOTS),
+    databaseId: readU32(bytes, OFF_DATABASE_ID),
   };
   for (let i = 0; i < APP_SLOTS; i++) h.slots[i] = readU32(bytes, OFF_SLOTS + 4 * i);
   if (!isValidPageSize(h.pageSize)) {

@@ -68,6 +68,11 @@ export function pageDamage(
   return null;
 }
 
+/** The CRC stored in a sealed page's trailer. */
+export function readTrailerCrc(page: Uint8Array): number {
+  return readU32(page, page.length - 4);
+}
+
 export function hex32(v: number): string {
   return v.toString(16).padStart(8, "0");
 }

@@ -8,6 +8,11 @@ export class FreePages {
   private bits = new Uint8Array(64);
   private stack = new Uint32Array(64);
   private top = 0;
+  /**
+   * While a transaction is open, every change in order: +pgno for add, -pgno for pop
+   * (page numbers are >= 2, so the sign is free). Undone in reverse on rollback.
+   */
+  private readonly journal: number[] = [];
 
   get count(): number {
     return this.top;
@@ -25,6 +30,7 @@ export class FreePages {
     if (this.top === this.stack.length) this.stack = grow(this.stack, this.top + 1);
     this.bits[byte] |= 1 << (pgno & 7);
     this.stack[this.top++] = pgno;
+    this.journal.push(pgno);
   }
 
   /** Take the most recently freed page, or 0 when none is free. */
@@ -32,7 +38,31 @@ export class FreePages {
     if (this.top === 0) return 0;
     const pgno = this.stack[--this.top];
     this.bits[pgno >>> 3] &= ~(1 << (pgno & 7));
+    this.journal.push(-pgno);
     return pgno;
+  }
+
+  /** Forget the journal: the changes so far are committed. */
+  commit(): void {
+    this.journal.length = 0;
+  }
+
+  /** Undo every change since the last commit(), newest first: the stack is as it was. */
+  rollback(): void {
+    for (let i = this.journal.length - 1; i >= 0; i--) {
+      const op = this.journal[i];
+      if (op > 0) {
+        // Undo add(op): it is on top of the stack.
+        this.top--;
+        this.bits[op >>> 3] &= ~(1 << (op & 7));
+      } else {
+        // Undo pop(): put the page back on top.
+        const pgno = -op;
+        this.bits[pgno >>> 3] |= 1 << (pgno & 7);
+        this.stack[this.top++] = pgno;
+      }
+    }
+    this.journal.length = 0;
   }
 
   /** Every free page, ascending (a fresh array: checkpoint-time only). */

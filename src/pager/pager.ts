@@ -1,31 +1,47 @@
 // The pager: page numbers in, pinned in-memory frames out. It owns the main file, page 1
-// (the header), the buffer pool, the freelist and the checkpoint. Layers above see only
-// usable page bytes and the Get/Unpin, Allocate/Free and Checkpoint contracts; they never
-// touch the file, the trailer or page 1.
+// (the header), the buffer pool, the freelist, transactions and the checkpoint, and it
+// composes the write-ahead log. Layers above see only usable page bytes and the contracts
+// below; they never touch the files, the trailers or page 1.
 //
-// States: OPEN (every call allowed) -> CLOSED (every call throws ERR_CLOSED). A failed call
-// leaves the pager OPEN with its state as before the call, except that a failed
-// checkpoint leaves dirty frames dirty to be written again.
+// States:
+//   OPEN, no transaction      every call allowed
+//   OPEN, transaction         pages or the header changed since the last commit. Implicit
+//                             (no begin) until checkpoint()/close() commits it; explicit
+//                             after begin(), ended by commit() or rollback()
+//   FENCED                    a sync or a log write failed: write calls throw ERR_FENCED,
+//                             reads see the last commit; close() (without checkpoint) and
+//                             reopen recover to the last durable commit
+//   CLOSED / DEAD             every call throws ERR_CLOSED (DEAD: the VFS lost its lock,
+//                             MemFS.crash() simulating the death of the process)
 //
 // Invariants (checkInvariants verifies them; `debug: true` runs it after every call):
-//   - every bound frame holds a page in 2..pageCount that is not on the freelist: a free
-//     page never has a frame, so it can never be read or written back as live data;
-//   - the pool's invariants (buffer-pool.ts), above all: a pinned frame is never a victim;
-//   - pageCount only grows, and a page number or freelist entry is consumed only once the
-//     frame that will hold it has been secured (a failed allocate() leaks nothing);
-//   - checkpoint never runs while a frame is pinned for writing, so it never writes a page
-//     mid-change;
-//   - after checkpoint() returns, the file holds every page, the freelist and the header,
-//     synced: it reopens to exactly the state at the checkpoint.
-//
-// Not yet crash-safe *during* a checkpoint or against torn unsynced write-backs: that is
-// the write-ahead log's job (see `spill`, the one place dirty victims leave the pool).
+//   - the main file is written only by checkpoint: a dirty page that must leave the pool
+//     goes to the log as a frame of the open transaction, never home;
+//   - a page's newest image is, in order: its pool frame, its log frame (open transaction,
+//     then committed), the main file. Reads follow that order;
+//   - every bound frame holds a page in 2..pageCount that is not free: a free page never
+//     has a frame, so it can never be read or logged as live data;
+//   - a dirty frame exists only inside a transaction; commit logs every dirty frame plus
+//     page 1 (the header, with the commit mark), so the freelist and slots are exact at
+//     every commit point;
+//   - pageCount only grows within a transaction, and a page number or freelist entry is
+//     consumed only once the frame that will hold it is secured;
+//   - commit, rollback and checkpoint never run while a frame is pinned for writing;
+//   - checkpoint backfills the main file from the committed log, syncs it, writes page 1,
+//     syncs, and only then starts a new log generation: a crash at any instant leaves a
+//     log that still holds every committed page, and open redoes the checkpoint.
 
-import { type ErrorCode, PagekvError } from "../errors.js";
+import { assert, PagekvError } from "../errors.js";
 import { U64_MAX } from "../format/codec.js";
 import { crc32 as crc32Fallback } from "../format/crc32.js";
 import { encodeTrunk, loadFreelist, trunkCapacity, trunksNeeded } from "../format/freelist.js";
-import { decodeHeader, encodeHeader, HEADER_BYTES, newHeader } from "../format/header.js";
+import {
+  decodeHeader,
+  encodeHeader,
+  HEADER_BYTES,
+  type Header,
+  newHeader,
+} from "../format/header.js";
 import {
   checksummedView,
   isValidPageSize,
@@ -36,23 +52,34 @@ import {
   sealPage,
   usableSizeOf,
 } from "../format/page.js";
-import type { Crc32, VFile, VFS } from "../vfs/vfs.js";
+import type { Crc32, VFile, VFS, VLock } from "../vfs/vfs.js";
+import { type RecoverMode, Wal } from "../wal/wal.js";
 import { BufferPool } from "./buffer-pool.js";
-import type { Frame } from "./frame.js";
+import type { Frame, PoolFrame } from "./frame.js";
 import { FreePages } from "./free-pages.js";
 
 export type { Frame } from "./frame.js";
 export type Intent = "read" | "write";
+export type SyncMode = "full" | "normal" | "off";
 
 export const CACHE_FRAMES_DEFAULT = 2048;
 export const CACHE_FRAMES_MIN = 1;
-/** Frame indices must fit in 20 bits (checkpoint's sort keys pack pgno and index). */
+/** Frame indices must fit in 20 bits (commit's sort keys pack pgno and frame index). */
 export const CACHE_FRAMES_MAX = 1 << 20;
 /** The arena is one ArrayBuffer; keep it well inside what V8 allocates in one piece. */
 export const ARENA_BYTES_MAX = 2 ** 31;
 /** Pages one checkpoint write may carry (Linux's IOV_MAX for writev). */
 export const WRITE_RUN_PAGES_MAX = 1024;
+export const WAL_AUTO_CHECKPOINT_PAGES_DEFAULT = 1000;
+export const WAL_AUTO_CHECKPOINT_PAGES_MAX = 2 ** 31;
+/** Checkpoint reads log frames through a staging buffer of this many pages. */
+const BACKFILL_STAGING_PAGES = 256;
 const FRAME_INDEX_SPAN = CACHE_FRAMES_MAX;
+
+/** The log file of the database at `path`. */
+export function walPathOf(path: string): string {
+  return `${path}-wal`;
+}
 
 export interface PagerOptions {
   /** Bytes per page, a power of two in 512..65536 (create only; a file keeps its own). */
@@ -63,12 +90,26 @@ export interface PagerOptions {
   debug?: boolean;
   /** Largest page count allocate() may reach before ERR_FULL. */
   pageCountMax?: number;
+  /**
+   * "full": a commit is durable when it returns. "normal": the log is synced only at
+   * checkpoint; a power failure may lose recent commits but never tears one. "off": never
+   * sync; a power failure may corrupt the database (a process crash cannot).
+   */
+  sync?: SyncMode;
+  /** Checkpoint after a commit leaves at least this many frames in the log; 0: never. */
+  walAutoCheckpointPages?: number;
+  /**
+   * What open does when a log frame that had been synced is damaged: "strict" fails with
+   * ERR_CORRUPT; "truncate" opens at the last good commit (see droppedTransactions).
+   */
+  recover?: RecoverMode;
 }
 
 export interface PagerStats {
   hits: number;
   misses: number;
   evictions: number;
+  /** Dirty victims written to the log as frames of the open transaction. */
   writebacks: number;
   pagesRead: number;
   pagesWritten: number;
@@ -77,42 +118,62 @@ export interface PagerStats {
   cacheFrames: number;
   pageCount: number;
   freePages: number;
+  commits: number;
+  checkpoints: number;
+  /** Frames in the current log generation. */
+  walFrames: number;
 }
 
 interface Resolved {
   cacheFrames: number;
   debug: boolean;
   pageCountMax: number;
+  sync: SyncMode;
+  walAutoCheckpointPages: number;
+  recover: RecoverMode;
 }
 
 export class Pager {
   readonly path: string;
   readonly pageSize: number;
   readonly usableSize: number;
+  /** Commits found after damage to synced log frames and dropped at open (recover: "truncate"). */
+  readonly droppedTransactions: number;
+  private readonly vfs: VFS;
   private readonly file: VFile;
+  private readonly lock: VLock;
+  private wal!: Wal;
   private readonly crc: Crc32;
   private readonly pool: BufferPool;
   private readonly freePages = new FreePages();
-  private readonly debug: boolean;
-  private readonly pageCountMax: number;
+  private readonly opts: Resolved;
   /** Page-sized buffer for page 1 and freelist trunks, outside the pool. */
   private readonly scratch: Uint8Array;
   private readonly scratchCovered: Uint8Array;
-  /** Sort keys (pgno * 2^20 + frame index) for checkpoint's page-ordered writes. */
+  /** Sort keys (pgno * 2^20 + frame index) for commit's page-ordered appends. */
   private readonly sortKeys: Float64Array;
+  private staging: Uint8Array | null = null;
 
-  // The header, as it will be written at the next checkpoint.
+  // The header as of now (committed state plus the open transaction's changes).
   private pageCountValue: number;
   private changeCounter: number;
   private checkpointLsnValue: bigint;
   private readonly slots: Uint32Array;
-  private freeTrunk: number;
-  /** Page count, slots or freelist changed since the last checkpoint. */
-  private headerDirty = false;
-  /** The freelist changed since its trunks were last written. */
+  private readonly databaseId: number;
+  /** The freelist changed since its trunks were last logged. */
   private freelistDirty = false;
-  /** Pages were written back at eviction since the last sync: a checkpoint must sync. */
-  private writebacksUnsynced = false;
+
+  // The transaction.
+  private txnActive = false;
+  private txnExplicit = false;
+  private txnLsn = 0n;
+  private nextLsn = 1n;
+  private lastCommitLsn = 0n;
+  private readonly txnSlots = new Uint32Array(8);
+  private txnPageCount = 0;
+  private txnFreelistDirty = false;
+
+  private fenced: PagekvError | null = null;
   private closed = false;
 
   private hits = 0;
@@ -121,21 +182,28 @@ export class Pager {
   private writebacks = 0;
   private pagesRead = 0;
   private pagesWritten = 0;
+  private commits = 0;
+  private checkpoints = 0;
 
   private constructor(
+    vfs: VFS,
     file: VFile,
+    lock: VLock,
     crc: Crc32,
-    header: ReturnType<typeof newHeader>,
+    header: Header,
     opts: Resolved,
+    droppedTransactions: number,
   ) {
+    this.vfs = vfs;
     this.file = file;
+    this.lock = lock;
     this.path = file.path;
     this.crc = crc;
     this.pageSize = header.pageSize;
     this.usableSize = usableSizeOf(header.pageSize);
     this.pool = new BufferPool(opts.cacheFrames, this.pageSize, this.usableSize);
-    this.debug = opts.debug;
-    this.pageCountMax = opts.pageCountMax;
+    this.opts = opts;
+    this.droppedTransactions = droppedTransactions;
     this.scratch = new Uint8Array(this.pageSize);
     this.scratchCovered = checksummedView(this.scratch);
     this.sortKeys = new Float64Array(opts.cacheFrames);
@@ -143,7 +211,7 @@ export class Pager {
     this.changeCounter = header.changeCounter;
     this.checkpointLsnValue = header.checkpointLsn;
     this.slots = header.slots;
-    this.freeTrunk = header.freeTrunk;
+    this.databaseId = header.databaseId;
   }
 
   /** Create a new database file. ERR_EXISTS if a non-empty file is already there. */
@@ -157,8 +225,10 @@ export class Pager {
       );
     }
     const opts = resolveOptions(path, pageSize, options);
-    const file = vfs.open(path, { create: true });
+    const lock = vfs.lock(path);
+    let file: VFile | null = null;
     try {
+      file = vfs.open(path, { create: true });
       const size = file.size();
       if (size > 0) {
         throw new PagekvError(
@@ -167,48 +237,107 @@ export class Pager {
           { path },
         );
       }
-      const pager = new Pager(file, vfs.crc32 ?? crc32Fallback, newHeader(pageSize), opts);
-      pager.writeHeader();
-      pager.syncFile();
+      const crc = vfs.crc32 ?? crc32Fallback;
+      const header = newHeader(pageSize, randomU32());
+      const pager = new Pager(vfs, file, lock, crc, header, opts, 0);
+      pager.writeHeaderHome();
+      pager.syncMain();
+      pager.wal = Wal.create(vfs, walPathOf(path), pager.newSalt(randomU32()), crc);
       return pager;
     } catch (e) {
-      closeQuietly(file);
+      if (file !== null) closeQuietly(file);
+      lock.release();
       throw e;
     }
   }
 
-  /** Open an existing database file. ERR_NOT_FOUND if missing, ERR_CORRUPT if not valid. */
+  /**
+   * Open an existing database: take the writer lock, recover the log (redoing any
+   * checkpoint a crash interrupted) and start a fresh log generation.
+   * ERR_NOT_FOUND, ERR_LOCKED, ERR_CORRUPT.
+   */
   static open(vfs: VFS, path: string, options: Omit<PagerOptions, "pageSize"> = {}): Pager {
-    const file = vfs.open(path);
+    if (!vfs.exists(path)) {
+      throw new PagekvError("ERR_NOT_FOUND", `${path}: no such database file`, { path });
+    }
+    const lock = vfs.lock(path);
+    let file: VFile | null = null;
+    let wal: Wal | null = null;
     try {
+      file = vfs.open(path);
       const crc = vfs.crc32 ?? crc32Fallback;
       const size = file.size();
       const first = new Uint8Array(HEADER_BYTES);
-      if (file.readAt(first, 0) < HEADER_BYTES) {
-        throw new PagekvError(
-          "ERR_CORRUPT",
-          `${path}: the file is ${size} bytes, too short to be a pagekv database`,
-          { path, pgno: 1 },
-        );
+      let home: Header | null = null;
+      let homeError: unknown = null;
+      try {
+        if (file.readAt(first, 0) < HEADER_BYTES) {
+          throw new PagekvError(
+            "ERR_CORRUPT",
+            `${path}: the file is ${size} bytes, too short to be a pagekv database`,
+            { path, pgno: 1 },
+          );
+        }
+        home = decodeHeader(first, crc, path);
+      } catch (e) {
+        homeError = e;
       }
-      const header = decodeHeader(first, crc, path);
-      const opts = resolveOptions(path, header.pageSize, options);
-      const expected = header.pageCount * header.pageSize;
-      if (size < expected) {
+      const expect =
+        home === null ? null : { pageSize: home.pageSize, databaseId: home.databaseId };
+      const recovered = Wal.recover(vfs, walPathOf(path), expect, crc, opts(options).recover);
+      wal = recovered?.wal ?? null;
+      const found = recovered?.found ?? null;
+      const logged =
+        found !== null && found.commits > 0 && wal !== null && wal.lookupCommitted(1) >= 0;
+      if (home === null && !logged) throw homeError;
+      const pageSize = home?.pageSize ?? (wal as Wal).pageSizeOf();
+      const resolved = resolveOptions(path, pageSize, options);
+      if (home !== null && size < home.pageCount * home.pageSize) {
         throw new PagekvError(
           "ERR_CORRUPT",
-          `${path}: the file is truncated: the header counts ${header.pageCount} pages ` +
-            `(${expected} bytes) but the file holds ${size} bytes`,
+          `${path}: the file is truncated: the header counts ${home.pageCount} pages ` +
+            `(${home.pageCount * home.pageSize} bytes) but the file holds ${size} bytes`,
           { path },
         );
       }
-      const pager = new Pager(file, crc, header, opts);
+      // Until the log is reset its image of page 1 wins: a checkpoint torn while writing
+      // page 1 home must not stop the database from opening.
+      let header = home;
+      const bootstrap = header ?? newHeader(pageSize, 0);
+      const pager = new Pager(
+        vfs,
+        file,
+        lock,
+        crc,
+        bootstrap,
+        resolved,
+        found?.droppedTransactions ?? 0,
+      );
+      if (wal !== null) pager.wal = wal;
+      // Page 1 as a whole (header and trailer) verifies, from the log if it is there.
       pager.readInto(1, pager.scratch, pager.scratchCovered);
-      pager.loadFreelist(header.freeTrunk, header.freeCount);
+      if (logged) {
+        header = decodeHeader(pager.scratch, crc, `${walPathOf(path)} (page 1)`);
+        pager.adoptHeader(header);
+      }
+      pager.loadFreelist(header?.freeTrunk ?? 0, header?.freeCount ?? 0);
+      const lastLsn = found === null ? 0n : found.lastCommitLsn;
+      pager.lastCommitLsn = lastLsn > pager.checkpointLsnValue ? lastLsn : pager.checkpointLsnValue;
+      const maxLsn = found === null ? 0n : found.maxLsn;
+      pager.nextLsn = (maxLsn > pager.lastCommitLsn ? maxLsn : pager.lastCommitLsn) + 1n;
+      if (wal === null) {
+        pager.wal = Wal.create(vfs, walPathOf(path), pager.newSalt(randomU32()), crc);
+      } else if (logged) {
+        pager.backfill(pager.lastCommitLsn); // redo: the log's commits go home, new generation
+      } else {
+        wal.reset(wal.generation + 1); // nothing committed: never append after stale frames
+      }
       pager.afterCall();
       return pager;
     } catch (e) {
-      closeQuietly(file);
+      if (wal !== null) closeQuietly(wal);
+      if (file !== null) closeQuietly(file);
+      lock.release();
       throw e;
     }
   }
@@ -223,35 +352,43 @@ export class Pager {
     return this.checkpointLsnValue;
   }
 
+  /** True between begin() and commit()/rollback(). */
+  get inTransaction(): boolean {
+    return this.txnExplicit;
+  }
+
   /**
    * Pin page `pgno` (2..pageCount, not free) and return its frame. The frame is the
    * caller's until the matching unpin; modify `data` only under a "write" pin.
    * A cache hit allocates nothing.
    */
   get(pgno: number, intent: Intent = "read"): Frame {
-    if (this.closed) throw this.closedError();
-    if (intent !== "read" && intent !== "write") throw this.badIntent(intent);
-    const write = intent === "write";
+    if (this.closed || !this.lock.held) throw this.closedError();
+    let write = false;
+    if (intent !== "read") {
+      if (intent !== "write") throw this.badIntent(intent);
+      this.checkWritable();
+      write = true;
+      if (!this.txnActive) this.beginImplicit();
+    }
     // Only valid page numbers are ever bound, so a hit needs no range check.
     const frame = this.pool.lookup(pgno);
     if (frame === null) return this.miss(pgno, write);
     this.hits++;
     this.pool.pin(frame, write);
-    if (this.debug) this.afterCall();
+    if (this.opts.debug) this.afterCall();
     return frame;
   }
 
   /** Release one pin on `frame`; `dirty` declares that the caller changed its bytes. */
   unpin(frame: Frame, dirty = false): void {
-    if (this.closed) throw this.closedError();
+    if (this.closed || !this.lock.held) throw this.closedError();
     const pool = this.pool;
     if (!pool.owns(frame)) {
       throw new PagekvError(
         "ERR_ARG",
         `${this.path}: unpin of an object that is not a frame of this pager`,
-        {
-          path: this.path,
-        },
+        { path: this.path },
       );
     }
     if (frame.pins === 0) {
@@ -261,38 +398,39 @@ export class Pager {
         { path: this.path, pgno: frame.pgno },
       );
     }
+    if (dirty && !this.txnActive) this.beginImplicit();
     pool.unpin(frame, dirty);
-    if (this.debug) this.afterCall();
+    if (this.opts.debug) this.afterCall();
   }
 
   /** A new page, pinned for writing, zeroed and dirty. Reuses the freelist first. */
   allocate(): Frame {
-    if (this.closed) throw this.closedError();
+    this.checkWritable();
     const reuse = this.freePages.count > 0;
-    if (!reuse && this.pageCountValue >= this.pageCountMax) {
+    if (!reuse && this.pageCountValue >= this.opts.pageCountMax) {
       throw new PagekvError(
         "ERR_FULL",
         `${this.path}: cannot allocate: the database has reached its limit of ` +
-          `${this.pageCountMax} pages`,
+          `${this.opts.pageCountMax} pages`,
         { path: this.path },
       );
     }
     // Secure the frame before consuming a page number, so a failure leaks nothing.
     const frame = this.obtainFrame(0);
+    if (!this.txnActive) this.beginImplicit();
     const pgno = reuse ? this.freePages.pop() : ++this.pageCountValue;
     frame.page.fill(0);
     this.pool.bind(frame, pgno);
     this.pool.pin(frame, true);
     this.pool.markDirty(frame);
-    this.headerDirty = true;
     if (reuse) this.freelistDirty = true;
-    if (this.debug) this.afterCall();
+    if (this.opts.debug) this.afterCall();
     return frame;
   }
 
   /** Put page `pgno` on the freelist. Its bytes are discarded; it must not be pinned. */
   free(pgno: number): void {
-    if (this.closed) throw this.closedError();
+    this.checkWritable();
     this.checkPageNumber(pgno, "free");
     if (this.freePages.has(pgno)) {
       throw new PagekvError("ERR_PIN", `${this.path}: page ${pgno} is already free (freed twice)`, {
@@ -301,51 +439,99 @@ export class Pager {
       });
     }
     const frame = this.pool.lookup(pgno);
-    if (frame !== null) {
-      if (frame.pins > 0) {
-        throw new PagekvError(
-          "ERR_PIN",
-          `${this.path}: cannot free page ${pgno}: it is pinned ${frame.pins} time(s)`,
-          { path: this.path, pgno },
-        );
-      }
-      this.pool.unbind(frame);
-      this.pool.release(frame);
+    if (frame !== null && frame.pins > 0) {
+      throw new PagekvError(
+        "ERR_PIN",
+        `${this.path}: cannot free page ${pgno}: it is pinned ${frame.pins} time(s)`,
+        { path: this.path, pgno },
+      );
     }
+    if (!this.txnActive) this.beginImplicit();
+    if (frame !== null) this.discard(frame);
     this.freePages.add(pgno);
     this.freelistDirty = true;
-    this.headerDirty = true;
-    if (this.debug) this.afterCall();
+    if (this.opts.debug) this.afterCall();
   }
 
   /** One of the header's 8 u32 application slots, as of the last setSlot. */
   getSlot(i: number): number {
-    if (this.closed) throw this.closedError();
+    if (this.closed || !this.lock.held) throw this.closedError();
     return this.slots[this.checkSlot(i)];
   }
 
-  /** Set an application slot; durable at the next checkpoint. */
+  /** Set an application slot; part of the open (or implicit) transaction. */
   setSlot(i: number, v: number): void {
-    if (this.closed) throw this.closedError();
+    this.checkWritable();
     const slot = this.checkSlot(i);
     if (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff) {
       throw new PagekvError("ERR_ARG", `${this.path}: slot value ${v} is not a u32`, {
         path: this.path,
       });
     }
+    if (!this.txnActive) this.beginImplicit();
     this.slots[slot] = v;
-    this.headerDirty = true;
-    if (this.debug) this.afterCall();
+    if (this.opts.debug) this.afterCall();
+  }
+
+  /** Start a write transaction; work done since the last commit without begin() joins it. */
+  begin(): void {
+    this.checkWritable();
+    if (this.txnExplicit) {
+      throw new PagekvError("ERR_TXN", `${this.path}: begin inside a transaction`, {
+        path: this.path,
+      });
+    }
+    if (!this.txnActive) this.beginImplicit();
+    this.txnExplicit = true;
   }
 
   /**
-   * Make the file a torn-free image of the current state: write every dirty frame in page
-   * order (adjacent pages coalesced), the freelist trunks, then sync; then write the header
-   * with `lsn` (default: unchanged) and sync again. ERR_PIN while any frame is pinned for
-   * writing. Nothing to write and no new LSN: no I/O at all.
+   * Commit the transaction: log its dirty pages and page 1 (the commit mark), sync per the
+   * sync mode, and return its LSN. On failure nothing of it stays visible (rolled back);
+   * a failed log write or sync also fences the pager.
+   */
+  commit(): bigint {
+    this.checkWritable();
+    if (!this.txnExplicit) {
+      throw new PagekvError("ERR_TXN", `${this.path}: commit without begin`, { path: this.path });
+    }
+    this.checkNoWriters("commit");
+    this.txnExplicit = false;
+    const lsn = this.commitTxn();
+    this.autoCheckpoint();
+    if (this.opts.debug) this.afterCall();
+    return lsn;
+  }
+
+  /** Roll the transaction back: every page reads as before begin() (or the last commit). */
+  rollback(): void {
+    if (this.closed || !this.lock.held) throw this.closedError();
+    if (!this.txnExplicit) {
+      throw new PagekvError("ERR_TXN", `${this.path}: rollback without begin`, { path: this.path });
+    }
+    this.checkNoWriters("rollback");
+    for (const f of this.pool.frames) {
+      if (f.pins > 0 && f.dirty) {
+        throw new PagekvError(
+          "ERR_PIN",
+          `${this.path}: cannot roll back while changed page ${f.pgno} is pinned`,
+          { path: this.path, pgno: f.pgno },
+        );
+      }
+    }
+    this.txnExplicit = false;
+    this.rollbackTxn();
+    if (this.opts.debug) this.afterCall();
+  }
+
+  /**
+   * Commit work done outside begin/commit, then backfill: copy every committed page from
+   * the log home, sync, write page 1 with the checkpoint LSN (`lsn`, default the last
+   * commit's), sync, and start a new log generation. ERR_TXN inside begin/commit, ERR_PIN
+   * while a frame is pinned for writing.
    */
   checkpoint(lsn?: bigint): void {
-    if (this.closed) throw this.closedError();
+    this.checkWritable();
     if (
       lsn !== undefined &&
       (typeof lsn !== "bigint" || lsn < this.checkpointLsnValue || lsn > U64_MAX)
@@ -357,43 +543,23 @@ export class Pager {
         { path: this.path },
       );
     }
-    const writers = this.pool.writersPinned();
-    if (writers > 0) {
+    if (this.txnExplicit) {
       throw new PagekvError(
-        "ERR_PIN",
-        `${this.path}: cannot checkpoint while ${writers} frame(s) are pinned for writing`,
+        "ERR_TXN",
+        `${this.path}: checkpoint inside a transaction (commit or roll back first)`,
         { path: this.path },
       );
     }
-    const lsnNew = lsn ?? this.checkpointLsnValue;
-    if (
-      this.pool.framesDirty === 0 &&
-      !this.headerDirty &&
-      !this.writebacksUnsynced &&
-      lsnNew === this.checkpointLsnValue
-    ) {
-      return;
-    }
-    const written = this.writeDirtyFrames();
-    if (this.freelistDirty) this.writeFreelist();
-    this.extendFile();
-    this.syncFile();
-    this.writebacksUnsynced = false;
-    // The data is durable: those frames are clean even if the header write below fails.
-    const frames = this.pool.frames;
-    for (let i = 0; i < written; i++)
-      this.pool.markClean(frames[this.sortKeys[i] % FRAME_INDEX_SPAN]);
-    this.freelistDirty = false;
-    this.changeCounter = (this.changeCounter + 1) >>> 0;
-    this.checkpointLsnValue = lsnNew;
-    this.writeHeader();
-    this.syncFile();
-    this.headerDirty = false;
-    if (this.debug) this.afterCall();
+    this.checkNoWriters("checkpoint");
+    this.commitTxn();
+    const target = lsn ?? this.lastCommitLsn;
+    // biome-ignore lint/complexity/useMathMinMax: bigints; Math.max takes numbers only
+    this.backfill(target > this.checkpointLsnValue ? target : this.checkpointLsnValue);
+    if (this.opts.debug) this.afterCall();
   }
 
   stats(): PagerStats {
-    if (this.closed) throw this.closedError();
+    if (this.closed || !this.lock.held) throw this.closedError();
     return {
       hits: this.hits,
       misses: this.misses,
@@ -406,25 +572,41 @@ export class Pager {
       cacheFrames: this.pool.cacheFrames,
       pageCount: this.pageCountValue,
       freePages: this.freePages.count,
+      commits: this.commits,
+      checkpoints: this.checkpoints,
+      walFrames: this.wal.frameCount,
     };
   }
 
   /**
-   * Checkpoint, then close the file. ERR_PIN (and the pager stays open) while a frame is
-   * pinned for writing; on ERR_IO the file is closed anyway and the error rethrown.
+   * Roll back an open begin() transaction, checkpoint (committing implicit work), remove
+   * the log and close: a cleanly closed database is one file. ERR_PIN (and the pager
+   * stays open) while a frame is pinned for writing. A fenced pager closes without
+   * checkpoint. On any other failure the files are closed anyway and the error rethrown.
    */
   close(): void {
-    if (this.closed) throw this.closedError();
-    try {
-      this.checkpoint();
-    } catch (e) {
-      if (e instanceof PagekvError && e.code === "ERR_PIN") throw e;
-      this.closed = true;
-      closeQuietly(this.file);
-      throw e;
+    if (this.closed || !this.lock.held) throw this.closedError();
+    if (this.fenced !== null) {
+      // No checkpoint: drop the open transaction and cut its frames from the log.
+      this.txnExplicit = false;
+      this.rollbackTxn();
+      this.wal.discardUncommitted();
+    } else {
+      this.checkNoWriters("close");
+      try {
+        if (this.txnExplicit) {
+          this.txnExplicit = false;
+          this.rollbackTxn();
+        }
+        this.checkpoint();
+        this.wal.close();
+        this.vfs.delete(this.wal.path);
+      } catch (e) {
+        this.shutdown();
+        throw e;
+      }
     }
-    this.closed = true;
-    this.file.close();
+    this.shutdown();
   }
 
   /** Verify the pager's and the pool's invariants; throws on the first violation. */
@@ -432,20 +614,197 @@ export class Pager {
     this.pool.checkInvariants();
     for (const f of this.pool.frames) {
       if (f.pgno === 0) continue;
-      if (f.pgno < 2 || f.pgno > this.pageCountValue || this.freePages.has(f.pgno)) {
-        throw new Error(`pagekv internal assertion failed: frame ${f.index} holds page ${f.pgno}`);
+      assert(
+        f.pgno >= 2 && f.pgno <= this.pageCountValue && !this.freePages.has(f.pgno),
+        `frame ${f.index} holds page ${f.pgno}, which is out of range or free`,
+      );
+      assert(!f.dirty || this.txnActive, `page ${f.pgno} is dirty outside a transaction`);
+    }
+    assert(this.freePages.count < this.pageCountValue, "more free pages than pages");
+    assert(!this.txnExplicit || this.txnActive, "explicit transaction without a transaction");
+  }
+
+  // ---- transactions ----
+
+  private beginImplicit(): void {
+    this.txnActive = true;
+    this.txnLsn = this.nextLsn++;
+    this.txnPageCount = this.pageCountValue;
+    this.txnSlots.set(this.slots);
+    this.txnFreelistDirty = this.freelistDirty;
+    this.freePages.commit();
+  }
+
+  /** Log the open transaction (if any) as one commit; returns the last commit's LSN. */
+  private commitTxn(): bigint {
+    if (!this.txnActive) return this.lastCommitLsn;
+    const pgnos: number[] = [];
+    const pages: Uint8Array[] = [];
+    const dirty = this.collectDirty(pgnos, pages);
+    try {
+      if (this.freelistDirty) this.logFreelist(pgnos, pages);
+      this.changeCounter = (this.changeCounter + 1) >>> 0;
+      const head = new Uint8Array(this.pageSize);
+      this.encodeHeaderPage(head, this.checkpointLsnValue);
+      pgnos.push(1);
+      pages.push(head);
+      this.wal.append(pgnos, pages, this.txnLsn, this.pageCountValue);
+      this.pagesWritten += pages.length;
+      if (this.opts.sync === "full") this.wal.sync();
+    } catch (e) {
+      this.rollbackTxn();
+      const err = this.fence(e, "committing");
+      if (this.fenced !== null) this.wal.discardUncommitted();
+      throw err;
+    }
+    this.wal.commitTxn();
+    for (let i = 0; i < dirty; i++)
+      this.pool.markClean(this.pool.frames[this.sortKeys[i] % FRAME_INDEX_SPAN]);
+    this.freePages.commit();
+    this.freelistDirty = false;
+    this.txnActive = false;
+    this.lastCommitLsn = this.txnLsn;
+    this.commits++;
+    return this.txnLsn;
+  }
+
+  /** Forget the open transaction: its frames, its log frames, its header changes. */
+  private rollbackTxn(): void {
+    if (!this.txnActive) return;
+    for (const f of this.pool.frames) {
+      if (
+        f.pgno !== 0 &&
+        f.pins === 0 &&
+        (f.dirty || this.wal.lookup(f.pgno) !== this.wal.lookupCommitted(f.pgno))
+      ) {
+        this.discard(f);
       }
     }
-    if (this.freePages.count >= this.pageCountValue) {
-      throw new Error("pagekv internal assertion failed: more free pages than pages");
+    this.wal.dropTxn();
+    this.pageCountValue = this.txnPageCount;
+    this.slots.set(this.txnSlots);
+    this.freePages.rollback();
+    this.freelistDirty = this.txnFreelistDirty;
+    this.txnActive = false;
+  }
+
+  /** Dirty frames in page order, sealed, into pgnos/pages; sortKeys keeps them. */
+  private collectDirty(pgnos: number[], pages: Uint8Array[]): number {
+    const frames = this.pool.frames;
+    const keys = this.sortKeys;
+    let n = 0;
+    for (const f of frames) if (f.dirty) keys[n++] = f.pgno * FRAME_INDEX_SPAN + f.index;
+    keys.subarray(0, n).sort();
+    for (let i = 0; i < n; i++) {
+      const f = frames[keys[i] % FRAME_INDEX_SPAN];
+      sealPage(f.page, f.covered, f.pgno, this.crc);
+      pgnos.push(f.pgno);
+      pages.push(f.page);
+    }
+    return n;
+  }
+
+  /** Append the freelist's trunk pages (drawn from the free pages themselves). */
+  private logFreelist(pgnos: number[], pages: Uint8Array[]): void {
+    const free = this.freePages.sorted();
+    const total = free.length;
+    const trunks = trunksNeeded(total, this.usableSize);
+    const capacity = trunkCapacity(this.usableSize);
+    let leaf = trunks;
+    for (let t = 0; t < trunks; t++) {
+      const page = new Uint8Array(this.pageSize);
+      const count = Math.min(capacity, total - leaf);
+      encodeTrunk(
+        page.subarray(0, this.usableSize),
+        t + 1 < trunks ? free[t + 1] : 0,
+        free,
+        leaf,
+        count,
+      );
+      leaf += count;
+      sealPage(page, checksummedView(page), free[t], this.crc);
+      pgnos.push(free[t]);
+      pages.push(page);
     }
   }
 
-  // ---- internals ----
-
-  private afterCall(): void {
-    if (this.debug) this.checkInvariants();
+  private autoCheckpoint(): void {
+    const limit = this.opts.walAutoCheckpointPages;
+    if (limit === 0 || this.wal.frameCount < limit || this.fenced !== null) return;
+    try {
+      this.backfill(this.lastCommitLsn);
+    } catch {
+      // The commit is durable already; a failed checkpoint is retried after the next
+      // commit, and one that fenced the pager is reported by the next write call.
+    }
   }
+
+  /**
+   * Copy the committed log home and start a new log generation. No transaction is open.
+   * Order: (log synced) pages -> sync -> page 1 -> sync -> log reset. A crash anywhere
+   * before the reset is durable leaves the log intact, and open redoes all of it.
+   */
+  private backfill(lsn: bigint): void {
+    assert(!this.txnActive, "backfill with an open transaction");
+    if (this.wal.committedPages === 0) {
+      if (lsn === this.checkpointLsnValue) return;
+      // Only the LSN changes: log page 1 first, so a torn write of it home is repairable.
+      this.beginImplicit();
+      this.commitTxn();
+    }
+    const syncing = this.opts.sync !== "off";
+    try {
+      if (syncing && this.wal.unsynced) this.wal.sync();
+    } catch (e) {
+      throw this.fence(e, "syncing the log before a checkpoint");
+    }
+    const run: Uint8Array[] = [];
+    let first = 0;
+    let staged = 0;
+    const flush = () => {
+      if (run.length === 0) return;
+      this.writeHome(run, first);
+      this.pagesWritten += run.length;
+      run.length = 0;
+      staged = 0;
+    };
+    for (const [pgno, frame] of this.wal.committedFrames()) {
+      if (pgno === 1) continue;
+      if (run.length > 0 && (pgno !== first + run.length || run.length >= WRITE_RUN_PAGES_MAX))
+        flush();
+      if (run.length === 0) first = pgno;
+      const resident = this.pool.lookup(pgno);
+      if (resident !== null) {
+        sealPage(resident.page, resident.covered, pgno, this.crc); // clean: same as logged
+        run.push(resident.page);
+      } else {
+        if (staged === BACKFILL_STAGING_PAGES) flush();
+        if (run.length === 0) first = pgno;
+        const slot = this.stagingSlot(staged++);
+        this.readLogged(frame, pgno, slot);
+        run.push(slot);
+      }
+    }
+    flush();
+    try {
+      const want = this.pageCountValue * this.pageSize;
+      if (this.file.size() < want) this.file.truncate(want);
+    } catch (e) {
+      throw this.ioError(e, `extending the file to ${this.pageCountValue} pages`, 0);
+    }
+    if (syncing) this.syncMain();
+    this.checkpointLsnValue = lsn;
+    this.writeHeaderHome();
+    if (syncing) this.syncMain();
+    try {
+      this.wal.reset(this.wal.generation + 1);
+    } catch (e) {
+      throw this.fence(e, "starting a new log generation");
+    }
+    this.checkpoints++;
+  }
+
+  // ---- reads ----
 
   private miss(pgno: number, write: boolean): Frame {
     this.checkPageNumber(pgno, "get");
@@ -459,12 +818,12 @@ export class Pager {
     }
     this.pool.bind(frame, pgno);
     this.pool.pin(frame, write);
-    if (this.debug) this.afterCall();
+    if (this.opts.debug) this.afterCall();
     return frame;
   }
 
-  /** An unbound frame: an empty one, else a CLOCK victim with its bytes safe elsewhere. */
-  private obtainFrame(forPgno: number) {
+  /** An unbound frame: an empty one, else a CLOCK victim with its bytes safe in the log. */
+  private obtainFrame(forPgno: number): PoolFrame {
     const empty = this.pool.takeEmpty();
     if (empty !== null) return empty;
     const victim = this.pool.chooseVictim();
@@ -484,20 +843,31 @@ export class Pager {
 
   /**
    * Where a dirty victim's bytes go before its frame is reused: the one place that decides.
-   * For now, as the seed did, home to the main file (unsynced until the next checkpoint).
-   * The write-ahead log will send them to the log instead. On failure the victim stays
-   * bound and dirty.
+   * To the log, as a frame of the open transaction, never to the main file: the main file
+   * holds only checkpointed state. A failed log write fences the pager (the log's tail is
+   * then unknown); the victim stays bound and dirty.
    */
-  private spill(frame: { page: Uint8Array; covered: Uint8Array; pgno: number }): void {
+  private spill(frame: PoolFrame): void {
+    if (this.fenced !== null) throw this.fencedError();
     sealPage(frame.page, frame.covered, frame.pgno, this.crc);
-    this.writeAt(frame.page, frame.pgno, `writing back page ${frame.pgno}`);
-    this.writebacksUnsynced = true;
+    try {
+      this.wal.append([frame.pgno], [frame.page], this.txnLsn, 0);
+    } catch (e) {
+      throw this.fence(e, `logging page ${frame.pgno} to make room`);
+    }
+    this.pool.markClean(frame);
     this.writebacks++;
     this.pagesWritten++;
   }
 
-  /** Read page `pgno` into `page` and verify it; ERR_CORRUPT or ERR_IO naming the page. */
+  /** Read the newest image of page `pgno` into `page` and verify it. */
   private readInto(pgno: number, page: Uint8Array, covered: Uint8Array): void {
+    const frame = this.wal === undefined ? -1 : this.wal.lookup(pgno);
+    if (frame >= 0) {
+      this.readLogged(frame, pgno, page);
+      this.pagesRead++;
+      return;
+    }
     let n: number;
     try {
       n = this.file.readAt(page, pageOffset(pgno, this.pageSize));
@@ -515,6 +885,27 @@ export class Pager {
     this.pagesRead++;
   }
 
+  /** Read page `pgno`'s image from log frame `frame` into `page` and verify it. */
+  private readLogged(frame: number, pgno: number, page: Uint8Array): void {
+    let n: number;
+    try {
+      n = this.wal.readPage(frame, page);
+    } catch (e) {
+      throw this.ioError(e, `reading page ${pgno} from log frame ${frame}`, pgno);
+    }
+    const damage =
+      n !== this.pageSize
+        ? `is cut short (${n} bytes)`
+        : pageDamage(page, checksummedView(page), pgno, this.crc);
+    if (damage !== null) {
+      throw new PagekvError(
+        "ERR_CORRUPT",
+        `${this.wal.path}: log frame ${frame} (page ${pgno}) ${damage}`,
+        { path: this.wal.path, pgno },
+      );
+    }
+  }
+
   private loadFreelist(head: number, freeCount: number): void {
     const pages = loadFreelist(
       {
@@ -530,100 +921,127 @@ export class Pager {
       freeCount,
     );
     for (const p of pages) this.freePages.add(p);
+    this.freePages.commit();
   }
 
-  /** Write dirty frames in page order, coalescing adjacent pages; returns how many. */
-  private writeDirtyFrames(): number {
-    const frames = this.pool.frames;
-    const keys = this.sortKeys;
-    let n = 0;
-    for (const f of frames) if (f.dirty) keys[n++] = f.pgno * FRAME_INDEX_SPAN + f.index;
-    keys.subarray(0, n).sort();
-    const run: Uint8Array[] = [];
-    let i = 0;
-    while (i < n) {
-      const first = Math.floor(keys[i] / FRAME_INDEX_SPAN);
-      run.length = 0;
-      while (i < n && run.length < WRITE_RUN_PAGES_MAX) {
-        const f = frames[keys[i] % FRAME_INDEX_SPAN];
-        if (f.pgno !== first + run.length) break;
-        sealPage(f.page, f.covered, f.pgno, this.crc);
-        run.push(f.page);
-        i++;
-      }
-      try {
-        this.file.writevAt(run, pageOffset(first, this.pageSize));
-      } catch (e) {
-        throw this.ioError(e, `writing pages ${first}..${first + run.length - 1}`, first);
-      }
-      this.pagesWritten += run.length;
+  // ---- writes home (checkpoint only) ----
+
+  private writeHome(run: readonly Uint8Array[], first: number): void {
+    try {
+      this.file.writevAt(run, pageOffset(first, this.pageSize));
+    } catch (e) {
+      throw this.ioError(e, `writing pages ${first}..${first + run.length - 1} home`, first);
     }
-    return n;
   }
 
-  /** Write the freelist into trunk pages drawn from the free pages themselves. */
-  private writeFreelist(): void {
-    const pages = this.freePages.sorted();
-    const total = pages.length;
-    const trunks = trunksNeeded(total, this.usableSize);
-    const capacity = trunkCapacity(this.usableSize);
-    const data = this.scratch.subarray(0, this.usableSize);
-    let leaf = trunks;
-    for (let t = 0; t < trunks; t++) {
-      const count = Math.min(capacity, total - leaf);
-      encodeTrunk(data, t + 1 < trunks ? pages[t + 1] : 0, pages, leaf, count);
-      leaf += count;
-      sealPage(this.scratch, this.scratchCovered, pages[t], this.crc);
-      this.writeAt(this.scratch, pages[t], `writing freelist trunk page ${pages[t]}`);
-      this.pagesWritten++;
-    }
-    this.freeTrunk = total === 0 ? 0 : pages[0];
-  }
-
-  private writeHeader(): void {
-    this.scratch.fill(0);
+  /** Page 1 as the header stands now, sealed, into `page`. */
+  private encodeHeaderPage(page: Uint8Array, checkpointLsn: bigint): void {
+    page.fill(0);
     encodeHeader(
       {
         pageSize: this.pageSize,
         changeCounter: this.changeCounter,
         pageCount: this.pageCountValue,
-        freeTrunk: this.freeTrunk,
+        freeTrunk: this.freeTrunkHead(),
         freeCount: this.freePages.count,
-        checkpointLsn: this.checkpointLsnValue,
+        checkpointLsn,
         slots: this.slots,
+        databaseId: this.databaseId,
       },
-      this.scratch,
+      page,
       this.crc,
     );
-    sealPage(this.scratch, this.scratchCovered, 1, this.crc);
-    this.writeAt(this.scratch, 1, "writing the header (page 1)");
+    sealPage(page, checksummedView(page), 1, this.crc);
+  }
+
+  /** The first trunk page as logFreelist lays the freelist out: the lowest free page. */
+  private freeTrunkHead(): number {
+    if (this.freePages.count === 0) return 0;
+    return this.freePages.sorted()[0];
+  }
+
+  private writeHeaderHome(): void {
+    this.encodeHeaderPage(this.scratch, this.checkpointLsnValue);
+    this.writeHome([this.scratch], 1);
     this.pagesWritten++;
   }
 
-  /** Keep the file at least pageCount pages long, so a reopen never sees it truncated. */
-  private extendFile(): void {
-    const want = this.pageCountValue * this.pageSize;
-    try {
-      if (this.file.size() < want) this.file.truncate(want);
-    } catch (e) {
-      throw this.ioError(e, `extending the file to ${this.pageCountValue} pages`, 0);
-    }
-  }
-
-  private writeAt(page: Uint8Array, pgno: number, what: string): void {
-    try {
-      this.file.writeAt(page, pageOffset(pgno, this.pageSize));
-    } catch (e) {
-      throw this.ioError(e, what, pgno);
-    }
-  }
-
-  private syncFile(): void {
+  private syncMain(): void {
     try {
       this.file.sync("data");
     } catch (e) {
-      throw this.ioError(e, "syncing", 0);
+      throw this.fence(e, "syncing the database file");
     }
+  }
+
+  private stagingSlot(i: number): Uint8Array {
+    if (this.staging === null)
+      this.staging = new Uint8Array(BACKFILL_STAGING_PAGES * this.pageSize);
+    return this.staging.subarray(i * this.pageSize, (i + 1) * this.pageSize);
+  }
+
+  // ---- state and checks ----
+
+  private adoptHeader(h: Header): void {
+    this.pageCountValue = h.pageCount;
+    this.changeCounter = h.changeCounter;
+    this.checkpointLsnValue = h.checkpointLsn;
+    this.slots.set(h.slots);
+  }
+
+  private newSalt(generation: number) {
+    return { pageSize: this.pageSize, generation, databaseId: this.databaseId };
+  }
+
+  /** Drop a frame's page from the pool (its bytes are not wanted). */
+  private discard(frame: PoolFrame): void {
+    this.pool.unbind(frame);
+    this.pool.release(frame);
+  }
+
+  private shutdown(): void {
+    this.closed = true;
+    closeQuietly(this.wal);
+    closeQuietly(this.file);
+    this.lock.release();
+  }
+
+  private afterCall(): void {
+    if (this.opts.debug) this.checkInvariants();
+  }
+
+  private checkWritable(): void {
+    if (this.closed || !this.lock.held) throw this.closedError();
+    if (this.fenced !== null) throw this.fencedError();
+  }
+
+  private checkNoWriters(op: string): void {
+    const writers = this.pool.writersPinned();
+    if (writers > 0) {
+      throw new PagekvError(
+        "ERR_PIN",
+        `${this.path}: cannot ${op} while ${writers} frame(s) are pinned for writing`,
+        { path: this.path },
+      );
+    }
+  }
+
+  /** Record a failed log write or sync: from now on every write call is refused. */
+  private fence(e: unknown, what: string): unknown {
+    const err = this.ioError(e, what, 0);
+    if (err instanceof PagekvError && err.code === "ERR_IO" && this.fenced === null) {
+      this.fenced = err;
+    }
+    return err;
+  }
+
+  private fencedError(): PagekvError {
+    return new PagekvError(
+      "ERR_FENCED",
+      `${this.path}: an earlier write or sync failed (${this.fenced?.message}); close and ` +
+        "reopen to recover to the last durable commit",
+      { path: this.path, cause: this.fenced },
+    );
   }
 
   private checkPageNumber(pgno: number, op: string): void {
@@ -665,9 +1083,7 @@ export class Pager {
     return new PagekvError(
       "ERR_ARG",
       `${this.path}: intent ${String(intent)} is not "read" or "write"`,
-      {
-        path: this.path,
-      },
+      { path: this.path },
     );
   }
 
@@ -680,7 +1096,7 @@ export class Pager {
 
   /** Add what the pager was doing to an ERR_IO from the VFS; other errors pass through. */
   private ioError(e: unknown, what: string, pgno: number): unknown {
-    if (!(e instanceof PagekvError) || e.code !== ("ERR_IO" satisfies ErrorCode)) return e;
+    if (!(e instanceof PagekvError) || e.code !== "ERR_IO") return e;
     return new PagekvError("ERR_IO", `${this.path}: ${what}: ${e.message}`, {
       cause: e.cause,
       path: this.path,
@@ -689,11 +1105,19 @@ export class Pager {
   }
 
   private closedError(): PagekvError {
-    return new PagekvError("ERR_CLOSED", `${this.path}: the pager is closed`, { path: this.path });
+    const why = this.closed
+      ? "the pager is closed"
+      : "the process holding it died (its lock is gone)";
+    return new PagekvError("ERR_CLOSED", `${this.path}: ${why}`, { path: this.path });
   }
 }
 
+function opts(options: Omit<PagerOptions, "pageSize">): { recover: RecoverMode } {
+  return { recover: options.recover ?? "strict" };
+}
+
 function resolveOptions(path: string, pageSize: number, options: PagerOptions): Resolved {
+  const bad = (what: string) => new PagekvError("ERR_ARG", `${path}: ${what}`, { path });
   const cacheFrames = options.cacheFrames ?? CACHE_FRAMES_DEFAULT;
   if (
     !Number.isInteger(cacheFrames) ||
@@ -701,25 +1125,51 @@ function resolveOptions(path: string, pageSize: number, options: PagerOptions): 
     cacheFrames > CACHE_FRAMES_MAX ||
     cacheFrames * pageSize > ARENA_BYTES_MAX
   ) {
-    throw new PagekvError(
-      "ERR_ARG",
-      `${path}: cacheFrames ${String(cacheFrames)} must be an integer in ` +
+    throw bad(
+      `cacheFrames ${String(cacheFrames)} must be an integer in ` +
         `${CACHE_FRAMES_MIN}..${CACHE_FRAMES_MAX} with at most ${ARENA_BYTES_MAX} bytes of pages`,
-      { path },
     );
   }
   const pageCountMax = options.pageCountMax ?? PAGE_NUMBER_MAX;
   if (!Number.isInteger(pageCountMax) || pageCountMax < 1 || pageCountMax > PAGE_NUMBER_MAX) {
-    throw new PagekvError(
-      "ERR_ARG",
-      `${path}: pageCountMax ${String(pageCountMax)} must be an integer in 1..${PAGE_NUMBER_MAX}`,
-      { path },
+    throw bad(`pageCountMax ${String(pageCountMax)} must be an integer in 1..${PAGE_NUMBER_MAX}`);
+  }
+  const sync = options.sync ?? "full";
+  if (sync !== "full" && sync !== "normal" && sync !== "off") {
+    throw bad(`sync ${String(sync)} must be "full", "normal" or "off"`);
+  }
+  const walAutoCheckpointPages =
+    options.walAutoCheckpointPages ?? WAL_AUTO_CHECKPOINT_PAGES_DEFAULT;
+  if (
+    !Number.isInteger(walAutoCheckpointPages) ||
+    walAutoCheckpointPages < 0 ||
+    walAutoCheckpointPages > WAL_AUTO_CHECKPOINT_PAGES_MAX
+  ) {
+    throw bad(
+      `walAutoCheckpointPages ${String(walAutoCheckpointPages)} must be an integer in ` +
+        `0..${WAL_AUTO_CHECKPOINT_PAGES_MAX}`,
     );
   }
-  return { cacheFrames, debug: options.debug === true, pageCountMax };
+  const recover = options.recover ?? "strict";
+  if (recover !== "strict" && recover !== "truncate") {
+    throw bad(`recover ${String(recover)} must be "strict" or "truncate"`);
+  }
+  return {
+    cacheFrames,
+    debug: options.debug === true,
+    pageCountMax,
+    sync,
+    walAutoCheckpointPages,
+    recover,
+  };
 }
 
-function closeQuietly(file: VFile): void {
+/** A salt or database id: distinct across databases and log generations by chance alone. */
+function randomU32(): number {
+  return (Math.random() * 0x1_0000_0000) >>> 0;
+}
+
+function closeQuietly(file: { close(): void }): void {
   try {
     file.close();
   } catch {

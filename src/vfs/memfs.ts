@@ -1,10 +1,11 @@
 // MemFS: the in-memory VFS that crash and fault tests run on. It owns each file's current
 // bytes (what reads see), its durable bytes (what survives power loss) and the mutations
-// in between. Platform neutral: it must never import node:* or use Buffer.
+// in between, and the writer locks its simulated process holds. Platform neutral: it must
+// never import node:* or use Buffer.
 
-import { PagekvError } from "../errors.js";
+import { assert, PagekvError } from "../errors.js";
 import { Prng } from "./prng.js";
-import type { Crc32, OpenOptions, SyncMode, VFile, VFS } from "./vfs.js";
+import type { Crc32, OpenOptions, SyncMode, VFile, VFS, VLock } from "./vfs.js";
 
 /*
  * Invariants kept by this file:
@@ -14,8 +15,12 @@ import type { Crc32, OpenOptions, SyncMode, VFile, VFS } from "./vfs.js";
  *   sync, which drops pending mutations that stay in current (Linux fsyncgate).
  * - sync() and crash replay cost O(bytes pending), never O(file size): pending writes are
  *   private copies applied in place to a growable durable image.
- * - Once `crashed`, every call except close() throws ERR_CRASHED until crash().
+ * - Once `crashed`, every call except close() and VLock.release() throws ERR_CRASHED
+ *   until crash().
  * - A handle whose epoch is older than the fs epoch was opened before a crash: closed.
+ * - `locks` maps each path to its one held MemLock, and holds no lock that is not held.
+ *   crash() is the death of the process: it ends every lock and empties the map.
+ * - Locks are not files: lock() and release() never count in opCount nor fire armCrash.
  */
 
 /** Largest file size, offset and write length accepted (1 TiB): catches garbage numbers. */
@@ -239,6 +244,41 @@ function crashedError(op: string, path: string): PagekvError {
   );
 }
 
+/**
+ * A writer lock of the simulated process. Ended by release() or by the process's death
+ * (MemFS.crash()); once ended it stays ended, and never touches a newer lock's entry.
+ */
+class MemLock implements VLock {
+  private readonly locks: Map<string, MemLock>;
+  private readonly path: string;
+  private isHeld = true;
+
+  constructor(locks: Map<string, MemLock>, path: string) {
+    this.locks = locks;
+    this.path = path;
+  }
+
+  get held(): boolean {
+    return this.isHeld;
+  }
+
+  /**
+   * Idempotent and never throws, not even ERR_CRASHED: like close(), it is what cleanup
+   * paths call, and must not mask the error that led there.
+   */
+  release(): void {
+    if (!this.isHeld) return;
+    this.isHeld = false;
+    assert(this.locks.get(this.path) === this, `MemFS: held lock of "${this.path}" unlisted`);
+    this.locks.delete(this.path);
+  }
+
+  /** The holder died: the lock ends. The caller clears the registry. */
+  end(): void {
+    this.isHeld = false;
+  }
+}
+
 export class MemFS implements VFS {
   // `declare` so no own property exists unless a crc32 is given: the engine's fallback
   // is then exercised, and `"crc32" in fs` is honest.
@@ -246,6 +286,7 @@ export class MemFS implements VFS {
 
   private readonly files = new Map<string, FileNode>();
   private readonly device = new Device();
+  private readonly locks = new Map<string, MemLock>();
 
   constructor(options: MemFSOptions = {}) {
     if (options.crc32 !== undefined) this.crc32 = options.crc32;
@@ -254,6 +295,7 @@ export class MemFS implements VFS {
   /**
    * Mutating calls so far: writeAt, writevAt, sync, truncate, delete and an open that
    * creates. A call counts once it reaches the device, even if an injected fault fails it.
+   * lock() and release() are not file operations and never count.
    */
   get opCount(): number {
     return this.device.mutatingOps;
@@ -301,9 +343,26 @@ export class MemFS implements VFS {
   }
 
   /**
+   * ERR_LOCKED while a lock on `path` is held. Locks live in memory only: the path needs
+   * no file, and taking or releasing one neither counts in opCount nor fires armCrash.
+   */
+  lock(path: string): VLock {
+    this.device.checkAlive("lock", path);
+    checkPath("lock", path);
+    if (this.locks.has(path)) {
+      throw new PagekvError("ERR_LOCKED", `MemFS: "${path}" is locked by another writer`, {
+        path,
+      });
+    }
+    const lock = new MemLock(this.locks, path);
+    this.locks.set(path, lock);
+    return lock;
+  }
+
+  /**
    * Power loss now: every file's current bytes become what its disk would hold. Clears
-   * the crashed state, disarms armCrash and closes every handle opened before this call.
-   * Queued faults stay queued.
+   * the crashed state, disarms armCrash, closes every handle opened before this call and,
+   * as the process died with the power, ends every lock it held. Queued faults stay queued.
    */
   crash(options: CrashOptions = {}): void {
     const prng = options.seed === undefined ? null : new Prng(options.seed);
@@ -311,6 +370,8 @@ export class MemFS implements VFS {
     device.crashed = false;
     device.crashAfterOps = null;
     device.epoch++;
+    for (const lock of this.locks.values()) lock.end();
+    this.locks.clear();
     for (const node of this.files.values()) {
       if (prng !== null) replayTorn(node, prng);
       node.dropPending();

@@ -24,10 +24,23 @@ export interface VFS {
   delete(path: string): void;
   exists(path: string): boolean;
   /**
+   * Take the exclusive writer lock for the database at `path`. ERR_LOCKED when another
+   * holder has it: a lock of this process, or of another process that is still alive. A
+   * lock left by a dead process is taken over.
+   */
+  lock(path: string): VLock;
+  /**
    * A fast CRC-32 the platform provides (Node: zlib's native one). The engine falls back
    * to its pure-TypeScript crc32 when absent; both give identical values.
    */
   readonly crc32?: Crc32;
+}
+
+export interface VLock {
+  /** False once released, or once the process that took it died (MemFS.crash()). */
+  readonly held: boolean;
+  /** Give the lock up; a no-op when it is no longer held. */
+  release(): void;
 }
 
 export interface VFile {

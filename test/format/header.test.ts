@@ -6,7 +6,7 @@ import { decodeHeader, encodeHeader, HEADER_BYTES, newHeader } from "../../src/f
 import { throwsCode } from "../pager/pages.js";
 
 function encoded(mutate?: (h: ReturnType<typeof newHeader>) => void): Uint8Array {
-  const h = newHeader(4096);
+  const h = newHeader(4096, 0x12345678);
   h.pageCount = 10;
   h.freeTrunk = 3;
   h.freeCount = 4;

@@ -148,7 +148,9 @@ describe("checkpoint", () => {
   test("dirty pages are written in page order, adjacent pages coalesced", () => {
     const fs = new MemFS();
     const writes: { offset: number; pages: number }[] = [];
-    const spy = spyVFS(fs, (offset, bytes) => writes.push({ offset, pages: bytes / 512 }));
+    const spy = spyVFS(fs, (path, offset, bytes) => {
+      if (path === PATH) writes.push({ offset, pages: bytes / 512 });
+    });
     const pager = Pager.create(spy, PATH, { pageSize: 512, cacheFrames: 64, debug: true });
     for (let i = 0; i < 40; i++) allocatePage(pager, 1);
     pager.checkpoint();
@@ -436,30 +438,61 @@ describe("I/O faults", () => {
     again.close();
   });
 
-  test("a failed write-back leaves the victim dirty and its data intact", () => {
+  test("a failed log write at eviction is ERR_IO and fences; reopen recovers the last commit", () => {
     const { fs, pager } = fresh({ pageSize: 512, cacheFrames: 1 });
     const a = allocatePage(pager, 1);
+    pager.checkpoint();
+    writePage(pager, a, 2); // dirty in the single frame
     fs.injectFault("write", 1, "ENOSPC");
-    const e = throwsCode(() => pager.allocate(), "ERR_IO");
+    const e = throwsCode(() => pager.allocate(), "ERR_IO"); // must spill page a to the log
     assert.equal((e.cause as { code?: string }).code, "ENOSPC");
     assert.equal(pager.pageCount, 2);
-    assert.equal(pager.stats().framesDirty, 1);
-    assertPage(pager, a, 1);
-    const b = allocatePage(pager, 1);
-    pager.close();
+    const fenced = throwsCode(() => pager.allocate(), "ERR_FENCED");
+    assert.equal(fenced.cause, e);
+    throwsCode(() => pager.begin(), "ERR_FENCED");
+    throwsCode(() => pager.checkpoint(), "ERR_FENCED");
+    throwsCode(() => pager.setSlot(0, 1), "ERR_FENCED");
+    pager.close(); // no checkpoint on a fenced pager
     const again = reopen(fs);
     assertPage(again, a, 1);
-    assertPage(again, b, 1);
+    again.close();
   });
 
-  test("a failed checkpoint sync is ERR_IO and leaves the frames dirty", () => {
+  test("a failed commit sync is ERR_IO, rolls the transaction back and fences", () => {
     const { pager, fs } = fresh({ pageSize: 512, cacheFrames: 8 });
-    allocatePage(pager, 1);
+    const a = allocatePage(pager, 1);
+    pager.checkpoint(3n);
+    pager.begin();
+    writePage(pager, a, 2);
+    allocatePage(pager, 2);
     fs.injectFault("sync", 1, "EIO");
-    const e = throwsCode(() => pager.checkpoint(5n), "ERR_IO");
+    const e = throwsCode(() => pager.commit(), "ERR_IO");
     assert.equal((e.cause as { code?: string }).code, "EIO");
-    assert.equal(pager.stats().framesDirty, 1);
-    assert.equal(pager.checkpointLSN, 0n);
+    assert.equal(pager.inTransaction, false);
+    assert.equal(pager.pageCount, 2); // the allocation is gone
+    assertPage(pager, a, 1); // reads see the last commit
+    assert.equal(pager.stats().framesDirty, 0);
+    throwsCode(() => pager.get(a, "write"), "ERR_FENCED");
+    pager.close();
+    const again = reopen(fs);
+    assert.equal(again.checkpointLSN, 3n);
+    assertPage(again, a, 1);
+    again.close();
+  });
+
+  test("a failed checkpoint sync of the database file fences the pager", () => {
+    const { pager, fs } = fresh({ pageSize: 512, cacheFrames: 8 });
+    const a = allocatePage(pager, 1);
+    pager.begin();
+    writePage(pager, a, 2);
+    pager.commit(); // durable in the log
+    fs.injectFault("sync", 1, "EIO"); // the first sync of the checkpoint: the database file
+    throwsCode(() => pager.checkpoint(), "ERR_IO");
+    throwsCode(() => pager.checkpoint(), "ERR_FENCED");
+    pager.close();
+    const again = reopen(fs); // the log still holds the commit: open redoes the checkpoint
+    assertPage(again, a, 2);
+    again.close();
   });
 });
 
@@ -492,7 +525,7 @@ describe("the NodeFS backend", () => {
 });
 
 /** Wraps a VFS so that every page write reports its offset and size. */
-function spyVFS(inner: VFS, onWrite: (offset: number, bytes: number) => void): VFS {
+function spyVFS(inner: VFS, onWrite: (path: string, offset: number, bytes: number) => void): VFS {
   return {
     open(path, options) {
       const f = inner.open(path, options);
@@ -500,11 +533,12 @@ function spyVFS(inner: VFS, onWrite: (offset: number, bytes: number) => void): V
         path: f.path,
         readAt: (b, o) => f.readAt(b, o),
         writeAt(b, o) {
-          onWrite(o, b.length);
+          onWrite(path, o, b.length);
           f.writeAt(b, o);
         },
         writevAt(bufs, o) {
           onWrite(
+            path,
             o,
             bufs.reduce((n, b) => n + b.length, 0),
           );
@@ -518,5 +552,6 @@ function spyVFS(inner: VFS, onWrite: (offset: number, bytes: number) => void): V
     },
     delete: (p) => inner.delete(p),
     exists: (p) => inner.exists(p),
+    lock: (p) => inner.lock(p),
   };
 }

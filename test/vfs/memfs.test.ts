@@ -505,3 +505,101 @@ describe("MemFS injectFault", () => {
     assert.throws(() => fs.injectFault("read", 100), isCode("ERR_ARG"));
   });
 });
+
+describe("MemFS lock", () => {
+  test("a second lock on a held path is ERR_LOCKED naming the path", () => {
+    const fs = new MemFS();
+    const first = fs.lock(P);
+    assert.equal(first.held, true);
+    assert.throws(
+      () => fs.lock(P),
+      (e) => isPagekvError(e, "ERR_LOCKED") && e.message.includes(`"${P}"`) && e.path === P,
+    );
+    assert.equal(first.held, true);
+  });
+
+  test("locks on different paths are independent", () => {
+    const fs = new MemFS();
+    const a = fs.lock("/a.pkv");
+    const b = fs.lock("/b.pkv");
+    assert.equal(a.held, true);
+    assert.equal(b.held, true);
+    a.release();
+    assert.equal(b.held, true);
+    assert.throws(() => fs.lock("/b.pkv"), isCode("ERR_LOCKED"));
+  });
+
+  test("release frees the path for a new lock, and a second release is a no-op", () => {
+    const fs = new MemFS();
+    const first = fs.lock(P);
+    first.release();
+    assert.equal(first.held, false);
+    const second = fs.lock(P);
+    assert.equal(second.held, true);
+    // The old lock's second release must not free the newer holder's lock.
+    first.release();
+    assert.equal(first.held, false);
+    assert.equal(second.held, true);
+    assert.throws(() => fs.lock(P), isCode("ERR_LOCKED"));
+  });
+
+  test("a lock needs no file and creates none", () => {
+    const fs = new MemFS();
+    fs.lock(P);
+    assert.deepEqual(fs.fileNames(), []);
+  });
+
+  test("crash() ends every lock and lets new locks be taken", () => {
+    const fs = new MemFS();
+    const a = fs.lock("/a.pkv");
+    const b = fs.lock("/b.pkv");
+    fs.crash();
+    assert.equal(a.held, false);
+    assert.equal(b.held, false);
+    const again = fs.lock("/a.pkv");
+    assert.equal(again.held, true);
+    // A lock ended by the crash must not free the one taken after it.
+    a.release();
+    assert.equal(again.held, true);
+    assert.throws(() => fs.lock("/a.pkv"), isCode("ERR_LOCKED"));
+    assert.equal(fs.lock("/b.pkv").held, true);
+  });
+
+  test("lock after an armed crash fired is ERR_CRASHED until crash()", () => {
+    const fs = new MemFS();
+    const f = fs.open(P, { create: true });
+    fs.armCrash(0);
+    assert.throws(() => f.writeAt(text("x"), 0), isCode("ERR_CRASHED"));
+    assert.throws(() => fs.lock(P), isCode("ERR_CRASHED"));
+    fs.crash();
+    assert.equal(fs.lock(P).held, true);
+  });
+
+  test("release never throws, not even while crashed", () => {
+    const fs = new MemFS();
+    const f = fs.open(P, { create: true });
+    const lock = fs.lock(P);
+    fs.armCrash(0);
+    assert.throws(() => f.sync(), isCode("ERR_CRASHED"));
+    lock.release();
+    assert.equal(lock.held, false);
+  });
+
+  test("lock of an empty path is ERR_ARG", () => {
+    const fs = new MemFS();
+    assert.throws(() => fs.lock(""), isCode("ERR_ARG"));
+  });
+
+  test("lock and release neither count in opCount nor fire an armed crash", () => {
+    const fs = new MemFS();
+    const f = fs.open(P, { create: true }); // 1
+    fs.armCrash(1);
+    const lock = fs.lock(P);
+    lock.release();
+    fs.lock(P).release();
+    assert.equal(fs.opCount, 1);
+    f.writeAt(text("a"), 0); // 2: the one mutating call armCrash(1) lets through
+    assert.equal(fs.opCount, 2);
+    assert.throws(() => f.sync(), isCode("ERR_CRASHED"));
+  });
+});

@@ -2,13 +2,15 @@
 // writevAt, crc32. Each test gets its own directory and must never touch files outside it.
 
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { isPagekvError } from "../../src/errors.js";
 import { NodeFS } from "../../src/vfs/node/nodefs.js";
-import type { VFile } from "../../src/vfs/vfs.js";
+import type { VFile, VLock } from "../../src/vfs/vfs.js";
 
 function text(s: string): Uint8Array {
   return new TextEncoder().encode(s);
@@ -165,5 +167,161 @@ describe("NodeFS", () => {
     assert.ok(crc32 !== undefined, "Node >= 20.15 has zlib.crc32");
     assert.equal(crc32(text("123456789"), 0), 0xcbf43926);
     assert.equal(crc32(text("56789"), crc32(text("1234"), 0)), 0xcbf43926);
+  });
+});
+
+/** A child Node process that idles for 10 s, once it has started (so its pid is live). */
+async function spawnIdleChild(): Promise<ChildProcess & { pid: number }> {
+  const child = spawn(process.execPath, ["-e", "setTimeout(()=>{}, 10000)"], {
+    stdio: "ignore",
+  });
+  await once(child, "spawn");
+  const pid = child.pid;
+  assert.ok(pid !== undefined, "spawned child has a pid");
+  return Object.assign(child, { pid });
+}
+
+/** The pid of a child process that has exited and been reaped: no process has it now. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+  await once(child, "spawn");
+  const pid = child.pid;
+  assert.ok(pid !== undefined, "spawned child has a pid");
+  if (child.exitCode === null && child.signalCode === null) await once(child, "exit");
+  assert.throws(() => process.kill(pid, 0), { code: "ESRCH" });
+  return pid;
+}
+
+describe("NodeFS lock", () => {
+  let dir = "";
+  let file = "";
+  let lockFile = "";
+  const vfs = new NodeFS();
+  const taken: VLock[] = [];
+
+  function lock(p: string): VLock {
+    const l = vfs.lock(p);
+    taken.push(l);
+    return l;
+  }
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "pagekv-lock-"));
+    file = path.join(dir, "db.pkv");
+    lockFile = `${file}-lock`;
+  });
+
+  afterEach(() => {
+    for (const l of taken.splice(0)) l.release();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("lock creates the file <path>-lock holding our pid, and no database file", () => {
+    const l = lock(file);
+    assert.equal(l.held, true);
+    assert.equal(fs.readFileSync(lockFile, "utf8"), String(process.pid));
+    assert.equal(fs.existsSync(file), false);
+  });
+
+  test("a second lock in the same process is ERR_LOCKED naming the path", () => {
+    const first = lock(file);
+    assert.throws(
+      () => lock(file),
+      (e) => isPagekvError(e, "ERR_LOCKED") && e.message.includes(file),
+    );
+    assert.equal(first.held, true);
+    assert.equal(fs.readFileSync(lockFile, "utf8"), String(process.pid));
+  });
+
+  test("a relative path to a locked database is the same lock", () => {
+    lock(file);
+    const relative = path.relative(process.cwd(), file);
+    assert.notEqual(relative, file);
+    assert.throws(
+      () => lock(relative),
+      (e) => isPagekvError(e, "ERR_LOCKED"),
+    );
+  });
+
+  test("release removes the lock file and allows locking again; a second release is a no-op", () => {
+    const first = lock(file);
+    first.release();
+    assert.equal(first.held, false);
+    assert.equal(fs.existsSync(lockFile), false);
+    const second = lock(file);
+    assert.equal(second.held, true);
+    // The old lock's release must not remove the new holder's file or registry entry.
+    first.release();
+    assert.equal(fs.existsSync(lockFile), true);
+    assert.throws(
+      () => lock(file),
+      (e) => isPagekvError(e, "ERR_LOCKED"),
+    );
+  });
+
+  test("release tolerates a lock file already removed", () => {
+    const l = lock(file);
+    fs.unlinkSync(lockFile);
+    l.release();
+    assert.equal(l.held, false);
+    assert.equal(lock(file).held, true);
+  });
+
+  test("a lock file naming a live other process is ERR_LOCKED naming path and pid", async () => {
+    const child = await spawnIdleChild();
+    try {
+      fs.writeFileSync(lockFile, String(child.pid));
+      assert.throws(
+        () => lock(file),
+        (e) =>
+          isPagekvError(e, "ERR_LOCKED") &&
+          e.message.includes(file) &&
+          e.message.includes(String(child.pid)),
+      );
+      // Refused without touching the owner's file.
+      assert.equal(fs.readFileSync(lockFile, "utf8"), String(child.pid));
+    } finally {
+      child.kill();
+      if (child.exitCode === null && child.signalCode === null) await once(child, "exit");
+    }
+  });
+
+  test("a lock file naming a dead process is taken over and then names us", async () => {
+    const pid = await deadPid();
+    fs.writeFileSync(lockFile, `${pid}\n`);
+    const l = lock(file);
+    assert.equal(l.held, true);
+    assert.equal(fs.readFileSync(lockFile, "utf8"), String(process.pid));
+  });
+
+  test("a lock file with garbage or no content is taken over", () => {
+    for (const content of ["not a pid", "", "0", "-1", "12x", "9".repeat(40)]) {
+      fs.writeFileSync(lockFile, content);
+      const l = lock(file);
+      assert.equal(l.held, true, JSON.stringify(content));
+      assert.equal(fs.readFileSync(lockFile, "utf8"), String(process.pid));
+      l.release();
+    }
+  });
+
+  test("a lock file naming our own pid but not held here is a leftover, taken over", () => {
+    fs.writeFileSync(lockFile, String(process.pid));
+    const l = lock(file);
+    assert.equal(l.held, true);
+    assert.throws(
+      () => lock(file),
+      (e) => isPagekvError(e, "ERR_LOCKED"),
+    );
+  });
+
+  test("a lock in a missing directory is ERR_IO naming the lock file, with the cause", () => {
+    const missing = path.join(dir, "no-such-dir", "db.pkv");
+    assert.throws(
+      () => lock(missing),
+      (e) =>
+        isMapped("ERR_IO", "ENOENT")(e) &&
+        e instanceof Error &&
+        e.message.includes(`${missing}-lock`),
+    );
   });
 });

@@ -1,12 +1,14 @@
 // NodeFS: the VFS over node:fs with synchronous positional I/O, plus zlib's native crc32.
 // It owns mapping platform errors to PagekvError and making creates and deletes durable.
-// The only engine file allowed node:* imports; it must never buffer or reorder writes.
+// With lockfile.ts, the only engine code allowed node:* imports; it must never buffer or
+// reorder writes.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { PagekvError } from "../../errors.js";
-import type { Crc32, OpenOptions, SyncMode, VFile, VFS } from "../vfs.js";
+import type { Crc32, OpenOptions, SyncMode, VFile, VFS, VLock } from "../vfs.js";
+import { takeLock } from "./lockfile.js";
 
 /** Largest offset and file size accepted (1 TiB), matching MemFS: catches garbage numbers. */
 export const NODEFS_FILE_BYTES_MAX = 2 ** 40;
@@ -136,6 +138,14 @@ export class NodeFS implements VFS {
 
   exists(filePath: string): boolean {
     return fs.existsSync(filePath);
+  }
+
+  /**
+   * The lock is the file `${filePath}-lock` holding the owner's pid, plus this process's
+   * own registry; a dead owner's lock file is taken over. Rules and limits: lockfile.ts.
+   */
+  lock(filePath: string): VLock {
+    return takeLock(filePath);
   }
 }
 

@@ -1,0 +1,397 @@
+// The write-ahead log: an append-only file of page images (`<db>-wal`) and its in-memory
+// index. It owns the log file, the recovery scan and the page -> newest-frame maps; the
+// pager decides what to append, when to sync and when to checkpoint. It never writes the
+// main file.
+//
+// Invariants:
+//   - within one generation a frame position is written at most once: appends only move
+//     forward, a rolled-back transaction's frames stay where they are (its LSN never
+//     commits), and a failed append fences the pager instead of rewinding. So a valid
+//     frame of the current generation is always the one written at that position;
+//   - every transaction has its own LSN, carried by each of its frames; its last frame
+//     carries the commit mark, and a commit covers exactly the frames of its LSN;
+//   - `committed` maps a page to its newest committed frame; `txn` to its newest frame of
+//     the open transaction. A lookup prefers `txn`, so the writer reads its own writes;
+//   - a frame records how many frames of its generation were synced before it was
+//     written, so recovery can tell a torn tail (never synced) from damage to synced data.
+
+import { PagekvError } from "../errors.js";
+import { pageDamage, readTrailerCrc } from "../format/page.js";
+import {
+  decodeFrameHeader,
+  decodeWalHeader,
+  encodeFrameHeader,
+  encodeWalHeader,
+  type FrameFields,
+  WAL_FRAME_HEADER_BYTES,
+  WAL_HEADER_BYTES,
+  type WalHeader,
+  walFrameBytes,
+  walFrameOffset,
+} from "../format/wal-format.js";
+import type { Crc32, VFile, VFS } from "../vfs/vfs.js";
+
+/** Frames appended in one writev (two buffers a frame, within Linux's IOV_MAX of 1024). */
+export const WAL_APPEND_FRAMES_MAX = 512;
+/** Frames read per call during the recovery scan. */
+const SCAN_FRAMES_PER_READ = 64;
+/** Most frames one log generation may hold: frame positions are u32. */
+export const WAL_FRAMES_MAX = 0xffff_ffff;
+
+export type RecoverMode = "strict" | "truncate";
+
+/** What the recovery scan found in an existing log. */
+export interface WalRecovery {
+  /** Commits found intact and kept. */
+  commits: number;
+  /** Commits found after damage to synced frames and dropped (recover: "truncate"). */
+  droppedTransactions: number;
+  /** LSN of the last kept commit, 0n when none. */
+  lastCommitLsn: bigint;
+  /** Highest LSN on any valid frame, committed or not. */
+  maxLsn: bigint;
+  /** Page count recorded by the last kept commit, 0 when none. */
+  pageCount: number;
+}
+
+export class Wal {
+  readonly path: string;
+  private readonly file: VFile;
+  private readonly crc: Crc32;
+  private readonly pageSize: number;
+  private salt: WalHeader;
+  /** Newest committed frame of each page in this generation. */
+  private readonly committed = new Map<number, number>();
+  /** Newest frame of each page written by the open transaction. */
+  private readonly txn = new Map<number, number>();
+  private frames = 0;
+  private framesSynced = 0;
+  /** Frames up to the last commit mark: everything after belongs to no commit. */
+  private committedEnd = 0;
+  /** Frame headers for one append; grown on demand, never shrunk. */
+  private headers: Uint8Array;
+  private readonly fields: FrameFields = { pgno: 0, commit: 0, lsn: 0n, index: 0, synced: 0 };
+
+  private constructor(file: VFile, crc: Crc32, salt: WalHeader) {
+    this.file = file;
+    this.path = file.path;
+    this.crc = crc;
+    this.pageSize = salt.pageSize;
+    this.salt = salt;
+    this.headers = new Uint8Array(WAL_FRAME_HEADER_BYTES * 8);
+  }
+
+  /**
+   * Start an empty log of generation `salt` at `path`, replacing whatever was there, and
+   * make its header durable before any frame of it can be written.
+   */
+  static create(vfs: VFS, path: string, salt: WalHeader, crc: Crc32): Wal {
+    const file = vfs.open(path, { create: true });
+    try {
+      const wal = new Wal(file, crc, salt);
+      wal.writeHeader();
+      return wal;
+    } catch (e) {
+      closeQuietly(file);
+      throw e;
+    }
+  }
+
+  /**
+   * Scan the log at `path` and rebuild the committed index. Returns null when there is no
+   * log, or its header is torn, or it belongs to another database than `expect` (when
+   * given): such a log holds nothing of this database's state. A log of an older
+   * generation cannot be found: its reset to a new generation was durable first.
+   * Damage to frames that had been synced throws ERR_CORRUPT naming the frame, or with
+   * mode "truncate" keeps the commits before it and counts the ones dropped.
+   */
+  static recover(
+    vfs: VFS,
+    path: string,
+    expect: { pageSize: number; databaseId: number } | null,
+    crc: Crc32,
+    mode: RecoverMode,
+  ): { wal: Wal; found: WalRecovery } | null {
+    if (!vfs.exists(path)) return null;
+    const file = vfs.open(path);
+    try {
+      const head = new Uint8Array(WAL_HEADER_BYTES);
+      const salt = file.readAt(head, 0) === WAL_HEADER_BYTES ? decodeWalHeader(head, crc) : null;
+      const belongs =
+        salt !== null &&
+        (expect === null ||
+          (salt.pageSize === expect.pageSize && salt.databaseId === expect.databaseId));
+      if (salt === null || !belongs) {
+        file.close();
+        return null;
+      }
+      const wal = new Wal(file, crc, salt);
+      return { wal, found: wal.scan(mode) };
+    } catch (e) {
+      closeQuietly(file);
+      throw e;
+    }
+  }
+
+  /** Page size the log was written with (what a database whose header is torn uses). */
+  pageSizeOf(): number {
+    return this.pageSize;
+  }
+
+  get generation(): number {
+    return this.salt.generation;
+  }
+
+  get databaseId(): number {
+    return this.salt.databaseId;
+  }
+
+  /** Frames written in this generation, committed or not. */
+  get frameCount(): number {
+    return this.frames;
+  }
+
+  /** Pages with a committed image in the log. */
+  get committedPages(): number {
+    return this.committed.size;
+  }
+
+  /** True when frames were appended since the last sync. */
+  get unsynced(): boolean {
+    return this.framesSynced < this.frames;
+  }
+
+  /** Frame holding the newest image of `pgno` the writer may see, or -1. Allocates nothing. */
+  lookup(pgno: number): number {
+    if (this.txn.size > 0) {
+      const t = this.txn.get(pgno);
+      if (t !== undefined) return t;
+    }
+    const c = this.committed.get(pgno);
+    return c === undefined ? -1 : c;
+  }
+
+  /** Newest committed frame of `pgno`, or -1 (the open transaction's frames ignored). */
+  lookupCommitted(pgno: number): number {
+    const c = this.committed.get(pgno);
+    return c === undefined ? -1 : c;
+  }
+
+  /** Committed pages, ascending, each with its newest frame: what a checkpoint backfills. */
+  committedFrames(): [pgno: number, frame: number][] {
+    return [...this.committed.entries()].sort((a, b) => a[0] - b[0]);
+  }
+
+  /** Read the page image of frame `index` into `page` (pageSize bytes). Unverified. */
+  readPage(index: number, page: Uint8Array): number {
+    return this.file.readAt(page, walFrameOffset(index, this.pageSize) + WAL_FRAME_HEADER_BYTES);
+  }
+
+  /**
+   * Append sealed page images as frames of the transaction `lsn`, in one write. With
+   * `commitPageCount` > 0 the last frame is the commit mark (the caller then syncs and
+   * calls commitTxn). Each page's trailer must already be sealed.
+   */
+  append(
+    pgnos: readonly number[],
+    pages: readonly Uint8Array[],
+    lsn: bigint,
+    commitPageCount: number,
+  ): void {
+    const n = pgnos.length;
+    if (this.frames + n > WAL_FRAMES_MAX) {
+      throw new PagekvError("ERR_FULL", `${this.path}: the log cannot hold ${n} more frames`, {
+        path: this.path,
+      });
+    }
+    const hb = WAL_FRAME_HEADER_BYTES;
+    if (this.headers.length < Math.min(n, WAL_APPEND_FRAMES_MAX) * hb) {
+      this.headers = new Uint8Array(Math.min(n, WAL_APPEND_FRAMES_MAX) * hb);
+    }
+    const f = this.fields;
+    const bufs: Uint8Array[] = [];
+    for (let start = 0; start < n; start += WAL_APPEND_FRAMES_MAX) {
+      const end = Math.min(n, start + WAL_APPEND_FRAMES_MAX);
+      bufs.length = 0;
+      for (let i = start; i < end; i++) {
+        const header = this.headers.subarray((i - start) * hb, (i - start + 1) * hb);
+        f.pgno = pgnos[i];
+        f.commit = i === n - 1 ? commitPageCount : 0;
+        f.lsn = lsn;
+        f.index = this.frames + (i - start);
+        f.synced = this.framesSynced;
+        encodeFrameHeader(header, f, this.salt, readTrailerCrc(pages[i]), this.crc);
+        bufs.push(header, pages[i]);
+      }
+      this.file.writevAt(bufs, walFrameOffset(this.frames, this.pageSize));
+      for (let i = start; i < end; i++) this.txn.set(pgnos[i], this.frames + (i - start));
+      this.frames += end - start;
+    }
+  }
+
+  /** Make every appended frame durable. */
+  sync(): void {
+    this.file.sync("data");
+    this.framesSynced = this.frames;
+  }
+
+  /** The open transaction committed: its frames become the pages' committed images. */
+  commitTxn(): void {
+    for (const [pgno, frame] of this.txn) this.committed.set(pgno, frame);
+    this.txn.clear();
+    this.committedEnd = this.frames;
+  }
+
+  /**
+   * After a failed append or sync: cut the log back to its last commit mark, best effort,
+   * so the failed transaction's frames cannot be read back as committed by a later open
+   * of the same, still running, system. Errors are ignored: the caller is fencing already.
+   */
+  discardUncommitted(): void {
+    this.txn.clear();
+    this.frames = this.committedEnd;
+    if (this.framesSynced > this.frames) this.framesSynced = this.frames;
+    try {
+      this.file.truncate(walFrameOffset(this.committedEnd, this.pageSize));
+    } catch {
+      // The device is failing; recovery's checks still hold without this.
+    }
+  }
+
+  /** The open transaction rolled back: forget its frames (they stay in the file, inert). */
+  dropTxn(): void {
+    this.txn.clear();
+  }
+
+  /** Forget one page's frame in the open transaction (the page was freed). */
+  forgetTxnPage(pgno: number): void {
+    this.txn.delete(pgno);
+  }
+
+  /**
+   * Start generation `generation`: its header is durable before this returns, and the
+   * index is empty. The file is not truncated: older frames fail the salt check.
+   */
+  reset(generation: number): void {
+    this.salt = { ...this.salt, generation };
+    this.committed.clear();
+    this.txn.clear();
+    this.frames = 0;
+    this.framesSynced = 0;
+    this.committedEnd = 0;
+    this.writeHeader();
+  }
+
+  close(): void {
+    this.file.close();
+  }
+
+  private writeHeader(): void {
+    const head = new Uint8Array(WAL_HEADER_BYTES);
+    encodeWalHeader(this.salt, head, this.crc);
+    this.file.writeAt(head, 0);
+    this.file.sync("data");
+  }
+
+  /** The recovery scan; see `recover`. */
+  private scan(mode: RecoverMode): WalRecovery {
+    const pageSize = this.pageSize;
+    const frameBytes = walFrameBytes(pageSize);
+    const size = this.file.size();
+    const total = size > WAL_HEADER_BYTES ? Math.floor((size - WAL_HEADER_BYTES) / frameBytes) : 0;
+    const chunk = new Uint8Array(SCAN_FRAMES_PER_READ * frameBytes);
+    const f = this.fields;
+    const pending = new Map<number, number>();
+    const found: WalRecovery = {
+      commits: 0,
+      droppedTransactions: 0,
+      lastCommitLsn: 0n,
+      maxLsn: 0n,
+      pageCount: 0,
+    };
+    let lsn = -1n;
+    let breakAt = -1;
+    let chunkStart = -1;
+    let chunkFrames = 0;
+    const frameAt = (i: number): { header: Uint8Array; page: Uint8Array } | null => {
+      if (i < chunkStart || i >= chunkStart + chunkFrames) {
+        chunkStart = i;
+        const want = Math.min(SCAN_FRAMES_PER_READ, total - i);
+        const got = this.file.readAt(
+          chunk.subarray(0, want * frameBytes),
+          walFrameOffset(i, pageSize),
+        );
+        chunkFrames = Math.floor(got / frameBytes);
+        if (chunkFrames === 0) return null;
+      }
+      const at = (i - chunkStart) * frameBytes;
+      return {
+        header: chunk.subarray(at, at + WAL_FRAME_HEADER_BYTES),
+        page: chunk.subarray(at + WAL_FRAME_HEADER_BYTES, at + frameBytes),
+      };
+    };
+    const valid = (i: number, fr: { header: Uint8Array; page: Uint8Array }): boolean =>
+      decodeFrameHeader(fr.header, readTrailerCrc(fr.page), this.salt, i, this.crc, f);
+
+    for (let i = 0; i < total; i++) {
+      const fr = frameAt(i);
+      if (
+        fr === null ||
+        !valid(i, fr) ||
+        f.pgno === 0 ||
+        pageDamage(fr.page, fr.page.subarray(0, pageSize - 4), f.pgno, this.crc) !== null
+      ) {
+        breakAt = i;
+        break;
+      }
+      if (f.lsn !== lsn) {
+        pending.clear(); // an earlier transaction that never committed (rolled back)
+        lsn = f.lsn;
+      }
+      pending.set(f.pgno, i);
+      if (f.lsn > found.maxLsn) found.maxLsn = f.lsn;
+      if (f.commit !== 0) {
+        for (const [pgno, frame] of pending) this.committed.set(pgno, frame);
+        pending.clear();
+        found.commits++;
+        found.lastCommitLsn = f.lsn;
+        found.pageCount = f.commit;
+        this.committedEnd = i + 1;
+      }
+    }
+    this.frames = breakAt < 0 ? total : breakAt;
+
+    if (breakAt >= 0) {
+      // Was the broken frame ever synced? Any later frame of this generation that counted
+      // it among the synced ones says so; without such evidence it is a torn tail.
+      let durableDamage = false;
+      for (let j = breakAt + 1; j < total; j++) {
+        const fr = frameAt(j);
+        if (fr === null) break;
+        if (!valid(j, fr)) continue;
+        if (f.synced > breakAt) durableDamage = true;
+        if (f.commit !== 0) found.droppedTransactions++;
+      }
+      if (!durableDamage) {
+        found.droppedTransactions = 0;
+      } else if (mode === "strict") {
+        throw new PagekvError(
+          "ERR_CORRUPT",
+          `${this.path}: log frame ${breakAt} is damaged but had been synced: committed data ` +
+            `is lost (open with recover: "truncate" to keep the ${found.commits} commits before it)`,
+          { path: this.path },
+        );
+      }
+    }
+    this.framesSynced = this.frames;
+    return found;
+  }
+}
+
+function closeQuietly(file: VFile): void {
+  try {
+    file.close();
+  } catch {
+    // Already failing: the first error is the one worth reporting.
+  }
+}
