@@ -65,9 +65,12 @@ export class FreePages {
     this.journal.length = 0;
   }
 
-  /** Every free page, ascending (a fresh array: checkpoint-time only). */
-  sorted(): Uint32Array {
-    return this.stack.slice(0, this.top).sort();
+  /**
+   * Every free page, oldest first: a view, valid until the next change. The freelist's
+   * trunk pages are the first entries, the ones the stack will hand out last.
+   */
+  entries(): Uint32Array {
+    return this.stack.subarray(0, this.top);
   }
 }
 

@@ -159,7 +159,7 @@ export class Pager {
   private changeCounter: number;
   private checkpointLsnValue: bigint;
   private readonly slots: Uint32Array;
-  private readonly databaseId: number;
+  private databaseId: number;
   /** The freelist changed since its trunks were last logged. */
   private freelistDirty = false;
 
@@ -481,7 +481,8 @@ export class Pager {
         path: this.path,
       });
     }
-    if (!this.txnActive) this.beginImplicit();
+    // The snapshot rollback needs is taken at the first change (beginImplicit), which
+    // until then equals the last commit: an empty transaction writes nothing.
     this.txnExplicit = true;
   }
 
@@ -552,9 +553,9 @@ export class Pager {
     }
     this.checkNoWriters("checkpoint");
     this.commitTxn();
-    const target = lsn ?? this.lastCommitLsn;
-    // biome-ignore lint/complexity/useMathMinMax: bigints; Math.max takes numbers only
-    this.backfill(target > this.checkpointLsnValue ? target : this.checkpointLsnValue);
+    this.backfill(this.checkpointTarget(lsn));
+    // Later commits get LSNs above any LSN a caller recorded.
+    if (this.nextLsn <= this.checkpointLsnValue) this.nextLsn = this.checkpointLsnValue + 1n;
     if (this.opts.debug) this.afterCall();
   }
 
@@ -621,7 +622,6 @@ export class Pager {
       assert(!f.dirty || this.txnActive, `page ${f.pgno} is dirty outside a transaction`);
     }
     assert(this.freePages.count < this.pageCountValue, "more free pages than pages");
-    assert(!this.txnExplicit || this.txnActive, "explicit transaction without a transaction");
   }
 
   // ---- transactions ----
@@ -706,7 +706,7 @@ export class Pager {
 
   /** Append the freelist's trunk pages (drawn from the free pages themselves). */
   private logFreelist(pgnos: number[], pages: Uint8Array[]): void {
-    const free = this.freePages.sorted();
+    const free = this.freePages.entries();
     const total = free.length;
     const trunks = trunksNeeded(total, this.usableSize);
     const capacity = trunkCapacity(this.usableSize);
@@ -732,7 +732,7 @@ export class Pager {
     const limit = this.opts.walAutoCheckpointPages;
     if (limit === 0 || this.wal.frameCount < limit || this.fenced !== null) return;
     try {
-      this.backfill(this.lastCommitLsn);
+      this.backfill(this.checkpointTarget(undefined));
     } catch {
       // The commit is durable already; a failed checkpoint is retried after the next
       // commit, and one that fenced the pager is reported by the next write call.
@@ -802,6 +802,12 @@ export class Pager {
       throw this.fence(e, "starting a new log generation");
     }
     this.checkpoints++;
+  }
+
+  /** The LSN a checkpoint records: `lsn`, else the last commit's; never lower than before. */
+  private checkpointTarget(lsn: bigint | undefined): bigint {
+    const target = lsn ?? this.lastCommitLsn;
+    return target > this.checkpointLsnValue ? target : this.checkpointLsnValue;
   }
 
   // ---- reads ----
@@ -954,10 +960,9 @@ export class Pager {
     sealPage(page, checksummedView(page), 1, this.crc);
   }
 
-  /** The first trunk page as logFreelist lays the freelist out: the lowest free page. */
+  /** The first trunk page as logFreelist lays the freelist out. */
   private freeTrunkHead(): number {
-    if (this.freePages.count === 0) return 0;
-    return this.freePages.sorted()[0];
+    return this.freePages.count === 0 ? 0 : this.freePages.entries()[0];
   }
 
   private writeHeaderHome(): void {
@@ -987,6 +992,7 @@ export class Pager {
     this.changeCounter = h.changeCounter;
     this.checkpointLsnValue = h.checkpointLsn;
     this.slots.set(h.slots);
+    this.databaseId = h.databaseId;
   }
 
   private newSalt(generation: number) {

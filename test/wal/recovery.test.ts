@@ -1,0 +1,186 @@
+// Recovery from the write-ahead log: what open keeps and what it refuses. Each test builds
+// a log through the pager, freezes the bytes as they stand (a "disk image", as if the
+// power failed with exactly those bytes on disk), damages them in one precise way and
+// opens the image.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { walFrameBytes, walFrameOffset } from "../../src/format/wal-format.js";
+import { Pager, walPathOf } from "../../src/pager/pager.js";
+import { MemFS } from "../../src/vfs/memfs.js";
+import { allocatePage, assertPage, throwsCode, writePage } from "../pager/pages.js";
+
+const PATH = "/r.pkv";
+const WAL = walPathOf(PATH);
+const PAGE = 512;
+
+/** A new MemFS holding the current bytes of `paths` in `fs`, all durable. */
+function diskImage(fs: MemFS, paths: string[] = [PATH, WAL]): MemFS {
+  const image = new MemFS();
+  for (const p of paths) {
+    if (!fs.exists(p)) continue;
+    const src = fs.open(p, { readOnly: true });
+    const bytes = new Uint8Array(src.size());
+    src.readAt(bytes, 0);
+    src.close();
+    const dst = image.open(p, { create: true });
+    dst.writeAt(bytes, 0);
+    dst.sync();
+    dst.close();
+  }
+  return image;
+}
+
+function flip(fs: MemFS, path: string, offset: number): void {
+  const f = fs.open(path);
+  const b = new Uint8Array(1);
+  f.readAt(b, offset);
+  b[0] ^= 0x5a;
+  f.writeAt(b, offset);
+  f.sync();
+  f.close();
+}
+
+/** Offset of a byte inside the page image of log frame `index`. */
+function inFrame(index: number): number {
+  return walFrameOffset(index, PAGE) + 40 + 100;
+}
+
+/**
+ * A database with page a at v1 checkpointed, then three one-page commits (v2, v3, v4),
+ * each two frames (page a, page 1): frames 0-1, 2-3, 4-5.
+ */
+function threeCommits(sync: "full" | "normal") {
+  const fs = new MemFS();
+  const pager = Pager.create(fs, PATH, { pageSize: PAGE, cacheFrames: 4, sync });
+  const a = allocatePage(pager, 1);
+  pager.checkpoint();
+  for (let v = 2; v <= 4; v++) {
+    pager.begin();
+    writePage(pager, a, v);
+    pager.commit();
+  }
+  assert.equal(pager.stats().walFrames, 6);
+  return { fs, pager, a };
+}
+
+describe("recovery", () => {
+  test("every intact commit in the log is recovered", () => {
+    const { fs, a } = threeCommits("normal");
+    const image = diskImage(fs);
+    const pager = Pager.open(image, PATH, { debug: true });
+    assertPage(pager, a, 4);
+    assert.equal(pager.droppedTransactions, 0);
+    pager.close();
+  });
+
+  test("a torn tail that was never synced is ignored: open at the commit before it", () => {
+    const { fs, a } = threeCommits("normal");
+    const image = diskImage(fs);
+    flip(image, WAL, inFrame(4)); // the third commit's page, never synced
+    const pager = Pager.open(image, PATH, { debug: true });
+    assertPage(pager, a, 3);
+    assert.equal(pager.droppedTransactions, 0);
+  });
+
+  test("damage to a synced frame is ERR_CORRUPT naming the frame", () => {
+    const { fs } = threeCommits("full");
+    const image = diskImage(fs);
+    flip(image, WAL, inFrame(2)); // the second commit's page; the third was written after
+    const e = throwsCode(() => Pager.open(image, PATH), "ERR_CORRUPT");
+    assert.match(e.message, /log frame 2 is damaged but had been synced/);
+    assert.match(e.message, /-wal/);
+  });
+
+  test('recover: "truncate" opens at the last good commit and counts what it dropped', () => {
+    const { fs, a } = threeCommits("full");
+    const image = diskImage(fs);
+    flip(image, WAL, inFrame(2));
+    const pager = Pager.open(image, PATH, { recover: "truncate", debug: true });
+    assertPage(pager, a, 2);
+    assert.equal(pager.droppedTransactions, 2);
+    pager.close();
+    const again = Pager.open(image, PATH); // the damaged log is gone for good
+    assertPage(again, a, 2);
+    assert.equal(again.droppedTransactions, 0);
+  });
+
+  test("a frame header damaged (not the page) is caught the same way", () => {
+    const { fs } = threeCommits("full");
+    const image = diskImage(fs);
+    flip(image, WAL, walFrameOffset(3, PAGE) + 6); // commit mark of the second commit
+    throwsCode(() => Pager.open(image, PATH), "ERR_CORRUPT");
+  });
+
+  test("a log that belongs to another database is ignored", () => {
+    const { fs, a } = threeCommits("full");
+    const other = new MemFS();
+    const o = Pager.create(other, PATH, { pageSize: PAGE });
+    o.begin();
+    allocatePage(o, 9);
+    o.commit();
+    const image = diskImage(fs, [PATH]);
+    const foreign = diskImage(other, [WAL]);
+    const src = foreign.open(WAL);
+    const bytes = new Uint8Array(src.size());
+    src.readAt(bytes, 0);
+    const dst = image.open(WAL, { create: true });
+    dst.writeAt(bytes, 0);
+    dst.sync();
+    const pager = Pager.open(image, PATH, { debug: true });
+    assertPage(pager, a, 1); // the checkpointed state, none of the other database's pages
+    assert.equal(pager.pageCount, 2);
+  });
+
+  test("a log whose header is torn is ignored", () => {
+    const { fs, a } = threeCommits("full");
+    const image = diskImage(fs);
+    flip(image, WAL, 13);
+    const pager = Pager.open(image, PATH, { debug: true });
+    assertPage(pager, a, 1);
+  });
+
+  test("a checkpoint torn while writing page 1 home still opens, from the log", () => {
+    const { fs, a } = threeCommits("full");
+    const image = diskImage(fs);
+    flip(image, PATH, 20); // the main file's header, as a torn write would leave it
+    flip(image, PATH, 300); // and the rest of page 1
+    const pager = Pager.open(image, PATH, { debug: true });
+    assertPage(pager, a, 4);
+    pager.close();
+    const again = Pager.open(image, PATH); // the redone checkpoint wrote page 1 whole
+    assertPage(again, a, 4);
+  });
+
+  test("a torn main header with no log to repair it is ERR_CORRUPT", () => {
+    const { fs } = threeCommits("full");
+    const image = diskImage(fs, [PATH]);
+    flip(image, PATH, 20);
+    assert.equal(throwsCode(() => Pager.open(image, PATH), "ERR_CORRUPT").pgno, 1);
+  });
+
+  test("frames of a rolled-back transaction are never applied", () => {
+    const fs = new MemFS();
+    const pager = Pager.create(fs, PATH, { pageSize: PAGE, cacheFrames: 2 });
+    const pages = [allocatePage(pager, 1), allocatePage(pager, 1), allocatePage(pager, 1)];
+    pager.checkpoint();
+    pager.begin();
+    for (const p of pages) writePage(pager, p, 2); // three pages through two frames: spills
+    assert.ok(pager.stats().writebacks > 0);
+    pager.rollback();
+    pager.begin();
+    writePage(pager, pages[0], 3);
+    pager.commit();
+    const frames = pager.stats().walFrames;
+    assert.ok(frames > 2, `the log holds the rolled-back frames too (${frames})`);
+    const image = diskImage(fs);
+    const again = Pager.open(image, PATH, { debug: true });
+    assertPage(again, pages[0], 3);
+    assertPage(again, pages[1], 1);
+    assertPage(again, pages[2], 1);
+  });
+
+  test("the frame size is a header plus a whole page", () => {
+    assert.equal(walFrameBytes(PAGE), 40 + PAGE);
+  });
+});
