@@ -322,9 +322,9 @@ export class Pager {
       }
       pager.loadFreelist(header?.freeTrunk ?? 0, header?.freeCount ?? 0);
       const lastLsn = found === null ? 0n : found.lastCommitLsn;
-      pager.lastCommitLsn = lastLsn > pager.checkpointLsnValue ? lastLsn : pager.checkpointLsnValue;
+      pager.lastCommitLsn = laterLsn(lastLsn, pager.checkpointLsnValue);
       const maxLsn = found === null ? 0n : found.maxLsn;
-      pager.nextLsn = (maxLsn > pager.lastCommitLsn ? maxLsn : pager.lastCommitLsn) + 1n;
+      pager.nextLsn = laterLsn(maxLsn, pager.lastCommitLsn) + 1n;
       if (wal === null) {
         pager.wal = Wal.create(vfs, walPathOf(path), pager.newSalt(randomU32()), crc);
       } else if (logged) {
@@ -806,8 +806,7 @@ export class Pager {
 
   /** The LSN a checkpoint records: `lsn`, else the last commit's; never lower than before. */
   private checkpointTarget(lsn: bigint | undefined): bigint {
-    const target = lsn ?? this.lastCommitLsn;
-    return target > this.checkpointLsnValue ? target : this.checkpointLsnValue;
+    return laterLsn(lsn ?? this.lastCommitLsn, this.checkpointLsnValue);
   }
 
   // ---- reads ----
@@ -1168,6 +1167,11 @@ function resolveOptions(path: string, pageSize: number, options: PagerOptions): 
     walAutoCheckpointPages,
     recover,
   };
+}
+
+/** The larger of two LSNs (Math.max takes numbers only). */
+function laterLsn(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
 }
 
 /** A salt or database id: distinct across databases and log generations by chance alone. */
