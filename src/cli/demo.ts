@@ -1,6 +1,7 @@
 // `npm start`: a short demonstration of the pager on a real file in the working directory.
-// Creates pager-demo.pkv, writes pages through a pool much smaller than the file,
-// checkpoints, reopens, verifies every page and prints the pool statistics. The key/value
+// Creates pager-demo.pkv, writes pages in transactions through a pool much smaller than
+// the file (spilling to the log), rolls one back, checkpoints, reopens, verifies every
+// page and prints the pool statistics. The key/value
 // store will replace this with its own demo.
 
 import * as fs from "node:fs";
@@ -38,7 +39,7 @@ function matches(data: Uint8Array, pgno: number, round: number): boolean {
 function row(label: string, s: PagerStats, ms: number): string {
   const hitRatio = s.hits + s.misses === 0 ? 0 : s.hits / (s.hits + s.misses);
   return [
-    label.padEnd(26),
+    label.padEnd(30),
     `${ms.toFixed(0).padStart(6)} ms`,
     `hits ${String(s.hits).padStart(7)}`,
     `misses ${String(s.misses).padStart(6)}`,
@@ -65,12 +66,23 @@ function main(): void {
   const pager = Pager.create(vfs, FILE, { pageSize: 4096, cacheFrames: CACHE_FRAMES });
   const [, tAlloc] = timed(() => {
     for (let i = 0; i < PAGES; i++) {
+      if (i % 1000 === 0) pager.begin();
       const f = pager.allocate();
       fill(f.data, f.pgno, 1);
       pager.unpin(f, true);
+      if (i % 1000 === 999) pager.commit(); // durable: logged and synced
     }
   });
-  console.log(row("allocate + write", pager.stats(), tAlloc));
+  console.log(row("allocate + write, 20 commits", pager.stats(), tAlloc));
+
+  // A transaction that changes its mind leaves no trace.
+  pager.begin();
+  for (let p = 2; p < 500; p++) {
+    const f = pager.get(p, "write");
+    fill(f.data, p, 9);
+    pager.unpin(f, true);
+  }
+  pager.rollback();
 
   // Rewrite every tenth page, free every hundredth, then make it durable.
   const [, tUpdate] = timed(() => {
@@ -81,7 +93,7 @@ function main(): void {
     }
     for (let p = 7; p <= PAGES + 1; p += 100) pager.free(p);
     pager.setSlot(0, PAGES);
-    pager.checkpoint(1n);
+    pager.checkpoint();
   });
   console.log(row("update, free, checkpoint", pager.stats(), tUpdate));
   pager.close();
