@@ -6,7 +6,10 @@
 //   - a frame is either empty (pgno 0, on the empty stack, not in the table) or bound
 //     (pgno > 0, in the table under its pgno, not on the empty stack), never both;
 //   - a frame with pins > 0 is never chosen as a victim;
-//   - 0 <= writers <= pins; framesPinned / framesDirty count frames with pins > 0 / dirty.
+//   - 0 <= writers <= pins; framesPinned / framesDirty / framesWriting count frames with
+//     pins > 0 / dirty / writers > 0;
+//   - every dirty frame is on the dirty list (the list may also hold clean frames), so a
+//     commit finds its dirty pages without scanning the pool.
 
 import { assert } from "../errors.js";
 import { checksummedView } from "../format/page.js";
@@ -19,9 +22,13 @@ export class BufferPool {
   /** Indices of empty frames; a miss takes one in O(1) instead of scanning the pool. */
   private readonly empty: Int32Array;
   private emptyTop: number;
+  /** Indices of frames that became dirty since the last takeDirty(); see `listed`. */
+  private readonly dirtyList: Int32Array;
+  private dirtyListed = 0;
   private hand = 0;
   framesPinned = 0;
   framesDirty = 0;
+  framesWriting = 0;
 
   constructor(
     readonly cacheFrames: number,
@@ -37,6 +44,7 @@ export class BufferPool {
     this.frames = frames;
     this.table = new PageTable(cacheFrames);
     this.empty = new Int32Array(cacheFrames);
+    this.dirtyList = new Int32Array(cacheFrames);
     // Hand out low indices first: the stack pops from the top.
     for (let i = 0; i < cacheFrames; i++) this.empty[i] = cacheFrames - 1 - i;
     this.emptyTop = cacheFrames;
@@ -107,7 +115,7 @@ export class BufferPool {
 
   pin(frame: PoolFrame, write: boolean): void {
     if (frame.pins++ === 0) this.framesPinned++;
-    if (write) frame.writers++;
+    if (write && frame.writers++ === 0) this.framesWriting++;
     frame.referenced = true;
   }
 
@@ -116,6 +124,7 @@ export class BufferPool {
    * `writers` is only capped at `pins` (conservative: checkpoint may wait for a reader).
    */
   unpin(frame: PoolFrame, dirty: boolean): void {
+    const writing = frame.writers > 0;
     if (dirty) {
       this.markDirty(frame);
       if (frame.writers > 0) frame.writers--;
@@ -126,13 +135,39 @@ export class BufferPool {
     } else if (frame.writers > frame.pins) {
       frame.writers = frame.pins;
     }
+    if (writing && frame.writers === 0) this.framesWriting--;
   }
 
   markDirty(frame: PoolFrame): void {
     if (!frame.dirty) {
       frame.dirty = true;
       this.framesDirty++;
+      if (!frame.listed) {
+        frame.listed = true;
+        this.dirtyList[this.dirtyListed++] = frame.index;
+      }
     }
+  }
+
+  /**
+   * The dirty frames, each once, into `out`. O(frames made dirty since the last
+   * clearDirtyList()), never O(pool). The list is kept until clearDirtyList().
+   */
+  collectDirty(out: PoolFrame[]): void {
+    for (let i = 0; i < this.dirtyListed; i++) {
+      const f = this.frames[this.dirtyList[i]];
+      if (f.dirty) out.push(f); // each frame is listed at most once: see `listed`
+    }
+  }
+
+  /** Forget the dirty list once every frame on it is clean (after a commit). */
+  clearDirtyList(): void {
+    for (let i = 0; i < this.dirtyListed; i++) {
+      const f = this.frames[this.dirtyList[i]];
+      assert(!f.dirty, `clearing the dirty list while frame ${f.index} is dirty`);
+      f.listed = false;
+    }
+    this.dirtyListed = 0;
   }
 
   markClean(frame: PoolFrame): void {
@@ -142,17 +177,11 @@ export class BufferPool {
     }
   }
 
-  /** Frames pinned for writing right now. */
-  writersPinned(): number {
-    let n = 0;
-    for (const f of this.frames) if (f.writers > 0) n++;
-    return n;
-  }
-
   /** Verify every invariant listed at the top of this file. O(frames): debug mode only. */
   checkInvariants(): void {
     let pinned = 0;
     let dirty = 0;
+    let writing = 0;
     let bound = 0;
     const onStack = new Uint8Array(this.cacheFrames);
     for (let s = 0; s < this.emptyTop; s++) {
@@ -164,6 +193,8 @@ export class BufferPool {
       assert(f.pins >= 0 && f.writers >= 0 && f.writers <= f.pins, `frame ${f.index} pin counts`);
       if (f.pins > 0) pinned++;
       if (f.dirty) dirty++;
+      if (f.writers > 0) writing++;
+      assert(!f.dirty || f.listed, `dirty frame ${f.index} is not on the dirty list`);
       if (f.pgno === 0) {
         assert(f.pins === 0 && !f.dirty, `empty frame ${f.index} is pinned or dirty`);
       } else {
@@ -174,6 +205,7 @@ export class BufferPool {
     }
     assert(pinned === this.framesPinned, `framesPinned ${this.framesPinned} != ${pinned}`);
     assert(dirty === this.framesDirty, `framesDirty ${this.framesDirty} != ${dirty}`);
+    assert(writing === this.framesWriting, `framesWriting ${this.framesWriting} != ${writing}`);
     assert(bound === this.table.size, `page table holds ${this.table.size}, ${bound} bound`);
     assert(bound + this.emptyTop === this.cacheFrames, "a frame is neither bound nor empty");
   }

@@ -21,6 +21,8 @@ export class PoolFrame implements Frame {
   dirty = false;
   /** CLOCK reference bit: set on every pin, cleared as the hand passes. */
   referenced = false;
+  /** On the pool's dirty list (which may also hold frames that have since been cleaned). */
+  listed = false;
 
   constructor(
     /** Position in the pool's frame array; frames[index] === this. */

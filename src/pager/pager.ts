@@ -64,7 +64,7 @@ export type SyncMode = "full" | "normal" | "off";
 
 export const CACHE_FRAMES_DEFAULT = 2048;
 export const CACHE_FRAMES_MIN = 1;
-/** Frame indices must fit in 20 bits (commit's sort keys pack pgno and frame index). */
+/** A bound on the pool: 2^20 frames (4 GiB of 4 KiB pages, past ARENA_BYTES_MAX anyway). */
 export const CACHE_FRAMES_MAX = 1 << 20;
 /** The arena is one ArrayBuffer; keep it well inside what V8 allocates in one piece. */
 export const ARENA_BYTES_MAX = 2 ** 31;
@@ -74,7 +74,6 @@ export const WAL_AUTO_CHECKPOINT_PAGES_DEFAULT = 1000;
 export const WAL_AUTO_CHECKPOINT_PAGES_MAX = 2 ** 31;
 /** Checkpoint reads log frames through a staging buffer of this many pages. */
 const BACKFILL_STAGING_PAGES = 256;
-const FRAME_INDEX_SPAN = CACHE_FRAMES_MAX;
 
 /** The log file of the database at `path`. */
 export function walPathOf(path: string): string {
@@ -150,8 +149,10 @@ export class Pager {
   /** Page-sized buffer for page 1 and freelist trunks, outside the pool. */
   private readonly scratch: Uint8Array;
   private readonly scratchCovered: Uint8Array;
-  /** Sort keys (pgno * 2^20 + frame index) for commit's page-ordered appends. */
-  private readonly sortKeys: Float64Array;
+  /** Page 1 as each commit logs it. */
+  private readonly commitHead: Uint8Array;
+  /** Commit's dirty frames, reused from commit to commit. */
+  private readonly dirtyFrames: PoolFrame[] = [];
   private staging: Uint8Array | null = null;
 
   // The header as of now (committed state plus the open transaction's changes).
@@ -206,7 +207,7 @@ export class Pager {
     this.droppedTransactions = droppedTransactions;
     this.scratch = new Uint8Array(this.pageSize);
     this.scratchCovered = checksummedView(this.scratch);
-    this.sortKeys = new Float64Array(opts.cacheFrames);
+    this.commitHead = new Uint8Array(this.pageSize);
     this.pageCountValue = header.pageCount;
     this.changeCounter = header.changeCounter;
     this.checkpointLsnValue = header.checkpointLsn;
@@ -640,11 +641,19 @@ export class Pager {
     if (!this.txnActive) return this.lastCommitLsn;
     const pgnos: number[] = [];
     const pages: Uint8Array[] = [];
-    const dirty = this.collectDirty(pgnos, pages);
+    const dirty = this.dirtyFrames;
+    dirty.length = 0;
+    this.pool.collectDirty(dirty);
+    dirty.sort(byPgno);
+    for (const f of dirty) {
+      sealPage(f.page, f.covered, f.pgno, this.crc);
+      pgnos.push(f.pgno);
+      pages.push(f.page);
+    }
     try {
       if (this.freelistDirty) this.logFreelist(pgnos, pages);
       this.changeCounter = (this.changeCounter + 1) >>> 0;
-      const head = new Uint8Array(this.pageSize);
+      const head = this.commitHead;
       this.encodeHeaderPage(head, this.checkpointLsnValue);
       pgnos.push(1);
       pages.push(head);
@@ -658,8 +667,9 @@ export class Pager {
       throw err;
     }
     this.wal.commitTxn();
-    for (let i = 0; i < dirty; i++)
-      this.pool.markClean(this.pool.frames[this.sortKeys[i] % FRAME_INDEX_SPAN]);
+    for (const f of dirty) this.pool.markClean(f);
+    this.pool.clearDirtyList();
+    dirty.length = 0;
     this.freePages.commit();
     this.freelistDirty = false;
     this.txnActive = false;
@@ -686,22 +696,6 @@ export class Pager {
     this.freePages.rollback();
     this.freelistDirty = this.txnFreelistDirty;
     this.txnActive = false;
-  }
-
-  /** Dirty frames in page order, sealed, into pgnos/pages; sortKeys keeps them. */
-  private collectDirty(pgnos: number[], pages: Uint8Array[]): number {
-    const frames = this.pool.frames;
-    const keys = this.sortKeys;
-    let n = 0;
-    for (const f of frames) if (f.dirty) keys[n++] = f.pgno * FRAME_INDEX_SPAN + f.index;
-    keys.subarray(0, n).sort();
-    for (let i = 0; i < n; i++) {
-      const f = frames[keys[i] % FRAME_INDEX_SPAN];
-      sealPage(f.page, f.covered, f.pgno, this.crc);
-      pgnos.push(f.pgno);
-      pages.push(f.page);
-    }
-    return n;
   }
 
   /** Append the freelist's trunk pages (drawn from the free pages themselves). */
@@ -1021,7 +1015,7 @@ export class Pager {
   }
 
   private checkNoWriters(op: string): void {
-    const writers = this.pool.writersPinned();
+    const writers = this.pool.framesWriting;
     if (writers > 0) {
       throw new PagekvError(
         "ERR_PIN",
@@ -1167,6 +1161,10 @@ function resolveOptions(path: string, pageSize: number, options: PagerOptions): 
     walAutoCheckpointPages,
     recover,
   };
+}
+
+function byPgno(a: PoolFrame, b: PoolFrame): number {
+  return a.pgno - b.pgno;
 }
 
 /** The larger of two LSNs (Math.max takes numbers only). */
