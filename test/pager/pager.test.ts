@@ -522,6 +522,34 @@ describe("the NodeFS backend", () => {
       nodeFs.rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  test("one writer per file: a second open is ERR_LOCKED; closing leaves one file", async () => {
+    const { NodeFS } = await import("../../src/vfs/node/nodefs.js");
+    const os = await import("node:os");
+    const nodeFs = await import("node:fs");
+    const path = await import("node:path");
+    const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), "pagekv-pager-"));
+    try {
+      const file = path.join(dir, "db.pkv");
+      const vfs = new NodeFS();
+      const pager = Pager.create(vfs, file, { pageSize: 4096, cacheFrames: 8 });
+      pager.begin();
+      allocatePage(pager, 1);
+      pager.commit();
+      assert.ok(nodeFs.existsSync(`${file}-wal`));
+      throwsCode(() => Pager.open(vfs, file), "ERR_LOCKED");
+      throwsCode(() => Pager.open(new NodeFS(), file), "ERR_LOCKED");
+      pager.close();
+      assert.deepEqual(nodeFs.readdirSync(dir), ["db.pkv"]);
+      // A lock file left by a process that died is taken over.
+      nodeFs.writeFileSync(`${file}-lock`, "2147483646");
+      const again = Pager.open(vfs, file);
+      assertPage(again, 2, 1);
+      again.close();
+    } finally {
+      nodeFs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 /** Wraps a VFS so that every page write reports its offset and size. */
