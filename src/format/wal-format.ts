@@ -103,13 +103,15 @@ export function encodeFrameHeader(
 }
 
 function frameCrc(header: Uint8Array, pageCrc: number, crc: Crc32): number {
-  // Fold the page's own CRC in as if it followed the header bytes.
-  const tail = TAIL;
-  writeU32(tail, 0, pageCrc);
-  return crc(tail, crc(header.subarray(0, F_CRC), 0));
+  // The header bytes before the CRC field, then the page's own CRC: one call over a copy
+  // (a native CRC call costs more than copying 32 bytes).
+  const covered = FRAME_CRC_INPUT;
+  for (let i = 0; i < F_CRC; i++) covered[i] = header[i];
+  writeU32(covered, F_CRC, pageCrc);
+  return crc(covered, 0);
 }
 
-const TAIL = new Uint8Array(4);
+const FRAME_CRC_INPUT = new Uint8Array(F_CRC + 4);
 
 /**
  * Decode the frame header at `header` and check that it belongs to generation `salt` at

@@ -27,9 +27,9 @@
 //   - pageCount only grows within a transaction, and a page number or freelist entry is
 //     consumed only once the frame that will hold it is secured;
 //   - commit, rollback and checkpoint never run while a frame is pinned for writing;
-//   - checkpoint backfills the main file from the committed log, syncs it, writes page 1,
-//     syncs, and only then starts a new log generation: a crash at any instant leaves a
-//     log that still holds every committed page, and open redoes the checkpoint.
+//   - checkpoint backfills the main file from the committed log (page 1 last), syncs it,
+//     and only then starts a new log generation: a crash at any instant leaves a log that
+//     still holds every committed page, and open redoes the checkpoint.
 
 import { assert, PagekvError } from "../errors.js";
 import { U64_MAX } from "../format/codec.js";
@@ -52,6 +52,7 @@ import {
   sealPage,
   usableSizeOf,
 } from "../format/page.js";
+import { WAL_FRAME_HEADER_BYTES } from "../format/wal-format.js";
 import type { Crc32, VFile, VFS, VLock } from "../vfs/vfs.js";
 import { type RecoverMode, Wal } from "../wal/wal.js";
 import { BufferPool } from "./buffer-pool.js";
@@ -72,7 +73,7 @@ export const ARENA_BYTES_MAX = 2 ** 31;
 export const WRITE_RUN_PAGES_MAX = 1024;
 export const WAL_AUTO_CHECKPOINT_PAGES_DEFAULT = 1000;
 export const WAL_AUTO_CHECKPOINT_PAGES_MAX = 2 ** 31;
-/** Checkpoint reads log frames through a staging buffer of this many pages. */
+/** Checkpoint reads log frames through a staging buffer of this many frames. */
 const BACKFILL_STAGING_PAGES = 256;
 
 /** The log file of the database at `path`. */
@@ -123,6 +124,14 @@ export interface PagerStats {
   walFrames: number;
 }
 
+/** Backfill's buffer of whole log frames and views of the pages in them. */
+interface Staging {
+  frames: Uint8Array;
+  frameBytes: number;
+  pages: Uint8Array[];
+  covered: Uint8Array[];
+}
+
 interface Resolved {
   cacheFrames: number;
   debug: boolean;
@@ -153,7 +162,7 @@ export class Pager {
   private readonly commitHead: Uint8Array;
   /** Commit's dirty frames, reused from commit to commit. */
   private readonly dirtyFrames: PoolFrame[] = [];
-  private staging: Uint8Array | null = null;
+  private staging: Staging | null = null;
 
   // The header as of now (committed state plus the open transaction's changes).
   private pageCountValue: number;
@@ -752,41 +761,60 @@ export class Pager {
     } catch (e) {
       throw this.fence(e, "syncing the log before a checkpoint");
     }
+    // Pages go home in page order, adjacent pages in one write. A page still in the pool is
+    // clean (no transaction is open) and already sealed; others are read from the log,
+    // consecutive frames in one read, and verified before they are trusted.
+    const stage = this.backfillStaging();
     const run: Uint8Array[] = [];
+    const reading: number[] = [];
     let first = 0;
-    let staged = 0;
-    const flush = () => {
-      if (run.length === 0) return;
-      this.writeHome(run, first);
+    let slots = 0;
+    let readFrom = 0;
+    let readSlot = 0;
+    const flushRead = () => {
+      if (reading.length === 0) return;
+      this.readLoggedRun(readFrom, reading, stage, readSlot);
+      reading.length = 0;
+    };
+    const flushWrite = () => {
+      flushRead();
+      if (run.length > 0) this.writeHome(run, first);
       this.pagesWritten += run.length;
       run.length = 0;
-      staged = 0;
+      slots = 0;
     };
     for (const [pgno, frame] of this.wal.committedFrames()) {
       if (pgno === 1) continue;
-      if (run.length > 0 && (pgno !== first + run.length || run.length >= WRITE_RUN_PAGES_MAX))
-        flush();
-      if (run.length === 0) first = pgno;
-      const resident = this.pool.lookup(pgno);
-      if (resident !== null) {
-        sealPage(resident.page, resident.covered, pgno, this.crc); // clean: same as logged
-        run.push(resident.page);
-      } else {
-        if (staged === BACKFILL_STAGING_PAGES) flush();
-        if (run.length === 0) first = pgno;
-        const slot = this.stagingSlot(staged++);
-        this.readLogged(frame, pgno, slot);
-        run.push(slot);
+      if (run.length > 0 && (pgno !== first + run.length || run.length >= WRITE_RUN_PAGES_MAX)) {
+        flushWrite();
       }
+      const resident = this.pool.lookup(pgno);
+      if (resident === null && slots === BACKFILL_STAGING_PAGES) flushWrite();
+      if (run.length === 0) first = pgno;
+      if (resident !== null) {
+        if (this.opts.debug) {
+          assert(pageDamage(resident.page, resident.covered, pgno, this.crc) === null, "unsealed");
+        }
+        run.push(resident.page);
+        continue;
+      }
+      if (reading.length === 0 || frame !== readFrom + reading.length) {
+        flushRead();
+        readFrom = frame;
+        readSlot = slots;
+      }
+      reading.push(pgno);
+      run.push(stage.pages[slots++]);
     }
-    flush();
+    flushWrite();
     try {
       const want = this.pageCountValue * this.pageSize;
       if (this.file.size() < want) this.file.truncate(want);
     } catch (e) {
       throw this.ioError(e, `extending the file to ${this.pageCountValue} pages`, 0);
     }
-    if (syncing) this.syncMain();
+    // One sync covers the pages and page 1: until the log reset below is durable, the log
+    // still holds every one of them, so their order on the way to the disk does not matter.
     this.checkpointLsnValue = lsn;
     this.writeHeaderHome();
     if (syncing) this.syncMain();
@@ -972,12 +1000,53 @@ export class Pager {
     }
   }
 
-  private stagingSlot(i: number): Uint8Array {
-    if (this.staging === null)
-      this.staging = new Uint8Array(BACKFILL_STAGING_PAGES * this.pageSize);
-    return this.staging.subarray(i * this.pageSize, (i + 1) * this.pageSize);
+  /** Whole log frames for backfill, with views of their pages: allocated at first use. */
+  private backfillStaging(): Staging {
+    if (this.staging === null) {
+      const frameBytes = WAL_FRAME_HEADER_BYTES + this.pageSize;
+      const frames = new Uint8Array(BACKFILL_STAGING_PAGES * frameBytes);
+      const pages: Uint8Array[] = [];
+      const covered: Uint8Array[] = [];
+      for (let i = 0; i < BACKFILL_STAGING_PAGES; i++) {
+        const at = i * frameBytes + WAL_FRAME_HEADER_BYTES;
+        pages.push(frames.subarray(at, at + this.pageSize));
+        covered.push(checksummedView(pages[i]));
+      }
+      this.staging = { frames, frameBytes, pages, covered };
+    }
+    return this.staging;
   }
 
+  /** Read log frames from..from+pgnos.length-1 into staging slots from `slot`, verified. */
+  private readLoggedRun(
+    from: number,
+    pgnos: readonly number[],
+    stage: Staging,
+    slot: number,
+  ): void {
+    const bytes = pgnos.length * stage.frameBytes;
+    const dst = stage.frames.subarray(slot * stage.frameBytes, slot * stage.frameBytes + bytes);
+    let n: number;
+    try {
+      n = this.wal.readFrames(from, dst);
+    } catch (e) {
+      throw this.ioError(e, `reading log frames ${from}..${from + pgnos.length - 1}`, 0);
+    }
+    for (let i = 0; i < pgnos.length; i++) {
+      const cut = n < (i + 1) * stage.frameBytes;
+      const damage = cut
+        ? "is cut short"
+        : pageDamage(stage.pages[slot + i], stage.covered[slot + i], pgnos[i], this.crc);
+      if (damage !== null) {
+        throw new PagekvError(
+          "ERR_CORRUPT",
+          `${this.wal.path}: log frame ${from + i} (page ${pgnos[i]}) ${damage}`,
+          { path: this.wal.path, pgno: pgnos[i] },
+        );
+      }
+    }
+    this.pagesRead += pgnos.length;
+  }
   // ---- state and checks ----
 
   private adoptHeader(h: Header): void {

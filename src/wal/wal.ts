@@ -34,7 +34,7 @@ import type { Crc32, VFile, VFS } from "../vfs/vfs.js";
 /** Frames appended in one writev (two buffers a frame, within Linux's IOV_MAX of 1024). */
 export const WAL_APPEND_FRAMES_MAX = 512;
 /** Frames read per call during the recovery scan. */
-const SCAN_FRAMES_PER_READ = 64;
+const SCAN_FRAMES_PER_READ = 128;
 /** Most frames one log generation may hold: frame positions are u32. */
 export const WAL_FRAMES_MAX = 0xffff_ffff;
 
@@ -187,6 +187,11 @@ export class Wal {
     return this.file.readAt(page, walFrameOffset(index, this.pageSize) + WAL_FRAME_HEADER_BYTES);
   }
 
+  /** Read whole frames from frame `index` into `dst`; returns the bytes read. Unverified. */
+  readFrames(index: number, dst: Uint8Array): number {
+    return this.file.readAt(dst, walFrameOffset(index, this.pageSize));
+  }
+
   /**
    * Append sealed page images as frames of the transaction `lsn`, in one write. With
    * `commitPageCount` > 0 the last frame is the commit mark (the caller then syncs and
@@ -300,6 +305,17 @@ export class Wal {
     const size = this.file.size();
     const total = size > WAL_HEADER_BYTES ? Math.floor((size - WAL_HEADER_BYTES) / frameBytes) : 0;
     const chunk = new Uint8Array(SCAN_FRAMES_PER_READ * frameBytes);
+    // Views of each frame slot of the chunk, made once: the scan allocates nothing per frame.
+    const slots: { header: Uint8Array; page: Uint8Array; covered: Uint8Array }[] = [];
+    for (let i = 0; i < SCAN_FRAMES_PER_READ; i++) {
+      const at = i * frameBytes;
+      const page = chunk.subarray(at + WAL_FRAME_HEADER_BYTES, at + frameBytes);
+      slots.push({
+        header: chunk.subarray(at, at + WAL_FRAME_HEADER_BYTES),
+        page,
+        covered: page.subarray(0, pageSize - 4),
+      });
+    }
     const f = this.fields;
     const pending = new Map<number, number>();
     const found: WalRecovery = {
@@ -313,7 +329,7 @@ export class Wal {
     let breakAt = -1;
     let chunkStart = -1;
     let chunkFrames = 0;
-    const frameAt = (i: number): { header: Uint8Array; page: Uint8Array } | null => {
+    const frameAt = (i: number): (typeof slots)[number] | null => {
       if (i < chunkStart || i >= chunkStart + chunkFrames) {
         chunkStart = i;
         const want = Math.min(SCAN_FRAMES_PER_READ, total - i);
@@ -324,11 +340,7 @@ export class Wal {
         chunkFrames = Math.floor(got / frameBytes);
         if (chunkFrames === 0) return null;
       }
-      const at = (i - chunkStart) * frameBytes;
-      return {
-        header: chunk.subarray(at, at + WAL_FRAME_HEADER_BYTES),
-        page: chunk.subarray(at + WAL_FRAME_HEADER_BYTES, at + frameBytes),
-      };
+      return slots[i - chunkStart];
     };
     const valid = (i: number, fr: { header: Uint8Array; page: Uint8Array }): boolean =>
       decodeFrameHeader(fr.header, readTrailerCrc(fr.page), this.salt, i, this.crc, f);
@@ -339,7 +351,7 @@ export class Wal {
         fr === null ||
         !valid(i, fr) ||
         f.pgno === 0 ||
-        pageDamage(fr.page, fr.page.subarray(0, pageSize - 4), f.pgno, this.crc) !== null
+        pageDamage(fr.page, fr.covered, f.pgno, this.crc) !== null
       ) {
         breakAt = i;
         break;
