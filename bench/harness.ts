@@ -1,6 +1,9 @@
 // Timing helpers shared by the benchmarks: a monotonic per-op timer, medians, alternating
-// paired runs (so clock and thermal drift hit both sides alike) and a Markdown table printer.
+// paired runs and rotated runs of several sides (so clock and thermal drift hit every side
+// alike), number formatting, the temp dir's file system type and a Markdown table printer.
 // Benchmarks report numbers; nothing here asserts a timing.
+
+import { statfsSync } from "node:fs";
 
 /** Every measured function's result is folded in here, so the JIT cannot drop a loop. */
 let sinkValue = 0;
@@ -109,4 +112,81 @@ export class XorShift32 {
     this.state = x >>> 0;
     return this.state % n;
   }
+}
+
+/** One side of a rotated comparison: the timed work plus untimed set-up and tear-down. */
+export interface Side {
+  /** The timed work; its result is folded into the sink. */
+  readonly run: () => number;
+  /** Untimed, just before every timed call (e.g. re-dirty pages, copy a file). */
+  readonly before?: () => void;
+  /** Untimed, just after every timed call (e.g. close and delete). */
+  readonly after?: () => void;
+}
+
+/**
+ * `runs` rounds that each time every side once. The order rotates from round to round and
+ * turns around after every `sides.length` rounds (a b c, b c a, c a b, then a c b, b a c,
+ * c b a, ...), so no side always runs first, and each side follows both of its neighbours
+ * in turn; with two sides this is `paired`'s alternation. `warmupRuns` untimed rounds come
+ * first. Returns nanoseconds per operation as result[side][round].
+ */
+export function rotated(
+  runs: number,
+  opsPerRun: number,
+  sides: readonly Side[],
+  warmupRuns = 0,
+): number[][] {
+  const once = (s: Side): number => {
+    s.before?.();
+    const ns = measure(s.run, opsPerRun);
+    s.after?.();
+    return ns;
+  };
+  for (let w = 0; w < warmupRuns; w++) for (const s of sides) once(s);
+  const k = sides.length;
+  const out: number[][] = sides.map(() => []);
+  for (let r = 0; r < runs; r++) {
+    const step = Math.floor(r / k) % 2 === 0 ? 1 : k - 1;
+    for (let j = 0; j < k; j++) {
+      const i = (r + j * step) % k;
+      out[i].push(once(sides[i]));
+    }
+  }
+  return out;
+}
+
+/** Print one side's runs in run order, each value divided by `divisor`. */
+export function printRunsOf(
+  label: string,
+  xs: readonly number[],
+  unit: string,
+  divisor: number,
+): void {
+  console.log(`runs ${label} (${unit}): ${xs.map((x) => fmt(x / divisor, 2)).join(" ")}`);
+}
+
+/** A whole number with thousands separators. */
+export function fmtInt(x: number): string {
+  return fmt(Math.round(x), 0);
+}
+
+/** "(met)" or "(MISSED)", for a target column. */
+export function verdict(met: boolean): string {
+  return met ? "(met)" : "(MISSED)";
+}
+
+/** statfs magic numbers of the file systems a temp dir is likely to sit on. */
+const FS_TYPES = new Map<number, string>([
+  [0xef53, "ext4"],
+  [0x01021994, "tmpfs"],
+  [0x794c7630, "overlayfs"],
+  [0x58465342, "xfs"],
+  [0x9123683e, "btrfs"],
+]);
+
+/** The file system type of `dir`, by name when known. */
+export function fsTypeName(dir: string): string {
+  const type = statfsSync(dir).type;
+  return FS_TYPES.get(type) ?? `statfs type 0x${type.toString(16)}`;
 }

@@ -1,0 +1,112 @@
+// Crash campaign CLI: check N crash points of the seeded workload (every point when N >= T)
+// and print any failure with the seed, point and crash seed that replay it. Exits 1 on
+// failure. A test-side tool: it lives outside test/ so node --test never runs it.
+//
+//   node build/scripts/crash.js --seed S --points N [--steps M] [--sync full|normal]
+//   node build/scripts/crash.js --seed S --point K [--crash-seed X|none] [--debug]
+
+import { parseArgs } from "node:util";
+import {
+  type CampaignResult,
+  type CrashSync,
+  formatFailure,
+  runCampaign,
+} from "../test/crash/harness.js";
+
+const USAGE =
+  "usage: crash --seed S [--points N | --point K] [--steps M] [--sync full|normal]\n" +
+  "             [--variants V] [--crash-seed X|none] [--page-size P] [--debug]";
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function int(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < 0) fail(`--${name} must be a non-negative integer`);
+  return n;
+}
+
+const { values } = parseArgs({
+  options: {
+    seed: { type: "string" },
+    points: { type: "string" },
+    point: { type: "string", multiple: true },
+    steps: { type: "string" },
+    sync: { type: "string" },
+    variants: { type: "string" },
+    "crash-seed": { type: "string" },
+    "page-size": { type: "string" },
+    debug: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  },
+  strict: true,
+});
+
+if (values.help === true) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+if (values.seed === undefined) fail("--seed is required");
+const seed = int("seed", values.seed, 0);
+const steps = int("steps", values.steps, 60);
+const sync = (values.sync ?? "full") as CrashSync;
+if (sync !== "full" && sync !== "normal") fail("--sync must be full or normal");
+const points = values.points === undefined ? undefined : int("points", values.points, 0);
+const pointList = values.point?.map((p) => int("point", p, 0));
+const crashSeedText = values["crash-seed"];
+const onlyCrashSeed =
+  crashSeedText === undefined
+    ? undefined
+    : { seed: crashSeedText === "none" ? undefined : int("crash-seed", crashSeedText, 0) };
+
+const started = performance.now();
+let lastReport = started;
+let result: CampaignResult;
+try {
+  result = runCampaign({
+    seed,
+    steps,
+    sync,
+    pageSize: int("page-size", values["page-size"], 512),
+    debug: values.debug === true,
+    points,
+    pointList,
+    variants: int("variants", values.variants, 3),
+    onlyCrashSeed,
+    onProgress: (done, total, failures) => {
+      const now = performance.now();
+      if (now - lastReport < 1000 && done < total) return;
+      lastReport = now;
+      process.stdout.write(`  ${done}/${total} crash points, ${failures} failure(s)\n`);
+    },
+  });
+} catch (e) {
+  // The reference run (no crash) failed, or the workload did not replay deterministically.
+  process.stdout.write(`FAIL workload seed ${seed} (${steps} steps, sync ${sync}): ${String(e)}\n`);
+  process.exit(1);
+}
+
+const w = result.workload;
+const s = result.reference.stats;
+process.stdout.write(
+  `workload seed ${seed}: ${steps} steps, sync ${sync}, pageSize ${w.pageSize}, ` +
+    `cacheFrames ${w.cacheFrames}, walAutoCheckpointPages ${w.walAutoCheckpointPages}\n` +
+    `  reference run: T=${s.totalOps} mutating calls, ${s.commits} commits, ` +
+    `${s.rollbacks} rollbacks, ${s.writebacks} spills, ${s.autoCheckpoints} automatic and ` +
+    `${s.explicitCheckpoints} explicit checkpoints, ${s.implicitCommits} implicit ` +
+    `transactions committed by checkpoint or close, ${s.reopens} reopens, ` +
+    `up to ${s.pageCountMax} pages\n` +
+    `  crash sites: ${Object.entries(result.sites)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}\n`,
+);
+for (const f of result.failures) process.stdout.write(`FAIL ${formatFailure(f)}\n`);
+const seconds = ((performance.now() - started) / 1000).toFixed(1);
+process.stdout.write(
+  `${result.checked} crash points checked (${result.recoveryCrashes} with a crash during ` +
+    `recovery), ${result.failures.length} failure(s), ${seconds} s\n`,
+);
+process.exitCode = result.failures.length > 0 ? 1 : 0;

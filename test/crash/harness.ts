@@ -1,0 +1,1049 @@
+// The crash harness: proves the pager's durability promise against MemFS power loss. A
+// commit that returned is never lost, a transaction is never half visible, and the file
+// always opens, whatever mutating call the power fails on. It owns the scripted workload,
+// the model of committed states and the checks. Exports only: importing it runs nothing
+// (node --test executes every .js file under build/test/).
+//
+// How one crash point k is checked (all of it replays from the workload seed):
+//   1. reference run: execute the workload without crashing; resolve the script's random
+//      picks into concrete actions, record every committed state S0, S1, ... and T, the
+//      mutating file-system calls the workload makes;
+//   2. for each crash variant (a MemFS crash seed: none = drop all unsynced, or a seed that
+//      keeps, loses or tears each unsynced write): replay to the k-th call, lose power,
+//      open (must succeed), read every page and match the state against S_lo..S_hi (the
+//      states the sync mode allows), close, reopen, match again;
+//   3. replay to the same crash, then crash again inside the recovery's own calls, open
+//      and require the very state the uninterrupted recovery found; close, reopen, match.
+
+import { usableSizeOf } from "../../src/format/page.js";
+import { Pager, type PagerOptions } from "../../src/pager/pager.js";
+import { MemFS } from "../../src/vfs/memfs.js";
+import { mixSeed, Prng } from "../../src/vfs/prng.js";
+import { stamp, stamped } from "../pager/pages.js";
+
+export const DB_PATH = "/crash.pkv";
+/** Application slots in the header (slot indices 0..7). */
+export const SLOTS = 8;
+/** Ops in one scripted transaction: 1..TXN_OPS_MAX. */
+export const TXN_OPS_MAX = 6;
+/** Differences listed in one failure message before "...". */
+const DIFFS_SHOWN_MAX = 6;
+
+export type CrashSync = "full" | "normal";
+
+export interface WorkloadOptions {
+  /** Everything else (pool size, auto-checkpoint limit, the script) derives from it. */
+  seed: number;
+  /** Scripted steps: transactions, checkpoints, clean reopens. */
+  steps: number;
+  sync: CrashSync;
+  /** Page size (default 512: one sector, so a torn write tears between pages). */
+  pageSize?: number;
+  /** Run the pager with `debug: true` (every invariant checked after every call). */
+  debug?: boolean;
+}
+
+export type ScriptOp =
+  | { kind: "write" | "allocate" | "free" | "read"; pick: number; version: number }
+  | { kind: "slot"; slot: number; value: number };
+
+export type ScriptStep =
+  | { kind: "txn"; ops: ScriptOp[]; commit: boolean }
+  | { kind: "implicit"; ops: ScriptOp[] }
+  | { kind: "checkpoint"; lsnBump: number }
+  | { kind: "reopen" };
+
+/** A workload: generated from its seed before anything runs. */
+export interface Workload {
+  seed: number;
+  steps: number;
+  sync: CrashSync;
+  pageSize: number;
+  cacheFrames: number;
+  walAutoCheckpointPages: number;
+  debug: boolean;
+  script: ScriptStep[];
+}
+
+/** One concrete call on the pager; the reference run resolves the script into these. */
+export type Action =
+  | { t: "begin"; step: number }
+  | { t: "write"; step: number; pgno: number; version: number }
+  | { t: "read"; step: number; pgno: number; version: number }
+  | { t: "allocate"; step: number; pgno: number; version: number }
+  | { t: "free"; step: number; pgno: number }
+  | { t: "slot"; step: number; slot: number; value: number }
+  | { t: "commit"; step: number; state: number }
+  | { t: "rollback"; step: number }
+  // state: the implicit transaction's state these commit, -1 when there is none.
+  // lsnBump: checkpoint(checkpointLSN + lsnBump), or checkpoint() when 0.
+  | { t: "checkpoint"; step: number; state: number; lsnBump: number }
+  | { t: "close"; step: number; state: number }
+  | { t: "open"; step: number };
+
+/** A committed state of the database. Live and free pages partition 2..pageCount. */
+export interface DbState {
+  /** Live page -> version of its contents. */
+  live: Map<number, number>;
+  free: Set<number>;
+  pageCount: number;
+  slots: number[];
+}
+
+export interface ReferenceStats {
+  /** Mutating file-system calls from just after create to the end (the last close). */
+  totalOps: number;
+  commits: number;
+  rollbacks: number;
+  /** Dirty pages spilled to the log mid-transaction (stats().writebacks). */
+  writebacks: number;
+  autoCheckpoints: number;
+  explicitCheckpoints: number;
+  /** Implicit transactions committed by checkpoint() or close(). */
+  implicitCommits: number;
+  reopens: number;
+  pageCountMax: number;
+}
+
+export interface Reference {
+  actions: Action[];
+  /** S0 (the new database), then one state per commit that returned. */
+  states: DbState[];
+  stats: ReferenceStats;
+  /** pgno -> (first u32 of the image -> version): names what a page read back holds. */
+  images: Map<number, Map<number, number>>;
+  /** version -> the action that wrote it, for messages. */
+  writers: Map<number, { step: number; committed: boolean }>;
+}
+
+/** Where in the workload the power failed. */
+export type CrashSite =
+  | "txn-op" // a get/allocate of an open transaction (a spill to the log)
+  | "commit"
+  | "auto-checkpoint" // after the commit was durable: commit() returned
+  | "checkpoint"
+  | "close"
+  | "open" // the workload's own reopen (recovery of a clean close)
+  | "none"; // the crash point is past the last call
+
+export interface Failure {
+  seed: number;
+  steps: number;
+  sync: CrashSync;
+  pageSize: number;
+  point: number;
+  crashSeed: number | undefined;
+  /** Set when the failure is in the crash-during-recovery phase. */
+  recovery?: { afterOps: number; crashSeed: number | undefined };
+  message: string;
+}
+
+export interface PointResult {
+  site: CrashSite;
+  failures: Failure[];
+  /** Recovery crashes that really interrupted an open. */
+  recoveryCrashes: number;
+}
+
+/** A PagekvError ERR_CRASHED, possibly wrapped (anywhere on the `cause` chain). */
+export function isCrashError(e: unknown): boolean {
+  let x: unknown = e;
+  for (let depth = 0; depth < 8 && typeof x === "object" && x !== null; depth++) {
+    if ((x as { code?: unknown }).code === "ERR_CRASHED") return true;
+    x = (x as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function errorCode(e: unknown): string | undefined {
+  if (typeof e !== "object" || e === null) return undefined;
+  const code = (e as { code?: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}
+
+// ---- the workload ----
+
+export function makeWorkload(o: WorkloadOptions): Workload {
+  const rng = new Prng(o.seed);
+  // A tiny pool, so a transaction of a few writes spills dirty pages to the log; a small
+  // auto-checkpoint limit, so commits regularly run a checkpoint the crash can interrupt.
+  const cacheFrames = rng.int(3) === 0 ? 4 : 3;
+  const walAutoCheckpointPages = 8 + rng.int(17);
+  const script: ScriptStep[] = [];
+  let version = 0;
+  const makeOps = (n: number): ScriptOp[] => {
+    const ops: ScriptOp[] = [];
+    for (let i = 0; i < n; i++) {
+      const r = rng.int(100);
+      if (r < 35) ops.push({ kind: "write", pick: rng.nextU32(), version: ++version });
+      else if (r < 57) ops.push({ kind: "allocate", pick: 0, version: ++version });
+      else if (r < 70) ops.push({ kind: "free", pick: rng.nextU32(), version: ++version });
+      // A read brings a page in, so a dirty page may have to leave the pool mid-transaction.
+      else if (r < 85) ops.push({ kind: "read", pick: rng.nextU32(), version: ++version });
+      else ops.push({ kind: "slot", slot: rng.int(SLOTS), value: rng.nextU32() });
+    }
+    return ops;
+  };
+  while (script.length < o.steps) {
+    const roll = rng.int(100);
+    if (roll < 5) {
+      // Half of them name a checkpoint LSN past the current one.
+      script.push({ kind: "checkpoint", lsnBump: rng.int(2) === 0 ? 0 : 1 + rng.int(5) });
+    } else if (roll < 8) {
+      script.push({ kind: "reopen" });
+    } else if (roll < 18) {
+      // Work outside begin(): joined by the next begin(), or (half the time here) committed
+      // at once by checkpoint() or close().
+      script.push({ kind: "implicit", ops: makeOps(1 + rng.int(3)) });
+      const then = script.length < o.steps ? rng.int(4) : 2;
+      if (then === 0) script.push({ kind: "checkpoint", lsnBump: rng.int(2) });
+      else if (then === 1) script.push({ kind: "reopen" });
+    } else {
+      // Big transactions often: they dirty more pages than the pool holds.
+      const n = rng.int(100) < 40 ? TXN_OPS_MAX - 1 + rng.int(2) : 1 + rng.int(TXN_OPS_MAX);
+      script.push({ kind: "txn", ops: makeOps(n), commit: rng.int(100) < 85 });
+    }
+  }
+  return {
+    seed: o.seed,
+    steps: o.steps,
+    sync: o.sync,
+    pageSize: o.pageSize ?? 512,
+    cacheFrames,
+    walAutoCheckpointPages,
+    debug: o.debug === true,
+    script,
+  };
+}
+
+function pagerOptions(w: Workload): PagerOptions {
+  return {
+    pageSize: w.pageSize,
+    cacheFrames: w.cacheFrames,
+    debug: w.debug,
+    sync: w.sync,
+    walAutoCheckpointPages: w.walAutoCheckpointPages,
+  };
+}
+
+function openDb(fs: MemFS, w: Workload): Pager {
+  const { pageSize: _, ...options } = pagerOptions(w);
+  return Pager.open(fs, DB_PATH, options);
+}
+
+function emptyState(): DbState {
+  return { live: new Map(), free: new Set(), pageCount: 1, slots: new Array(SLOTS).fill(0) };
+}
+
+function copyState(s: DbState): DbState {
+  return {
+    live: new Map(s.live),
+    free: new Set(s.free),
+    pageCount: s.pageCount,
+    slots: [...s.slots],
+  };
+}
+
+function sortedKeys<T>(m: Map<number, T> | Set<number>): number[] {
+  return [...m.keys()].sort((a, b) => a - b);
+}
+
+function describe(a: Action): string {
+  const commits = (state: number) => (state < 0 ? "" : `, committing S${state}`);
+  switch (a.t) {
+    case "write":
+      return `step ${a.step}: write page ${a.pgno} v${a.version}`;
+    case "read":
+      return `step ${a.step}: read page ${a.pgno} (v${a.version})`;
+    case "allocate":
+      return `step ${a.step}: allocate page ${a.pgno} v${a.version}`;
+    case "free":
+      return `step ${a.step}: free page ${a.pgno}`;
+    case "slot":
+      return `step ${a.step}: setSlot(${a.slot}, ${a.value})`;
+    case "commit":
+      return `step ${a.step}: commit (S${a.state})`;
+    case "checkpoint":
+      return `step ${a.step}: checkpoint(${a.lsnBump === 0 ? "" : `LSN + ${a.lsnBump}`})${commits(a.state)}`;
+    case "close":
+      return `step ${a.step}: close${commits(a.state)}`;
+    default:
+      return `step ${a.step}: ${a.t}`;
+  }
+}
+
+/** Thrown for anything that is not the armed crash: a pager error, a model mismatch. */
+export class HarnessError extends Error {}
+
+/**
+ * Executes actions on a pager over `fs`, tracking what the model needs: the last commit
+ * that returned, a commit in flight, the last state and checkpoint LSN a checkpoint made
+ * durable.
+ */
+class Driver {
+  pager: Pager;
+  lastReturned = 0;
+  inFlight = false;
+  lastCheckpointed = 0;
+  /** pager.checkpointLSN after the last checkpoint that returned. */
+  checkpointLsn = 0n;
+  writebacks = 0;
+  autoCheckpoints = 0;
+
+  constructor(
+    readonly fs: MemFS,
+    readonly w: Workload,
+  ) {
+    this.pager = Pager.create(fs, DB_PATH, pagerOptions(w));
+  }
+
+  /** Run one action; returns the page allocate() gave (0 for other actions). */
+  exec(a: Action): number {
+    const pager = this.pager;
+    switch (a.t) {
+      case "begin":
+        pager.begin();
+        return 0;
+      case "write": {
+        const f = pager.get(a.pgno, "write");
+        stamp(f.data, a.pgno, a.version);
+        pager.unpin(f, true);
+        return 0;
+      }
+      case "read": {
+        // Reads its own transaction's writes: anything else is a bug before any crash.
+        const f = pager.get(a.pgno);
+        const same = sameBytes(f.data, stamped(pager.usableSize, a.pgno, a.version));
+        pager.unpin(f);
+        if (!same) throw new HarnessError(`page ${a.pgno} does not read back as v${a.version}`);
+        return 0;
+      }
+      case "allocate": {
+        const f = pager.allocate();
+        stamp(f.data, f.pgno, a.version);
+        pager.unpin(f, true);
+        return f.pgno;
+      }
+      case "free":
+        pager.free(a.pgno);
+        return 0;
+      case "slot":
+        pager.setSlot(a.slot, a.value);
+        return 0;
+      case "commit": {
+        const before = pager.stats().checkpoints;
+        this.inFlight = true;
+        pager.commit();
+        this.returned(a.state);
+        if (pager.stats().checkpoints !== before) {
+          this.autoCheckpoints++;
+          this.checkpointed(pager);
+        }
+        return 0;
+      }
+      case "rollback":
+        pager.rollback();
+        return 0;
+      case "checkpoint":
+        this.inFlight = a.state >= 0;
+        if (a.lsnBump === 0) pager.checkpoint();
+        else pager.checkpoint(pager.checkpointLSN + BigInt(a.lsnBump));
+        this.returned(a.state);
+        this.checkpointed(pager);
+        return 0;
+      case "close":
+        this.writebacks += pager.stats().writebacks;
+        this.inFlight = a.state >= 0;
+        pager.close();
+        this.returned(a.state);
+        this.lastCheckpointed = this.lastReturned;
+        return 0;
+      case "open":
+        this.pager = openDb(this.fs, this.w);
+        this.checkpointed(this.pager);
+        return 0;
+    }
+  }
+
+  /** A call that commits state `state` (-1: none) returned. */
+  private returned(state: number): void {
+    this.inFlight = false;
+    if (state >= 0) this.lastReturned = state;
+  }
+
+  private checkpointed(pager: Pager): void {
+    this.lastCheckpointed = this.lastReturned;
+    this.checkpointLsn = pager.checkpointLSN;
+  }
+
+  /** True once the armed crash has fired (a checkpoint inside commit may swallow it). */
+  crashed(): boolean {
+    try {
+      this.fs.exists(DB_PATH);
+      return false;
+    } catch (e) {
+      if (isCrashError(e)) return true;
+      throw e;
+    }
+  }
+}
+
+function pickFrom(keys: number[], pick: number): number {
+  return keys[pick % keys.length];
+}
+
+/**
+ * Run the workload without crashing: resolve the script into actions, record every
+ * committed state, count what it exercised, and check the final state reads back.
+ * Throws HarnessError naming the step on any pager error or model mismatch.
+ */
+export function referenceRun(w: Workload): Reference {
+  const fs = new MemFS();
+  const d = new Driver(fs, w);
+  const base = fs.opCount;
+  const actions: Action[] = [];
+  const states: DbState[] = [emptyState()];
+  const images = new Map<number, Map<number, number>>();
+  const writers = new Map<number, { step: number; committed: boolean }>();
+  const counts = { rollbacks: 0, explicitCheckpoints: 0, implicitCommits: 0, reopens: 0 };
+  let pageCountMax = 1;
+  /** The last committed state. */
+  let cur = states[0];
+  /** The open transaction (implicit, or explicit while its step runs), or null. */
+  let txn: { state: DbState; versions: number[] } | null = null;
+
+  const run = (a: Action): number => {
+    actions.push(a);
+    try {
+      return d.exec(a);
+    } catch (e) {
+      const err = new HarnessError(
+        `seed ${w.seed}: reference run (no crash): ${describe(a)} threw ${errorText(e)}`,
+      );
+      err.stack = `${err.message}\n${e instanceof Error ? e.stack : ""}`;
+      throw err;
+    }
+  };
+  const noteImage = (pgno: number, version: number, step: number) => {
+    const img = stamped(usableSizeOf(w.pageSize), pgno, version);
+    const byWord = images.get(pgno) ?? new Map<number, number>();
+    images.set(pgno, byWord);
+    byWord.set(firstWord(img), version);
+    writers.set(version, { step, committed: false });
+  };
+  /** The open transaction, started (as the pager does) by its first change. */
+  const open = () => {
+    txn ??= { state: copyState(cur), versions: [] };
+    return txn;
+  };
+  /** Index the open transaction's state will get if the next call commits it, else -1. */
+  const nextState = () => (txn === null ? -1 : states.length);
+  const committed = () => {
+    if (txn === null) return;
+    states.push(txn.state);
+    cur = txn.state;
+    for (const v of txn.versions) {
+      const wr = writers.get(v);
+      if (wr !== undefined) wr.committed = true;
+    }
+    txn = null;
+  };
+  const applyOps = (ops: ScriptOp[], step: number) => {
+    for (const op of ops) {
+      if (op.kind === "slot") {
+        run({ t: "slot", step, slot: op.slot, value: op.value });
+        open().state.slots[op.slot] = op.value;
+        continue;
+      }
+      const live = sortedKeys((txn ?? { state: cur }).state.live);
+      if (op.kind === "read" && live.length > 0) {
+        // A read starts no transaction.
+        const pgno = pickFrom(live, op.pick);
+        const version = (txn ?? { state: cur }).state.live.get(pgno) ?? -1;
+        run({ t: "read", step, pgno, version });
+        continue;
+      }
+      const t = open();
+      const work = t.state;
+      // A write, free or read with no live page allocates instead.
+      if (op.kind === "allocate" || live.length === 0) {
+        const a: Action = { t: "allocate", step, pgno: 0, version: op.version };
+        const pgno = run(a);
+        a.pgno = pgno;
+        if (work.free.has(pgno)) work.free.delete(pgno);
+        else if (pgno === work.pageCount + 1) work.pageCount = pgno;
+        else {
+          throw new HarnessError(
+            `seed ${w.seed}: reference run: ${describe(a)}: page ${pgno} is neither free ` +
+              `nor the next page (${work.pageCount + 1})`,
+          );
+        }
+        pageCountMax = Math.max(pageCountMax, work.pageCount);
+        work.live.set(pgno, op.version);
+        noteImage(pgno, op.version, step);
+        t.versions.push(op.version);
+      } else if (op.kind === "write") {
+        const pgno = pickFrom(live, op.pick);
+        run({ t: "write", step, pgno, version: op.version });
+        work.live.set(pgno, op.version);
+        noteImage(pgno, op.version, step);
+        t.versions.push(op.version);
+      } else if (op.kind === "free") {
+        const pgno = pickFrom(live, op.pick);
+        run({ t: "free", step, pgno });
+        work.live.delete(pgno);
+        work.free.add(pgno);
+      }
+    }
+  };
+
+  for (let step = 0; step < w.script.length; step++) {
+    const s = w.script[step];
+    if (s.kind === "checkpoint") {
+      run({ t: "checkpoint", step, state: nextState(), lsnBump: s.lsnBump });
+      if (txn !== null) counts.implicitCommits++;
+      committed();
+      counts.explicitCheckpoints++;
+    } else if (s.kind === "reopen") {
+      run({ t: "close", step, state: nextState() });
+      if (txn !== null) counts.implicitCommits++;
+      committed();
+      run({ t: "open", step });
+      counts.reopens++;
+    } else if (s.kind === "implicit") {
+      applyOps(s.ops, step);
+    } else {
+      run({ t: "begin", step });
+      open(); // begin() joins the implicit transaction, if there is one
+      applyOps(s.ops, step);
+      if (s.commit) {
+        run({ t: "commit", step, state: nextState() });
+        committed();
+      } else {
+        run({ t: "rollback", step });
+        txn = null; // implicit work before begin() goes too
+        counts.rollbacks++;
+      }
+    }
+  }
+  run({ t: "close", step: w.script.length, state: nextState() });
+  committed();
+  const totalOps = fs.opCount - base;
+
+  // The model itself must be right before any crash result means anything.
+  const ref: Reference = {
+    actions,
+    states,
+    images,
+    writers,
+    stats: {
+      totalOps,
+      commits: states.length - 1,
+      writebacks: d.writebacks,
+      autoCheckpoints: d.autoCheckpoints,
+      ...counts,
+      pageCountMax,
+    },
+  };
+  const pager = openDb(fs, w);
+  const snap = readSnapshot(pager, ref);
+  const last = states.length - 1;
+  const diffs = diffState(snap, states[last], ref);
+  if (diffs.length > 0) {
+    throw new HarnessError(
+      `seed ${w.seed}: reference run (no crash): the final state is not S${last}: ` +
+        diffs.join("; "),
+    );
+  }
+  pager.close();
+  return ref;
+}
+
+// ---- reading a state back ----
+
+/** What a pager holds, page by page. */
+export interface Snapshot {
+  pageCount: number;
+  slots: number[];
+  /** Page -> version of its bytes; -1: bytes no action ever wrote to that page. */
+  live: Map<number, number>;
+  /** Pages get() refuses with ERR_PAGE_RANGE. */
+  free: Set<number>;
+  /** stats().freePages. */
+  freeCount: number;
+  /** Reads that failed other than with ERR_PAGE_RANGE. */
+  errors: string[];
+}
+
+function firstWord(b: Uint8Array): number {
+  return ((b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]) >>> 0;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+export function readSnapshot(pager: Pager, ref: Reference): Snapshot {
+  const pageCount = pager.pageCount;
+  const snap: Snapshot = {
+    pageCount,
+    slots: [],
+    live: new Map(),
+    free: new Set(),
+    freeCount: pager.stats().freePages,
+    errors: [],
+  };
+  for (let i = 0; i < SLOTS; i++) snap.slots.push(pager.getSlot(i));
+  for (let p = 2; p <= pageCount; p++) {
+    let f: ReturnType<Pager["get"]>;
+    try {
+      f = pager.get(p);
+    } catch (e) {
+      if (errorCode(e) === "ERR_PAGE_RANGE") snap.free.add(p);
+      else snap.errors.push(`get(${p}) threw ${errorText(e)}`);
+      continue;
+    }
+    // The first word names the candidate version; the whole page must then match it.
+    const v = ref.images.get(p)?.get(firstWord(f.data));
+    snap.live.set(
+      p,
+      v !== undefined && sameBytes(f.data, stamped(pager.usableSize, p, v)) ? v : -1,
+    );
+    pager.unpin(f);
+  }
+  try {
+    pager.get(pageCount + 1);
+    snap.errors.push(`get(${pageCount + 1}) past pageCount ${pageCount} did not throw`);
+  } catch (e) {
+    if (errorCode(e) !== "ERR_PAGE_RANGE") {
+      snap.errors.push(`get(${pageCount + 1}) threw ${errorText(e)}, not ERR_PAGE_RANGE`);
+    }
+  }
+  return snap;
+}
+
+function versionText(v: number, ref: Reference): string {
+  if (v < 0) return "bytes never written to it";
+  const wr = ref.writers.get(v);
+  const how = wr === undefined ? "" : wr.committed ? "" : ", a rolled-back write";
+  return `v${v}${wr === undefined ? "" : ` (step ${wr.step}${how})`}`;
+}
+
+/** Every way `snap` differs from state `s`; empty when it is exactly `s`. */
+export function diffState(snap: Snapshot, s: DbState, ref: Reference): string[] {
+  const out: string[] = [...snap.errors];
+  if (snap.pageCount !== s.pageCount) {
+    out.push(`pageCount ${snap.pageCount}, want ${s.pageCount}`);
+  }
+  for (let i = 0; i < SLOTS; i++) {
+    if (snap.slots[i] !== s.slots[i]) out.push(`slot ${i} = ${snap.slots[i]}, want ${s.slots[i]}`);
+  }
+  if (snap.freeCount !== s.free.size) {
+    out.push(`stats().freePages ${snap.freeCount}, want ${s.free.size}`);
+  }
+  if (snap.freeCount !== snap.free.size) {
+    out.push(`stats().freePages ${snap.freeCount} but ${snap.free.size} pages refuse get`);
+  }
+  const top = Math.max(snap.pageCount, s.pageCount);
+  for (let p = 2; p <= top; p++) {
+    const got = snap.live.get(p);
+    const want = s.live.get(p);
+    const gotFree = snap.free.has(p);
+    const wantFree = s.free.has(p);
+    if (want !== undefined) {
+      if (got === undefined)
+        out.push(`page ${p} ${gotFree ? "is free" : "is missing"}, want v${want}`);
+      else if (got !== want) out.push(`page ${p} holds ${versionText(got, ref)}, want v${want}`);
+    } else if (wantFree) {
+      if (!gotFree) {
+        out.push(
+          got === undefined
+            ? `page ${p} is missing, want free`
+            : `page ${p} is live (${versionText(got, ref)}), want free`,
+        );
+      }
+    } else if (got !== undefined || gotFree) {
+      out.push(`page ${p} exists, want it past pageCount`);
+    }
+  }
+  return out;
+}
+
+// ---- crash points ----
+
+/** The crash seeds of variant 0..variants-1 at point k: none, then seeded tears. */
+export function crashSeedsFor(k: number, variants: number): (number | undefined)[] {
+  const seeds: (number | undefined)[] = [undefined];
+  for (let v = 1; v < variants; v++) seeds.push(k * 16 + v);
+  return seeds;
+}
+
+/** `n` crash points of 0..totalOps (every one when n > totalOps), ascending. */
+export function samplePoints(totalOps: number, n: number, seed: number): number[] {
+  const all = Array.from({ length: totalOps + 1 }, (_, i) => i);
+  if (n >= all.length) return all;
+  const rng = new Prng(mixSeed(seed) ^ 0x5a17);
+  for (let i = 0; i < n; i++) {
+    const j = i + rng.int(all.length - i);
+    [all[i], all[j]] = [all[j], all[i]];
+  }
+  return all.slice(0, n).sort((a, b) => a - b);
+}
+
+interface Replayed {
+  fs: MemFS;
+  driver: Driver;
+  site: CrashSite;
+  /** Description of the action the power failed in. */
+  at: string;
+}
+
+/** Fresh MemFS, create, arm the crash at `k`, run the actions until the power fails. */
+function replayToCrash(w: Workload, ref: Reference, k: number): Replayed {
+  const fs = new MemFS();
+  const d = new Driver(fs, w);
+  fs.armCrash(k);
+  let site: CrashSite = "none";
+  let at = "after the last action";
+  for (const a of ref.actions) {
+    let pgno: number;
+    try {
+      pgno = d.exec(a);
+    } catch (e) {
+      if (!isCrashError(e)) {
+        throw new HarnessError(`${describe(a)} threw ${errorText(e)} before the crash`);
+      }
+      site = siteOf(a);
+      at = describe(a);
+      break;
+    }
+    if (a.t === "allocate" && pgno !== a.pgno) {
+      throw new HarnessError(
+        `${describe(a)}: allocate gave page ${pgno}, the reference run got ${a.pgno} ` +
+          "(the workload does not replay deterministically)",
+      );
+    }
+    if (a.t === "commit" && d.crashed()) {
+      site = "auto-checkpoint";
+      at = `${describe(a)}, its automatic checkpoint`;
+      break;
+    }
+  }
+  if (site === "none" && k < ref.stats.totalOps) {
+    throw new HarnessError(
+      `the crash armed at call ${k} of ${ref.stats.totalOps} never fired ` +
+        "(the workload does not replay deterministically)",
+    );
+  }
+  return { fs, driver: d, site, at };
+}
+
+function siteOf(a: Action): CrashSite {
+  switch (a.t) {
+    case "commit":
+    case "checkpoint":
+    case "close":
+    case "open":
+      return a.t;
+    default:
+      return "txn-op";
+  }
+}
+
+/**
+ * What a crash may leave: one of the committed states S_lo..S_hi, and a checkpoint LSN no
+ * lower than `lsn`, the one a checkpoint that returned recorded.
+ */
+interface Allowed {
+  lo: number;
+  hi: number;
+  lsn: bigint;
+}
+
+function allowedAfter(w: Workload, d: Driver): Allowed {
+  const hi = d.lastReturned + (d.inFlight ? 1 : 0);
+  return { lo: w.sync === "full" ? d.lastReturned : d.lastCheckpointed, hi, lsn: d.checkpointLsn };
+}
+
+/**
+ * Open after a crash and match the state against what is allowed (and, when given,
+ * against `same`, a snapshot the state must equal). Returns the snapshot, the open's
+ * mutating calls and the open pager, or the reason it failed.
+ */
+function openAndCheck(
+  fs: MemFS,
+  w: Workload,
+  ref: Reference,
+  allowed: Allowed,
+  what: string,
+  same: Snapshot | null,
+): { snap: Snapshot; openOps: number; pager: Pager } | string {
+  const before = fs.opCount;
+  let pager: Pager;
+  try {
+    pager = openDb(fs, w);
+  } catch (e) {
+    return `${what}: open failed: ${errorText(e)}`;
+  }
+  const openOps = fs.opCount - before;
+  let snap: Snapshot;
+  try {
+    snap = readSnapshot(pager, ref);
+  } catch (e) {
+    return `${what}: reading the state back threw ${errorText(e)}`;
+  }
+  const problem = matchState(snap, ref, allowed.lo, allowed.hi);
+  if (problem !== null) return `${what}: ${problem}`;
+  if (pager.checkpointLSN < allowed.lsn) {
+    return (
+      `${what}: checkpointLSN ${pager.checkpointLSN} is below ${allowed.lsn}, recorded by ` +
+      "a checkpoint that returned"
+    );
+  }
+  if (same !== null) {
+    const diffs = diffSnapshots(snap, same);
+    if (diffs.length > 0) {
+      return `${what}: not the state the uninterrupted recovery found: ${diffs.join("; ")}`;
+    }
+  }
+  return { snap, openOps, pager };
+}
+
+/** null when `snap` is exactly one of S_lo..S_hi; otherwise what is wrong. */
+export function matchState(snap: Snapshot, ref: Reference, lo: number, hi: number): string | null {
+  const states = ref.states;
+  const matches: number[] = [];
+  for (let i = 0; i < states.length; i++) {
+    if (diffState(snap, states[i], ref).length === 0) matches.push(i);
+  }
+  const range = lo === hi ? `S${lo}` : `one of S${lo}..S${hi}`;
+  if (matches.some((i) => i >= lo && i <= hi)) return null;
+  if (matches.length > 0) {
+    const i = matches[matches.length - 1];
+    const why = i < lo ? "a commit that returned was lost" : "a commit that never ran is visible";
+    return `the state is S${i}, want ${range} (${why})`;
+  }
+  const shown = (i: number) => {
+    const d = diffState(snap, states[i], ref);
+    const more = d.length > DIFFS_SHOWN_MAX ? `; ... ${d.length - DIFFS_SHOWN_MAX} more` : "";
+    return `vs S${i}: ${d.slice(0, DIFFS_SHOWN_MAX).join("; ")}${more}`;
+  };
+  const against = lo === hi ? shown(lo) : `${shown(lo)} | ${shown(hi)}`;
+  return `the state is no committed state (half a transaction?), want ${range}: ${against}`;
+}
+
+function diffSnapshots(a: Snapshot, b: Snapshot): string[] {
+  const out: string[] = [];
+  if (a.pageCount !== b.pageCount) out.push(`pageCount ${a.pageCount} vs ${b.pageCount}`);
+  for (let i = 0; i < SLOTS; i++) {
+    if (a.slots[i] !== b.slots[i]) out.push(`slot ${i} ${a.slots[i]} vs ${b.slots[i]}`);
+  }
+  for (let p = 2; p <= Math.max(a.pageCount, b.pageCount); p++) {
+    const x = a.free.has(p) ? "free" : `v${a.live.get(p)}`;
+    const y = b.free.has(p) ? "free" : `v${b.live.get(p)}`;
+    if (x !== y) out.push(`page ${p} ${x} vs ${y}`);
+  }
+  return out;
+}
+
+/** Close a pager that passed the checks, reopen it cleanly and require the same state. */
+function closeReopenCheck(
+  fs: MemFS,
+  w: Workload,
+  ref: Reference,
+  pager: Pager,
+  snap: Snapshot,
+  allowed: Allowed,
+  what: string,
+): string | null {
+  try {
+    pager.close();
+  } catch (e) {
+    return `${what}: close after recovery threw ${errorText(e)}`;
+  }
+  const again = openAndCheck(fs, w, ref, allowed, `${what}, clean reopen`, snap);
+  if (typeof again === "string") return again;
+  try {
+    again.pager.close();
+  } catch (e) {
+    return `${what}: second close threw ${errorText(e)}`;
+  }
+  return null;
+}
+
+/** The recovery crash of (point, crash seed): after how many of the open's calls, what seed. */
+function recoveryCrashFor(
+  w: Workload,
+  k: number,
+  crashSeed: number | undefined,
+  openOps: number,
+): { afterOps: number; crashSeed: number | undefined } {
+  const rng = new Prng(mixSeed(w.seed ^ mixSeed(k)) ^ mixSeed((crashSeed ?? -1) + 1));
+  const afterOps = rng.int(Math.max(1, openOps));
+  const seeded = rng.int(3) !== 0;
+  return { afterOps, crashSeed: seeded ? rng.int(1_000_000) : undefined };
+}
+
+/**
+ * Check crash point `k` under one crash seed: crash, open, match, close, reopen, match;
+ * then crash again inside the recovery and require the same state.
+ */
+export function checkCrashPoint(
+  w: Workload,
+  ref: Reference,
+  k: number,
+  crashSeed: number | undefined,
+): PointResult {
+  const failures: Failure[] = [];
+  const fail = (message: string, recovery?: Failure["recovery"]) => {
+    failures.push({
+      seed: w.seed,
+      steps: w.steps,
+      sync: w.sync,
+      pageSize: w.pageSize,
+      point: k,
+      crashSeed,
+      recovery,
+      message,
+    });
+  };
+
+  let first: Replayed;
+  try {
+    first = replayToCrash(w, ref, k);
+  } catch (e) {
+    fail(`replay: ${errorText(e)}`);
+    return { site: "none", failures, recoveryCrashes: 0 };
+  }
+  const allowed = allowedAfter(w, first.driver);
+  const site = first.site;
+  first.fs.crash({ seed: crashSeed });
+  const crashed = `power failed in ${first.at} (site ${site})`;
+  const opened = openAndCheck(first.fs, w, ref, allowed, `${crashed}, recovery`, null);
+  if (typeof opened === "string") {
+    fail(opened);
+    return { site, failures, recoveryCrashes: 0 };
+  }
+  const snap = opened.snap;
+  const problem = closeReopenCheck(first.fs, w, ref, opened.pager, snap, allowed, crashed);
+  if (problem !== null) fail(problem);
+
+  // The same crash again, then a second power failure inside the recovery itself.
+  const rc = recoveryCrashFor(w, k, crashSeed, opened.openOps);
+  let recoveryCrashes = 0;
+  let second: Replayed;
+  try {
+    second = replayToCrash(w, ref, k);
+  } catch (e) {
+    fail(`second replay: ${errorText(e)}`, rc);
+    return { site, failures, recoveryCrashes };
+  }
+  second.fs.crash({ seed: crashSeed });
+  second.fs.armCrash(rc.afterOps);
+  const during = `${crashed}, then again after ${rc.afterOps} of the recovery's ${opened.openOps} calls`;
+  try {
+    openDb(second.fs, w); // dies with the power below either way
+  } catch (e) {
+    if (!isCrashError(e)) {
+      fail(`${during}: the interrupted open threw ${errorText(e)}, not ERR_CRASHED`, rc);
+      return { site, failures, recoveryCrashes };
+    }
+    recoveryCrashes++;
+  }
+  second.fs.crash({ seed: rc.crashSeed });
+  const reopened = openAndCheck(second.fs, w, ref, allowed, `${during}: recovery`, snap);
+  if (typeof reopened === "string") {
+    fail(reopened, rc);
+    return { site, failures, recoveryCrashes };
+  }
+  const again = closeReopenCheck(second.fs, w, ref, reopened.pager, snap, allowed, during);
+  if (again !== null) fail(again, rc);
+  return { site, failures, recoveryCrashes };
+}
+
+/** Everything a failure needs to be replayed, on one line. */
+export function formatFailure(f: Failure): string {
+  const cs = f.crashSeed === undefined ? "none" : String(f.crashSeed);
+  const rec =
+    f.recovery === undefined
+      ? ""
+      : `, recovery crash after ${f.recovery.afterOps} ops with crash seed ` +
+        `${f.recovery.crashSeed === undefined ? "none" : f.recovery.crashSeed}`;
+  const pageSize = f.pageSize === 512 ? "" : ` --page-size ${f.pageSize}`;
+  return (
+    `workload seed ${f.seed} (${f.steps} steps, sync ${f.sync}, pageSize ${f.pageSize}), ` +
+    `crash point k=${f.point}, crash seed ${cs}${rec}: ${f.message}\n  replay: npm run crash ` +
+    `-- --seed ${f.seed} --steps ${f.steps} --sync ${f.sync}${pageSize} --point ${f.point} ` +
+    `--crash-seed ${cs}`
+  );
+}
+
+// ---- campaigns ----
+
+export interface CampaignOptions extends WorkloadOptions {
+  /** Crash points to check: every one of 0..T when absent or >= T + 1, else a sample. */
+  points?: number;
+  /** Exactly these crash points (overrides `points`). */
+  pointList?: number[];
+  /** Crash variants per point (crash seed none, then seeded tears); default 3. */
+  variants?: number;
+  /** Only this crash seed (undefined: no seed) instead of the variants. */
+  onlyCrashSeed?: { seed: number | undefined };
+  /** Called after each crash point with the points done so far. */
+  onProgress?: (done: number, total: number, failures: number) => void;
+  /** Stop after this many failures (default: never). */
+  failuresMax?: number;
+}
+
+export interface CampaignResult {
+  workload: Workload;
+  reference: Reference;
+  /** (crash point, crash seed) pairs checked, each with its recovery crash. */
+  checked: number;
+  /** Recovery crashes that really interrupted an open. */
+  recoveryCrashes: number;
+  failures: Failure[];
+  /** Checked crash points by where the power failed. */
+  sites: Record<CrashSite, number>;
+}
+
+export function runCampaign(o: CampaignOptions): CampaignResult {
+  const w = makeWorkload(o);
+  const ref = referenceRun(w);
+  const total = ref.stats.totalOps;
+  const points = o.pointList ?? samplePoints(total, o.points ?? Number.POSITIVE_INFINITY, o.seed);
+  const sites: Record<CrashSite, number> = {
+    "txn-op": 0,
+    commit: 0,
+    "auto-checkpoint": 0,
+    checkpoint: 0,
+    close: 0,
+    open: 0,
+    none: 0,
+  };
+  const failures: Failure[] = [];
+  let checked = 0;
+  let recoveryCrashes = 0;
+  let done = 0;
+  for (const k of points) {
+    const seeds =
+      o.onlyCrashSeed !== undefined ? [o.onlyCrashSeed.seed] : crashSeedsFor(k, o.variants ?? 3);
+    for (const cs of seeds) {
+      const r = checkCrashPoint(w, ref, k, cs);
+      checked++;
+      sites[r.site]++;
+      recoveryCrashes += r.recoveryCrashes;
+      failures.push(...r.failures);
+    }
+    done++;
+    o.onProgress?.(done, points.length, failures.length);
+    if (o.failuresMax !== undefined && failures.length >= o.failuresMax) break;
+  }
+  return { workload: w, reference: ref, checked, recoveryCrashes, failures, sites };
+}
