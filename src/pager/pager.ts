@@ -150,7 +150,7 @@ export class Pager {
   private readonly vfs: VFS;
   private readonly file: VFile;
   private readonly lock: VLock;
-  private wal!: Wal;
+  private readonly wal: Wal;
   private readonly crc: Crc32;
   private readonly pool: BufferPool;
   private readonly freePages = new FreePages();
@@ -198,6 +198,7 @@ export class Pager {
   private constructor(
     vfs: VFS,
     file: VFile,
+    wal: Wal,
     lock: VLock,
     crc: Crc32,
     header: Header,
@@ -206,6 +207,7 @@ export class Pager {
   ) {
     this.vfs = vfs;
     this.file = file;
+    this.wal = wal;
     this.lock = lock;
     this.path = file.path;
     this.crc = crc;
@@ -237,6 +239,7 @@ export class Pager {
     const opts = resolveOptions(path, pageSize, options);
     const lock = vfs.lock(path);
     let file: VFile | null = null;
+    let wal: Wal | null = null;
     try {
       file = vfs.open(path, { create: true });
       const size = file.size();
@@ -249,12 +252,13 @@ export class Pager {
       }
       const crc = vfs.crc32 ?? crc32Fallback;
       const header = newHeader(pageSize, randomU32());
-      const pager = new Pager(vfs, file, lock, crc, header, opts, 0);
+      wal = Wal.create(vfs, walPathOf(path), newSalt(header), crc);
+      const pager = new Pager(vfs, file, wal, lock, crc, header, opts, 0);
       pager.writeHeaderHome();
       pager.syncMain();
-      pager.wal = Wal.create(vfs, walPathOf(path), pager.newSalt(randomU32()), crc);
       return pager;
     } catch (e) {
+      if (wal !== null) closeQuietly(wal);
       if (file !== null) closeQuietly(file);
       lock.release();
       throw e;
@@ -300,7 +304,14 @@ export class Pager {
       const logged =
         found !== null && found.commits > 0 && wal !== null && wal.lookupCommitted(1) >= 0;
       if (home === null && !logged) throw homeError;
-      const pageSize = home?.pageSize ?? (wal as Wal).pageSizeOf();
+      let fresh = false;
+      if (wal === null) {
+        // No log of this database (none, torn, or another's): start one.
+        if (home === null) throw homeError;
+        wal = Wal.create(vfs, walPathOf(path), newSalt(home), crc);
+        fresh = true;
+      }
+      const pageSize = home?.pageSize ?? wal.pageSizeOf();
       const resolved = resolveOptions(path, pageSize, options);
       // A short file is damage only when no log will redo the checkpoint that was
       // extending it (page 1 may reach the disk before the pages it counts).
@@ -319,13 +330,13 @@ export class Pager {
       const pager = new Pager(
         vfs,
         file,
+        wal,
         lock,
         crc,
         bootstrap,
         resolved,
         found?.droppedTransactions ?? 0,
       );
-      if (wal !== null) pager.wal = wal;
       // Page 1 as a whole (header and trailer) verifies, from the log if it is there.
       pager.readInto(1, pager.scratch, pager.scratchCovered);
       if (logged) {
@@ -337,13 +348,11 @@ export class Pager {
       pager.lastCommitLsn = laterLsn(lastLsn, pager.checkpointLsnValue);
       const maxLsn = found === null ? 0n : found.maxLsn;
       pager.nextLsn = laterLsn(maxLsn, pager.lastCommitLsn) + 1n;
-      if (wal === null) {
-        pager.wal = Wal.create(vfs, walPathOf(path), pager.newSalt(randomU32()), crc);
-      } else if (logged) {
-        pager.backfill(pager.lastCommitLsn); // redo: the log's commits go home, new generation
-      } else {
-        wal.reset(wal.generation + 1); // nothing committed: never append after stale frames
-      }
+      // A fresh log has nothing to recover. Otherwise the log's commits go home (a new
+      // generation starts), or, with none, a new generation starts at once: nothing may
+      // ever be appended after stale frames.
+      if (logged) pager.backfill(pager.lastCommitLsn);
+      else if (!fresh) wal.reset(wal.generation + 1);
       pager.afterCall();
       return pager;
     } catch (e) {
@@ -891,7 +900,7 @@ export class Pager {
 
   /** Read the newest image of page `pgno` into `page` and verify it. */
   private readInto(pgno: number, page: Uint8Array, covered: Uint8Array): void {
-    const frame = this.wal === undefined ? -1 : this.wal.lookup(pgno);
+    const frame = this.wal.lookup(pgno);
     if (frame >= 0) {
       this.readLogged(frame, pgno, page);
       this.pagesRead++;
@@ -1057,10 +1066,6 @@ export class Pager {
     this.checkpointLsnValue = h.checkpointLsn;
     this.slots.set(h.slots);
     this.databaseId = h.databaseId;
-  }
-
-  private newSalt(generation: number) {
-    return { pageSize: this.pageSize, generation, databaseId: this.databaseId };
   }
 
   /** Drop a frame's page from the pool (its bytes are not wanted). */
@@ -1236,6 +1241,11 @@ function resolveOptions(path: string, pageSize: number, options: PagerOptions): 
 
 function byPgno(a: PoolFrame, b: PoolFrame): number {
   return a.pgno - b.pgno;
+}
+
+/** The salts of a new log for the database `h` describes: a random first generation. */
+function newSalt(h: Header): { pageSize: number; generation: number; databaseId: number } {
+  return { pageSize: h.pageSize, generation: randomU32(), databaseId: h.databaseId };
 }
 
 /** The larger of two LSNs (Math.max takes numbers only). */
