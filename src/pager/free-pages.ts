@@ -74,10 +74,11 @@ export class FreePages {
   }
 }
 
+/** `a` copied into a larger array of its kind, doubling until `needed` fits. */
 function grow<T extends Uint8Array | Uint32Array>(a: T, needed: number): T {
   let n = a.length * 2;
   while (n < needed) n *= 2;
-  const b = new (a.constructor as new (n: number) => T)(n);
+  const b = a instanceof Uint8Array ? new Uint8Array(n) : new Uint32Array(n);
   b.set(a);
-  return b;
+  return b as T;
 }

@@ -352,7 +352,7 @@ export class Pager {
       // generation starts), or, with none, a new generation starts at once: nothing may
       // ever be appended after stale frames.
       if (logged) pager.backfill(pager.lastCommitLsn);
-      else if (!fresh) wal.reset(wal.generation + 1);
+      else if (!fresh) wal.reset(wal.generation + 1, pager.walKeepFrames());
       pager.afterCall();
       return pager;
     } catch (e) {
@@ -830,11 +830,20 @@ export class Pager {
     this.writeHeaderHome();
     if (syncing) this.syncMain();
     try {
-      this.wal.reset(this.wal.generation + 1);
+      this.wal.reset(this.wal.generation + 1, this.walKeepFrames());
     } catch (e) {
       throw this.fence(e, "starting a new log generation");
     }
     this.checkpoints++;
+  }
+
+  /**
+   * Frames of log file kept across a reset: what a generation holds before its automatic
+   * checkpoint, overwritten in place by the next one.
+   */
+  private walKeepFrames(): number {
+    const auto = this.opts.walAutoCheckpointPages;
+    return auto === 0 ? WAL_AUTO_CHECKPOINT_PAGES_DEFAULT : auto;
   }
 
   /** The LSN a checkpoint records: `lsn`, else the last commit's; never lower than before. */

@@ -275,9 +275,12 @@ export class Wal {
 
   /**
    * Start generation `generation`: its header is durable before this returns, and the
-   * index is empty. The file is not truncated: older frames fail the salt check.
+   * index is empty. Older frames stay in the file (they fail the salt check) and are
+   * overwritten in place, which spares fdatasync a file-size change per commit; but the
+   * file is cut to `keepFrames` frames, so that a long finished generation does not leave
+   * every later open reading its stale tail.
    */
-  reset(generation: number): void {
+  reset(generation: number, keepFrames: number): void {
     this.salt = { ...this.salt, generation };
     this.committed.clear();
     this.txn.clear();
@@ -285,6 +288,10 @@ export class Wal {
     this.framesSynced = 0;
     this.committedEnd = 0;
     this.writeHeader();
+    // Only now: cut before the new header were durable, a crash could leave the old header
+    // over a prefix of its frames, and replaying a prefix would undo later commits.
+    const keepBytes = walFrameOffset(keepFrames, this.pageSize);
+    if (this.file.size() > keepBytes) this.file.truncate(keepBytes);
   }
 
   close(): void {
