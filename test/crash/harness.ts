@@ -459,12 +459,13 @@ export function referenceRun(w: Workload): Reference {
         open().state.slots[op.slot] = op.value;
         continue;
       }
-      const live = sortedKeys((txn ?? { state: cur }).state.live);
+      // What the writer sees: its open transaction, else the last commit.
+      const visible = txn === null ? cur : txn.state;
+      const live = sortedKeys(visible.live);
       if (op.kind === "read" && live.length > 0) {
         // A read starts no transaction.
         const pgno = pickFrom(live, op.pick);
-        const version = (txn ?? { state: cur }).state.live.get(pgno) ?? -1;
-        run({ t: "read", step, pgno, version });
+        run({ t: "read", step, pgno, version: visible.live.get(pgno) ?? -1 });
         continue;
       }
       const t = open();
