@@ -351,7 +351,7 @@ export class Pager {
       // A fresh log has nothing to recover. Otherwise the log's commits go home (a new
       // generation starts), or, with none, a new generation starts at once: nothing may
       // ever be appended after stale frames.
-      if (logged) pager.backfill(pager.lastCommitLsn);
+      if (logged) pager.backfill(pager.lastCommitLsn, true);
       else if (!fresh) wal.reset(wal.generation + 1, pager.walKeepFrames());
       pager.afterCall();
       return pager;
@@ -574,7 +574,7 @@ export class Pager {
     }
     this.checkNoWriters("checkpoint");
     this.commitTxn();
-    this.backfill(this.checkpointTarget(lsn));
+    this.backfill(this.checkpointTarget(lsn), false);
     // Later commits get LSNs above any LSN a caller recorded.
     if (this.nextLsn <= this.checkpointLsnValue) this.nextLsn = this.checkpointLsnValue + 1n;
     if (this.opts.debug) this.afterCall();
@@ -746,7 +746,7 @@ export class Pager {
     const limit = this.opts.walAutoCheckpointPages;
     if (limit === 0 || this.wal.frameCount < limit || this.fenced !== null) return;
     try {
-      this.backfill(this.checkpointTarget(undefined));
+      this.backfill(this.checkpointTarget(undefined), false);
     } catch {
       // The commit is durable already; a failed checkpoint is retried after the next
       // commit, and one that fenced the pager is reported by the next write call.
@@ -754,11 +754,12 @@ export class Pager {
   }
 
   /**
-   * Copy the committed log home and start a new log generation. No transaction is open.
-   * Order: (log synced) pages -> sync -> page 1 -> sync -> log reset. A crash anywhere
+   * Copy the committed log home and start a new log generation (cutting the log file back
+   * when `cutLog`: at recovery). No transaction is open.
+   * Order: (log synced) pages, page 1 -> one sync -> log reset, durable. A crash anywhere
    * before the reset is durable leaves the log intact, and open redoes all of it.
    */
-  private backfill(lsn: bigint): void {
+  private backfill(lsn: bigint, cutLog: boolean): void {
     assert(!this.txnActive, "backfill with an open transaction");
     if (this.wal.committedPages === 0) {
       if (lsn === this.checkpointLsnValue) return;
@@ -794,7 +795,7 @@ export class Pager {
       run.length = 0;
       slots = 0;
     };
-    for (const [pgno, frame] of this.wal.committedFrames()) {
+    for (const pgno of this.wal.committedPageNumbers()) {
       if (pgno === 1) continue;
       if (run.length > 0 && (pgno !== first + run.length || run.length >= WRITE_RUN_PAGES_MAX)) {
         flushWrite();
@@ -809,6 +810,7 @@ export class Pager {
         run.push(resident.page);
         continue;
       }
+      const frame = this.wal.lookupCommitted(pgno);
       if (reading.length === 0 || frame !== readFrom + reading.length) {
         flushRead();
         readFrom = frame;
@@ -830,7 +832,7 @@ export class Pager {
     this.writeHeaderHome();
     if (syncing) this.syncMain();
     try {
-      this.wal.reset(this.wal.generation + 1, this.walKeepFrames());
+      this.wal.reset(this.wal.generation + 1, cutLog ? this.walKeepFrames() : undefined);
     } catch (e) {
       throw this.fence(e, "starting a new log generation");
     }

@@ -177,9 +177,12 @@ export class Wal {
     return c === undefined ? -1 : c;
   }
 
-  /** Committed pages, ascending, each with its newest frame: what a checkpoint backfills. */
-  committedFrames(): [pgno: number, frame: number][] {
-    return [...this.committed.entries()].sort((a, b) => a[0] - b[0]);
+  /** Pages with a committed image, ascending: what a checkpoint backfills. */
+  committedPageNumbers(): Uint32Array {
+    const pages = new Uint32Array(this.committed.size);
+    let i = 0;
+    for (const pgno of this.committed.keys()) pages[i++] = pgno;
+    return pages.sort(); // numeric for typed arrays
   }
 
   /** Read the page image of frame `index` into `page` (pageSize bytes). Unverified. */
@@ -276,11 +279,12 @@ export class Wal {
   /**
    * Start generation `generation`: its header is durable before this returns, and the
    * index is empty. Older frames stay in the file (they fail the salt check) and are
-   * overwritten in place, which spares fdatasync a file-size change per commit; but the
-   * file is cut to `keepFrames` frames, so that a long finished generation does not leave
-   * every later open reading its stale tail.
+   * overwritten in place, which spares fdatasync a file-size change per commit. With
+   * `keepFrames` the file is also cut to that many frames, so that a long finished
+   * generation leaves no stale tail for a later open to read (cutting a large file costs
+   * milliseconds: recovery does it, a routine checkpoint does not).
    */
-  reset(generation: number, keepFrames: number): void {
+  reset(generation: number, keepFrames?: number): void {
     this.salt = { ...this.salt, generation };
     this.committed.clear();
     this.txn.clear();
@@ -290,6 +294,7 @@ export class Wal {
     this.writeHeader();
     // Only now: cut before the new header were durable, a crash could leave the old header
     // over a prefix of its frames, and replaying a prefix would undo later commits.
+    if (keepFrames === undefined) return;
     const keepBytes = walFrameOffset(keepFrames, this.pageSize);
     if (this.file.size() > keepBytes) this.file.truncate(keepBytes);
   }
