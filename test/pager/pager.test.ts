@@ -3,13 +3,17 @@
 // `debug: true`, so the pool's invariants are checked after every call as well.
 
 import assert from "node:assert/strict";
+import * as nodeFs from "node:fs";
+import * as path from "node:path";
 import { describe, test } from "node:test";
 import { writeU32 } from "../../src/format/codec.js";
 import { crc32 } from "../../src/format/crc32.js";
 import { trunkCapacity } from "../../src/format/freelist.js";
 import { Pager } from "../../src/pager/pager.js";
 import { MemFS } from "../../src/vfs/memfs.js";
+import { NodeFS } from "../../src/vfs/node/nodefs.js";
 import type { VFile, VFS } from "../../src/vfs/vfs.js";
+import { withTempDir } from "../tmpdir.js";
 import { allocatePage, assertPage, stamp, throwsCode, writePage } from "./pages.js";
 
 const PATH = "/db.pkv";
@@ -497,13 +501,8 @@ describe("I/O faults", () => {
 });
 
 describe("the NodeFS backend", () => {
-  test("round-trips pages through eviction, checkpoint and reopen on a real file", async () => {
-    const { NodeFS } = await import("../../src/vfs/node/nodefs.js");
-    const os = await import("node:os");
-    const nodeFs = await import("node:fs");
-    const path = await import("node:path");
-    const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), "pagekv-pager-"));
-    try {
+  test("round-trips pages through eviction, checkpoint and reopen on a real file", () => {
+    withTempDir((dir) => {
       const file = path.join(dir, "db.pkv");
       const vfs = new NodeFS();
       const pager = Pager.create(vfs, file, { pageSize: 4096, cacheFrames: 4, debug: true });
@@ -518,18 +517,11 @@ describe("the NodeFS backend", () => {
       for (let p = 2; p <= 31; p++) if (p !== 10) assertPage(again, p, 1);
       again.close();
       throwsCode(() => Pager.create(vfs, file), "ERR_EXISTS");
-    } finally {
-      nodeFs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
-  test("one writer per file: a second open is ERR_LOCKED; closing leaves one file", async () => {
-    const { NodeFS } = await import("../../src/vfs/node/nodefs.js");
-    const os = await import("node:os");
-    const nodeFs = await import("node:fs");
-    const path = await import("node:path");
-    const dir = nodeFs.mkdtempSync(path.join(os.tmpdir(), "pagekv-pager-"));
-    try {
+  test("one writer per file: a second open is ERR_LOCKED; closing leaves one file", () => {
+    withTempDir((dir) => {
       const file = path.join(dir, "db.pkv");
       const vfs = new NodeFS();
       const pager = Pager.create(vfs, file, { pageSize: 4096, cacheFrames: 8 });
@@ -546,9 +538,7 @@ describe("the NodeFS backend", () => {
       const again = Pager.open(vfs, file);
       assertPage(again, 2, 1);
       again.close();
-    } finally {
-      nodeFs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 

@@ -5,22 +5,12 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { isPagekvError, type PagekvError } from "../../src/errors.js";
 import { MEMFS_SECTOR_BYTES, MemFS } from "../../src/vfs/memfs.js";
-import type { VFile } from "../../src/vfs/vfs.js";
+import { readAll, text } from "./bytes.js";
 
 const P = "/db.pkv";
 
 function filled(length: number, byte: number): Uint8Array {
   return new Uint8Array(length).fill(byte);
-}
-
-function text(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
-}
-
-function readAll(file: VFile): Uint8Array {
-  const buf = new Uint8Array(file.size());
-  assert.equal(file.readAt(buf, 0), buf.length);
-  return buf;
 }
 
 function isCode(code: PagekvError["code"]): (e: unknown) => boolean {

@@ -10,17 +10,8 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { isPagekvError } from "../../src/errors.js";
 import { NodeFS } from "../../src/vfs/node/nodefs.js";
-import type { VFile, VLock } from "../../src/vfs/vfs.js";
-
-function text(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
-}
-
-function readAll(file: VFile): Uint8Array {
-  const buf = new Uint8Array(file.size());
-  assert.equal(file.readAt(buf, 0), buf.length);
-  return buf;
-}
+import type { VLock } from "../../src/vfs/vfs.js";
+import { readAll, text } from "./bytes.js";
 
 /** A PagekvError of `code` whose cause is the platform error with `causeCode`. */
 function isMapped(code: "ERR_NOT_FOUND" | "ERR_EXISTS" | "ERR_IO", causeCode: string) {
