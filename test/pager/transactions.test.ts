@@ -241,3 +241,65 @@ describe("locking and process death", () => {
     again.close();
   });
 });
+
+describe("faults", () => {
+  test("ERR_FENCED comes before any other check", () => {
+    const { fs, pager } = fresh();
+    const a = allocatePage(pager, 1);
+    pager.checkpoint();
+    pager.begin();
+    writePage(pager, a, 2);
+    fs.injectFault("sync", 1);
+    throwsCode(() => pager.commit(), "ERR_IO");
+    throwsCode(() => pager.free(0), "ERR_FENCED"); // not ERR_PAGE_RANGE
+    throwsCode(() => pager.checkpoint(-1n), "ERR_FENCED"); // not ERR_ARG
+    throwsCode(() => pager.setSlot(99, 1), "ERR_FENCED"); // not ERR_ARG
+    throwsCode(() => pager.commit(), "ERR_FENCED"); // not ERR_TXN
+    assertPage(pager, a, 1); // reads still see the last commit
+  });
+
+  test("a failed write home during a checkpoint is ERR_IO without fencing; a retry succeeds", () => {
+    const { fs, pager } = fresh({ cacheFrames: 2 });
+    const pages = [allocatePage(pager, 1), allocatePage(pager, 1), allocatePage(pager, 1)];
+    pager.begin();
+    for (const p of pages) writePage(pager, p, 2);
+    pager.commit();
+    fs.injectFault("write", 1, "ENOSPC"); // the first write of the checkpoint: pages home
+    const e = throwsCode(() => pager.checkpoint(), "ERR_IO");
+    assert.equal((e.cause as { code?: string }).code, "ENOSPC");
+    pager.checkpoint();
+    fs.crash();
+    const again = Pager.open(fs, PATH);
+    for (const p of pages) assertPage(again, p, 2);
+  });
+
+  test("a failed log append at commit is ERR_IO, fences, and leaves the last commit", () => {
+    const { fs, pager } = fresh();
+    const a = allocatePage(pager, 1);
+    pager.checkpoint();
+    pager.begin();
+    writePage(pager, a, 2);
+    fs.injectFault("write", 1, "ENOSPC");
+    throwsCode(() => pager.commit(), "ERR_IO");
+    throwsCode(() => pager.begin(), "ERR_FENCED");
+    assertPage(pager, a, 1);
+    pager.close();
+    const again = Pager.open(fs, PATH);
+    assertPage(again, a, 1);
+  });
+
+  test("a failed read during recovery fails the open, releases the lock, and a retry recovers", () => {
+    const { fs, pager } = fresh();
+    const a = allocatePage(pager, 1);
+    pager.checkpoint();
+    pager.begin();
+    writePage(pager, a, 2);
+    pager.commit();
+    fs.crash();
+    fs.injectFault("read", 2, "EIO"); // the database header reads fine; the log does not
+    const e = throwsCode(() => Pager.open(fs, PATH), "ERR_IO");
+    assert.equal((e.cause as { code?: string }).code, "EIO");
+    const again = Pager.open(fs, PATH); // not ERR_LOCKED: the failed open let go
+    assertPage(again, a, 2);
+  });
+});
