@@ -12,12 +12,14 @@ export type ErrorCode =
   | "ERR_FENCED" // a sync (or log write) failed earlier: writes refused until reopen
   | "ERR_FULL" // the page-count limit would be passed
   | "ERR_IO" // the file system failed; `cause` holds the original error
+  | "ERR_KEY_TOO_LARGE" // a key longer than the tree's documented maximum
   | "ERR_LOCKED" // another writer (this process or a live other one) holds the database
   | "ERR_NOT_FOUND" // open of a file that does not exist
   | "ERR_PAGE_RANGE" // a page number outside 2..pageCount (page 1 is the pager's own)
   | "ERR_PIN" // the pin contract was broken (double unpin, free of a pinned page, ...)
   | "ERR_POOL_EXHAUSTED" // every frame is pinned: no page can be brought in
-  | "ERR_TXN"; // transaction misuse: begin inside a transaction, commit without one, ...
+  | "ERR_TXN" // transaction misuse: begin inside a transaction, commit without one, ...
+  | "ERR_VALUE_TOO_LARGE"; // a value longer than the tree's documented maximum
 
 export interface PagekvErrorDetails {
   /** The underlying error (for ERR_IO, the platform's error with its own `code`). */

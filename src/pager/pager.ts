@@ -474,6 +474,12 @@ export class Pager {
     if (this.opts.debug) this.afterCall();
   }
 
+  /** Every page on the freelist, trunk pages included (a copy; for consistency checks). */
+  freePageNumbers(): number[] {
+    if (this.closed || !this.lock.held) throw this.closedError();
+    return Array.from(this.freePages.entries());
+  }
+
   /** One of the header's 8 u32 application slots, as of the last setSlot. */
   getSlot(i: number): number {
     if (this.closed || !this.lock.held) throw this.closedError();

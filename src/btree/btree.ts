@@ -1,0 +1,808 @@
+// The ordered key/value core: a B+tree of slotted pages (node.ts) built only on the pager's
+// contract: get/unpin, allocate/free and the header's application slot for its root. It
+// never touches the VFS and never begins or ends a transaction: its caller does.
+//
+// Invariants (check() verifies them):
+//   - keys are unique and strictly ascending within a node and across the leaf chain;
+//   - every key in an interior cell's child is < the cell's key and >= the previous
+//     cell's key; the rightmost child holds keys >= the last cell's key;
+//   - all leaves are at the same depth; the leaf chain visits every leaf in key order;
+//   - every page is accounted for exactly once: page 1, the tree, overflow chains, free;
+//   - an operation pins at most 3 frames at once (a node, its new sibling or a parent and
+//     two children), so a pool of BTREE_CACHE_FRAMES_MIN frames never runs out mid-way.
+
+import { PagekvError } from "../errors.js";
+import { readU32, writeU16, writeU32 } from "../format/codec.js";
+import type { Pager } from "../pager/pager.js";
+import {
+  appendCellFrom,
+  cellAt,
+  cellBytes,
+  childAt,
+  compareKey,
+  count,
+  freeBytes,
+  INTERIOR_CELL_HEADER_BYTES,
+  initNode,
+  insertCell,
+  interiorChild,
+  KIND_INTERIOR,
+  KIND_LEAF,
+  KIND_OVERFLOW,
+  keyLengthAt,
+  keyOffsetAt,
+  kind,
+  LEAF_CELL_HEADER_BYTES,
+  leafValueOffset,
+  leafValueWord,
+  NODE_HEADER_BYTES,
+  OVERFLOW_FLAG,
+  removeCell,
+  right,
+  type SearchResult,
+  search,
+  setChildAt,
+  setRight,
+  spaceNeeded,
+  usedBytes,
+} from "./node.js";
+
+/** Largest value: 64 MiB (an overflow chain of about 16,400 pages at 4 KiB). */
+export const VALUE_BYTES_MAX = 64 * 2 ** 20;
+/** Deepest tree walked before the file is declared corrupt (fan-out >= 4: 2^64 keys). */
+export const TREE_DEPTH_MAX = 32;
+/** Frames the tree needs to be sure never to find the pool fully pinned. */
+export const BTREE_CACHE_FRAMES_MIN = 8;
+/** A node is merged with a sibling when its cells fill less than this share of it. */
+const UNDERFULL_SHARE = 0.25;
+
+export interface EntriesOptions {
+  gt?: Uint8Array;
+  gte?: Uint8Array;
+  lt?: Uint8Array;
+  lte?: Uint8Array;
+  reverse?: boolean;
+}
+
+/** Where one side of a cell list comes from while a node is rebuilt. */
+interface CellRef {
+  src: Uint8Array;
+  off: number;
+}
+
+export class BTree {
+  /** Longest key: pageSize / 16 (32 at 512-byte pages, 256 at 4 KiB). */
+  readonly keyBytesMax: number;
+  readonly valueBytesMax = VALUE_BYTES_MAX;
+  /** Bumped by every change, so iterators know to find their place again. */
+  version = 0;
+  private readonly pager: Pager;
+  private readonly rootSlot: number;
+  private readonly usable: number;
+  /** Largest leaf cell kept inline: four cells always fit in a leaf. */
+  private readonly inlineCellMax: number;
+  private readonly overflowPayload: number;
+  private readonly scratch: Uint8Array;
+  private readonly copy: Uint8Array;
+  private readonly cell: Uint8Array;
+  private readonly found: SearchResult = { index: 0, exact: false };
+  private readonly pathPages = new Uint32Array(TREE_DEPTH_MAX);
+  private readonly pathIndex = new Int32Array(TREE_DEPTH_MAX);
+  private depth = 0;
+
+  constructor(pager: Pager, rootSlot = 0) {
+    this.pager = pager;
+    this.rootSlot = rootSlot;
+    this.usable = pager.usableSize;
+    this.keyBytesMax = pager.pageSize / 16;
+    this.inlineCellMax = Math.floor((this.usable - NODE_HEADER_BYTES) / 4) - 2;
+    this.overflowPayload = this.usable - NODE_HEADER_BYTES;
+    this.scratch = new Uint8Array(this.usable);
+    this.copy = new Uint8Array(this.usable);
+    this.cell = new Uint8Array(this.inlineCellMax);
+  }
+
+  // ---- reads ----
+
+  /** The value stored under `key` (a copy the caller owns), or undefined. */
+  get(key: Uint8Array): Uint8Array | undefined {
+    this.checkKey(key);
+    if (this.root() === 0) return undefined;
+    const leaf = this.descend(key);
+    if (!this.found.exact) return undefined;
+    return this.readValue(leaf, this.found.index);
+  }
+
+  has(key: Uint8Array): boolean {
+    this.checkKey(key);
+    if (this.root() === 0) return false;
+    this.descend(key);
+    return this.found.exact;
+  }
+
+  /**
+   * Entries in key order (or reverse) within the bounds, as copies. The iterator survives
+   * changes made while it is open: it continues after the last key it returned.
+   */
+  *entries(opts: EntriesOptions = {}): IterableIterator<[Uint8Array, Uint8Array]> {
+    const lo = opts.gte ?? opts.gt;
+    const loOpen = opts.gte === undefined && opts.gt !== undefined;
+    const hi = opts.lte ?? opts.lt;
+    const hiOpen = opts.lte === undefined && opts.lt !== undefined;
+    const reverse = opts.reverse === true;
+    if (this.root() === 0) return;
+    let last: Uint8Array | null = null;
+    let leaf = 0;
+    let index = -1;
+    let seen = -1;
+    for (;;) {
+      if (seen !== this.version || leaf === 0) {
+        // (Re)find our place: after `last`, or at the start bound.
+        seen = this.version;
+        if (this.root() === 0) return;
+        if (reverse) {
+          const from = last ?? hi;
+          [leaf, index] =
+            from === undefined ? this.lastEntry() : this.seekBefore(from, last !== null || hiOpen);
+        } else {
+          const from = last ?? lo ?? EMPTY;
+          [leaf, index] = this.seekFrom(from, last !== null || (lo !== undefined && loOpen));
+        }
+      }
+      if (leaf === 0) return;
+      const f = this.pager.get(leaf);
+      const d = f.data;
+      const off = keyOffsetAt(d, index);
+      const len = keyLengthAt(d, index);
+      const beyond = reverse
+        ? lo !== undefined && cmp(lo, d, off, len) >= (loOpen ? 0 : 1)
+        : hi !== undefined && cmp(hi, d, off, len) <= (hiOpen ? 0 : -1);
+      if (beyond) {
+        this.pager.unpin(f);
+        return;
+      }
+      const key = d.slice(off, off + len);
+      this.pager.unpin(f);
+      const value = this.readValue(leaf, index);
+      last = key;
+      // Step before yielding, so the next round starts from a valid place.
+      [leaf, index] = reverse ? this.stepBack(leaf, index, key) : this.stepForward(leaf, index);
+      const version = this.version;
+      yield [key, value];
+      if (this.version !== version) seen = -1;
+    }
+  }
+
+  // ---- writes ----
+
+  /** Insert `key`, or replace its value. */
+  put(key: Uint8Array, value: Uint8Array): void {
+    this.checkKey(key);
+    if (!(value instanceof Uint8Array)) throw this.argError("value is not a Uint8Array");
+    if (value.length > VALUE_BYTES_MAX) {
+      throw new PagekvError(
+        "ERR_VALUE_TOO_LARGE",
+        `${this.pager.path}: value of ${value.length} bytes exceeds the maximum of ${VALUE_BYTES_MAX}`,
+        { path: this.pager.path },
+      );
+    }
+    this.version++;
+    const inline = LEAF_CELL_HEADER_BYTES + key.length + value.length <= this.inlineCellMax;
+    const first = inline ? 0 : this.writeOverflow(value);
+    const cellLen = LEAF_CELL_HEADER_BYTES + key.length + (inline ? value.length : 4);
+    const c = this.cell;
+    writeU16(c, 0, key.length);
+    writeU32(c, 2, inline ? value.length : value.length + OVERFLOW_FLAG);
+    c.set(key, LEAF_CELL_HEADER_BYTES);
+    if (inline) c.set(value, LEAF_CELL_HEADER_BYTES + key.length);
+    else writeU32(c, LEAF_CELL_HEADER_BYTES + key.length, first);
+
+    if (this.root() === 0) {
+      const f = this.pager.allocate();
+      initNode(f.data, KIND_LEAF);
+      this.pager.setSlot(this.rootSlot, f.pgno);
+      this.pager.unpin(f, true);
+    }
+    const leaf = this.descend(key);
+    const index = this.found.index;
+    const f = this.pager.get(leaf, "write");
+    const d = f.data;
+    let oldChain = 0;
+    if (this.found.exact) {
+      oldChain = chainOf(d, cellAt(d, index));
+      removeCell(d, index);
+    }
+    if (freeBytes(d) >= spaceNeeded(cellLen)) {
+      const at = insertCell(d, index, cellLen, this.scratch);
+      d.set(c.subarray(0, cellLen), at);
+      this.pager.unpin(f, true);
+    } else {
+      this.splitLeaf(f.data, leaf, index, cellLen);
+      this.pager.unpin(f, true);
+    }
+    if (oldChain !== 0) this.freeChain(oldChain);
+  }
+
+  /** Remove `key`; returns whether it was there. */
+  delete(key: Uint8Array): boolean {
+    this.checkKey(key);
+    if (this.root() === 0) return false;
+    const leaf = this.descend(key);
+    if (!this.found.exact) return false;
+    this.version++;
+    const f = this.pager.get(leaf, "write");
+    const d = f.data;
+    const chain = chainOf(d, cellAt(d, this.found.index));
+    removeCell(d, this.found.index);
+    this.pager.unpin(f, true);
+    if (chain !== 0) this.freeChain(chain);
+    this.rebalance(this.depth - 1);
+    return true;
+  }
+
+  /** Forget cached positions (after a rollback changed the tree under the iterators). */
+  invalidate(): void {
+    this.version++;
+  }
+
+  // ---- check ----
+
+  /** Every problem found: ordering, bounds, depth, the leaf chain and page accounting. */
+  check(): string[] {
+    const problems: string[] = [];
+    const owner = new Map<number, string>();
+    const claim = (pgno: number, what: string): boolean => {
+      if (pgno < 2 || pgno > this.pager.pageCount) {
+        problems.push(`${what}: page ${pgno} is out of range`);
+        return false;
+      }
+      const prev = owner.get(pgno);
+      if (prev !== undefined) {
+        problems.push(`page ${pgno} is used twice: ${prev} and ${what}`);
+        return false;
+      }
+      owner.set(pgno, what);
+      return true;
+    };
+    for (const p of this.pager.freePageNumbers()) claim(p, "freelist");
+    const root = this.root();
+    const leaves: number[] = [];
+    let leafDepth = -1;
+    let prevKey: Uint8Array | null = null;
+    const walk = (pgno: number, depth: number, lo: Uint8Array | null, hi: Uint8Array | null) => {
+      if (depth >= TREE_DEPTH_MAX) {
+        problems.push(`page ${pgno}: tree deeper than ${TREE_DEPTH_MAX}`);
+        return;
+      }
+      if (!claim(pgno, `tree node at depth ${depth}`)) return;
+      let f: ReturnType<Pager["get"]>;
+      try {
+        f = this.pager.get(pgno);
+      } catch (e) {
+        problems.push(`page ${pgno}: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
+      const d = f.data.slice();
+      this.pager.unpin(f);
+      const k = kind(d);
+      const n = count(d);
+      if (k !== KIND_LEAF && k !== KIND_INTERIOR) {
+        problems.push(`page ${pgno}: kind ${k} is not a tree node`);
+        return;
+      }
+      if (freeBytes(d) < 0 || NODE_HEADER_BYTES + 2 * n > d.length) {
+        problems.push(`page ${pgno}: cell area overlaps the slot array`);
+        return;
+      }
+      let prev: Uint8Array | null = null;
+      for (let i = 0; i < n; i++) {
+        const key = d.slice(keyOffsetAt(d, i), keyOffsetAt(d, i) + keyLengthAt(d, i));
+        if (prev !== null && compareBytes(prev, key) >= 0) {
+          problems.push(`page ${pgno}: keys ${i - 1} and ${i} are not ascending`);
+        }
+        if (lo !== null && compareBytes(key, lo) < 0)
+          problems.push(`page ${pgno}: key ${i} below its separator`);
+        if (hi !== null && compareBytes(key, hi) >= 0)
+          problems.push(`page ${pgno}: key ${i} not below its separator`);
+        prev = key;
+      }
+      if (k === KIND_LEAF) {
+        if (leafDepth === -1) leafDepth = depth;
+        else if (leafDepth !== depth)
+          problems.push(`page ${pgno}: leaf at depth ${depth}, others at ${leafDepth}`);
+        leaves.push(pgno);
+        for (let i = 0; i < n; i++) {
+          const off = cellAt(d, i);
+          const key = d.slice(keyOffsetAt(d, i), keyOffsetAt(d, i) + keyLengthAt(d, i));
+          if (prevKey !== null && compareBytes(prevKey, key) >= 0) {
+            problems.push(`page ${pgno}: key ${i} does not follow the previous leaf's keys`);
+          }
+          prevKey = key;
+          const word = leafValueWord(d, off);
+          if (word >= OVERFLOW_FLAG) this.checkChain(d, off, word - OVERFLOW_FLAG, claim, problems);
+        }
+        return;
+      }
+      for (let i = 0; i <= n; i++) {
+        const childLo =
+          i === 0
+            ? lo
+            : d.slice(keyOffsetAt(d, i - 1), keyOffsetAt(d, i - 1) + keyLengthAt(d, i - 1));
+        const childHi =
+          i === n ? hi : d.slice(keyOffsetAt(d, i), keyOffsetAt(d, i) + keyLengthAt(d, i));
+        walk(childAt(d, i), depth + 1, childLo, childHi);
+      }
+    };
+    if (root !== 0) walk(root, 0, null, null);
+    // The leaf chain: each leaf's right sibling is the next leaf in key order.
+    for (let i = 0; i < leaves.length; i++) {
+      const f = this.pager.get(leaves[i]);
+      const next = right(f.data);
+      this.pager.unpin(f);
+      const want = i + 1 < leaves.length ? leaves[i + 1] : 0;
+      if (next !== want)
+        problems.push(`page ${leaves[i]}: right sibling ${next}, expected ${want}`);
+    }
+    const accounted = owner.size + 1; // page 1
+    if (accounted !== this.pager.pageCount) {
+      problems.push(
+        `${this.pager.pageCount} pages, ${accounted} accounted for (page 1, tree, overflow, free)`,
+      );
+    }
+    return problems;
+  }
+
+  // ---- internals: descent ----
+
+  private root(): number {
+    return this.pager.getSlot(this.rootSlot);
+  }
+
+  /**
+   * Walk from the root to the leaf where `key` belongs, recording the path; `found` holds
+   * the leaf index. Pins one page at a time and allocates nothing.
+   */
+  private descend(key: Uint8Array): number {
+    let pgno = this.root();
+    for (let depth = 0; depth < TREE_DEPTH_MAX; depth++) {
+      const f = this.pager.get(pgno);
+      const d = f.data;
+      const k = kind(d);
+      search(d, key, key.length, this.found);
+      this.pathPages[depth] = pgno;
+      this.pathIndex[depth] = this.found.index;
+      if (k === KIND_LEAF) {
+        this.pager.unpin(f);
+        this.depth = depth + 1;
+        return pgno;
+      }
+      const child = k === KIND_INTERIOR ? childAt(d, this.found.index) : 0;
+      this.pager.unpin(f);
+      if (child === 0) throw this.corrupt(pgno, `is not a tree node (kind ${k})`);
+      pgno = child;
+    }
+    throw this.corrupt(pgno, `lies deeper than ${TREE_DEPTH_MAX} levels`);
+  }
+
+  /** First entry >= key (> key when `open`), as [leaf, index], or [0, -1]. */
+  private seekFrom(key: Uint8Array, open: boolean): [number, number] {
+    const leaf = this.descend(key);
+    const index = this.found.exact && open ? this.found.index + 1 : this.found.index;
+    return this.settleForward(leaf, index);
+  }
+
+  /** Last entry <= key (< key when `open`), as [leaf, index], or [0, -1]. */
+  private seekBefore(key: Uint8Array, open: boolean): [number, number] {
+    const leaf = this.descend(key);
+    const index = this.found.exact && !open ? this.found.index : this.found.index - 1;
+    return index >= 0 ? [leaf, index] : this.previousLeafEnd();
+  }
+
+  private lastEntry(): [number, number] {
+    let pgno = this.root();
+    for (let depth = 0; depth < TREE_DEPTH_MAX; depth++) {
+      const f = this.pager.get(pgno);
+      const d = f.data;
+      const k = kind(d);
+      const n = count(d);
+      this.pathPages[depth] = pgno;
+      this.pathIndex[depth] = n;
+      const child = k === KIND_INTERIOR ? right(d) : 0;
+      this.pager.unpin(f);
+      if (k === KIND_LEAF) {
+        this.depth = depth + 1;
+        return n > 0 ? [pgno, n - 1] : this.previousLeafEnd();
+      }
+      if (child === 0) throw this.corrupt(pgno, `is not a tree node (kind ${k})`);
+      pgno = child;
+    }
+    throw this.corrupt(pgno, `lies deeper than ${TREE_DEPTH_MAX} levels`);
+  }
+
+  /** From the leaf at the end of the recorded path, the last entry of an earlier leaf. */
+  private previousLeafEnd(): [number, number] {
+    for (;;) {
+      let level = this.depth - 2;
+      while (level >= 0 && this.pathIndex[level] === 0) level--;
+      if (level < 0) return [0, -1];
+      // Down the left neighbour's subtree along rightmost children.
+      let f = this.pager.get(this.pathPages[level]);
+      let pgno = childAt(f.data, this.pathIndex[level] - 1);
+      this.pager.unpin(f);
+      this.pathIndex[level]--;
+      for (let depth = level + 1; depth < TREE_DEPTH_MAX; depth++) {
+        f = this.pager.get(pgno);
+        const d = f.data;
+        const n = count(d);
+        this.pathPages[depth] = pgno;
+        this.pathIndex[depth] = n;
+        const leaf = kind(d) === KIND_LEAF;
+        const child = leaf ? 0 : right(d);
+        this.pager.unpin(f);
+        if (leaf) {
+          this.depth = depth + 1;
+          if (n > 0) return [pgno, n - 1];
+          break; // an empty leaf: keep going left
+        }
+        pgno = child;
+      }
+    }
+  }
+
+  private stepForward(leaf: number, index: number): [number, number] {
+    return this.settleForward(leaf, index + 1);
+  }
+
+  /** [leaf, index] if index is inside the leaf, else the first entry of a later leaf. */
+  private settleForward(leaf: number, index: number): [number, number] {
+    let pgno = leaf;
+    let i = index;
+    for (let hops = 0; pgno !== 0; hops++) {
+      if (hops > this.pager.pageCount) throw this.corrupt(leaf, "starts a leaf chain with a cycle");
+      const f = this.pager.get(pgno);
+      const n = count(f.data);
+      const next = right(f.data);
+      this.pager.unpin(f);
+      if (i < n) return [pgno, i];
+      pgno = next;
+      i = 0;
+    }
+    return [0, -1];
+  }
+
+  private stepBack(leaf: number, index: number, key: Uint8Array): [number, number] {
+    if (index > 0) return [leaf, index - 1];
+    this.descend(key); // records the path to this leaf
+    return this.previousLeafEnd();
+  }
+
+  // ---- internals: values ----
+
+  private readValue(leaf: number, index: number): Uint8Array {
+    const f = this.pager.get(leaf);
+    const d = f.data;
+    const off = cellAt(d, index);
+    const word = leafValueWord(d, off);
+    if (word < OVERFLOW_FLAG) {
+      const at = leafValueOffset(d, off);
+      const value = d.slice(at, at + word);
+      this.pager.unpin(f);
+      return value;
+    }
+    const length = word - OVERFLOW_FLAG;
+    let pgno = readU32(d, leafValueOffset(d, off));
+    this.pager.unpin(f);
+    const value = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      if (pgno === 0)
+        throw this.corrupt(leaf, `has an overflow chain shorter than ${length} bytes`);
+      const o = this.pager.get(pgno);
+      if (kind(o.data) !== KIND_OVERFLOW) {
+        this.pager.unpin(o);
+        throw this.corrupt(pgno, "is not an overflow page");
+      }
+      const n = Math.min(this.overflowPayload, length - done);
+      value.set(o.data.subarray(NODE_HEADER_BYTES, NODE_HEADER_BYTES + n), done);
+      done += n;
+      const next = right(o.data);
+      this.pager.unpin(o);
+      pgno = next;
+    }
+    return value;
+  }
+
+  /** Write `value` into a new overflow chain; returns its first page. */
+  private writeOverflow(value: Uint8Array): number {
+    const per = this.overflowPayload;
+    const pages = Math.ceil(value.length / per);
+    let next = 0;
+    for (let p = pages - 1; p >= 0; p--) {
+      const f = this.pager.allocate();
+      initNode(f.data, KIND_OVERFLOW);
+      setRight(f.data, next);
+      const from = p * per;
+      f.data.set(value.subarray(from, Math.min(value.length, from + per)), NODE_HEADER_BYTES);
+      next = f.pgno;
+      this.pager.unpin(f, true);
+    }
+    return next;
+  }
+
+  private freeChain(first: number): void {
+    let pgno = first;
+    for (let hops = 0; pgno !== 0; hops++) {
+      if (hops > this.pager.pageCount)
+        throw this.corrupt(first, "starts an overflow chain with a cycle");
+      const f = this.pager.get(pgno);
+      const next = right(f.data);
+      this.pager.unpin(f);
+      this.pager.free(pgno);
+      pgno = next;
+    }
+  }
+
+  private checkChain(
+    d: Uint8Array,
+    off: number,
+    length: number,
+    claim: (pgno: number, what: string) => boolean,
+    problems: string[],
+  ): void {
+    let pgno = readU32(d, leafValueOffset(d, off));
+    let left = length;
+    while (left > 0) {
+      if (pgno === 0) {
+        problems.push(`overflow chain ends ${left} bytes short`);
+        return;
+      }
+      if (!claim(pgno, "overflow")) return;
+      const f = this.pager.get(pgno);
+      const k = kind(f.data);
+      const next = right(f.data);
+      this.pager.unpin(f);
+      if (k !== KIND_OVERFLOW) problems.push(`page ${pgno}: kind ${k} in an overflow chain`);
+      left -= Math.min(left, this.overflowPayload);
+      pgno = next;
+    }
+    if (pgno !== 0) problems.push(`overflow chain continues past its ${length} bytes`);
+  }
+
+  // ---- internals: splits ----
+
+  /**
+   * The leaf `d` (page `pgno`, pinned for writing) cannot take the new cell (this.cell,
+   * `cellLen` bytes) at `index`: share its cells and the new one with a new right sibling
+   * and post the sibling's first key to the parent.
+   */
+  private splitLeaf(d: Uint8Array, pgno: number, index: number, cellLen: number): void {
+    this.copy.set(d);
+    const old = this.copy;
+    const n = count(old);
+    const cells: CellRef[] = [];
+    for (let i = 0; i <= n; i++) {
+      if (i === index) cells.push({ src: this.cell, off: 0 });
+      if (i < n) cells.push({ src: old, off: cellAt(old, i) });
+    }
+    const bytes = (c: CellRef) => (c.src === this.cell ? cellLen : cellBytes(old, c.off)) + 2;
+    // Appending at the end of the last leaf (a sequential load): keep the left page full.
+    let m: number;
+    if (index === n && right(old) === 0) {
+      m = n;
+    } else {
+      const total = cells.reduce((s, c) => s + bytes(c), 0);
+      let acc = 0;
+      m = 0;
+      while (m < cells.length - 1 && acc + bytes(cells[m]) <= total / 2) acc += bytes(cells[m++]);
+      if (m === 0) m = 1;
+    }
+    const sibling = this.pager.allocate();
+    const rd = sibling.data;
+    initNode(rd, KIND_LEAF);
+    setRight(rd, right(old));
+    initNode(d, KIND_LEAF);
+    setRight(d, sibling.pgno);
+    for (let i = 0; i < cells.length; i++) {
+      const c = cells[i];
+      const dst = i < m ? d : rd;
+      if (c.src === this.cell) {
+        const at = insertCell(dst, count(dst), cellLen, this.scratch);
+        dst.set(this.cell.subarray(0, cellLen), at);
+      } else {
+        appendCellFrom(dst, old, c.off, this.scratch);
+      }
+    }
+    const sep = rd.slice(keyOffsetAt(rd, 0), keyOffsetAt(rd, 0) + keyLengthAt(rd, 0));
+    const siblingPgno = sibling.pgno;
+    this.pager.unpin(sibling, true);
+    this.postSeparator(this.depth - 2, pgno, sep, siblingPgno);
+  }
+
+  /**
+   * Page `leftPgno` at `level + 1` split into itself and `rightPgno` at separator `sep`:
+   * add the separator to the parent at `level` (or grow a new root).
+   */
+  private postSeparator(level: number, leftPgno: number, sep: Uint8Array, rightPgno: number): void {
+    const cellLen = INTERIOR_CELL_HEADER_BYTES + sep.length;
+    if (level < 0) {
+      const f = this.pager.allocate();
+      initNode(f.data, KIND_INTERIOR);
+      writeInteriorCell(f.data, insertCell(f.data, 0, cellLen, this.scratch), leftPgno, sep);
+      setRight(f.data, rightPgno);
+      this.pager.setSlot(this.rootSlot, f.pgno);
+      this.pager.unpin(f, true);
+      return;
+    }
+    const pgno = this.pathPages[level];
+    const index = this.pathIndex[level];
+    const f = this.pager.get(pgno, "write");
+    const d = f.data;
+    if (freeBytes(d) >= spaceNeeded(cellLen)) {
+      writeInteriorCell(d, insertCell(d, index, cellLen, this.scratch), leftPgno, sep);
+      setChildAt(d, index + 1, rightPgno);
+      this.pager.unpin(f, true);
+      return;
+    }
+    // Split the interior node: the middle cell's key goes up.
+    this.copy.set(d);
+    const old = this.copy;
+    const n = count(old);
+    type Entry = { child: number; key: Uint8Array };
+    const entries: Entry[] = [];
+    for (let i = 0; i < n; i++) {
+      const off = cellAt(old, i);
+      entries.push({
+        child: interiorChild(old, off),
+        key: old.slice(keyOffsetAt(old, i), keyOffsetAt(old, i) + keyLengthAt(old, i)),
+      });
+    }
+    let rightmost = right(old);
+    entries.splice(index, 0, { child: leftPgno, key: sep });
+    if (index + 1 < entries.length) entries[index + 1].child = rightPgno;
+    else rightmost = rightPgno;
+    const size = (e: Entry) => INTERIOR_CELL_HEADER_BYTES + e.key.length + 2;
+    const total = entries.reduce((s, e) => s + size(e), 0);
+    let m = 0;
+    let acc = 0;
+    while (m < entries.length - 2 && acc + size(entries[m]) <= total / 2) acc += size(entries[m++]);
+    if (m === 0) m = 1;
+    const up = entries[m];
+    const sibling = this.pager.allocate();
+    const rd = sibling.data;
+    initNode(rd, KIND_INTERIOR);
+    initNode(d, KIND_INTERIOR);
+    for (let i = 0; i < entries.length; i++) {
+      if (i === m) continue;
+      const e = entries[i];
+      const dst = i < m ? d : rd;
+      const at = insertCell(
+        dst,
+        count(dst),
+        INTERIOR_CELL_HEADER_BYTES + e.key.length,
+        this.scratch,
+      );
+      writeInteriorCell(dst, at, e.child, e.key);
+    }
+    setRight(d, up.child);
+    setRight(rd, rightmost);
+    const siblingPgno = sibling.pgno;
+    this.pager.unpin(sibling, true);
+    this.pager.unpin(f, true);
+    this.postSeparator(level - 1, pgno, up.key, siblingPgno);
+  }
+
+  // ---- internals: merges ----
+
+  /**
+   * After a delete, the node at `level` of the recorded path may be underfull: merge it
+   * with a sibling when both fit in one page, then check the parent; collapse a root
+   * left with a single child.
+   */
+  private rebalance(level: number): void {
+    if (level === 0) {
+      this.collapseRoot();
+      return;
+    }
+    const pgno = this.pathPages[level];
+    const f = this.pager.get(pgno);
+    const underfull = usedBytes(f.data) < (this.usable - NODE_HEADER_BYTES) * UNDERFULL_SHARE;
+    this.pager.unpin(f);
+    if (!underfull) return;
+    const parentPgno = this.pathPages[level - 1];
+    const pf = this.pager.get(parentPgno, "write");
+    const pd = pf.data;
+    if (count(pd) === 0) {
+      this.pager.unpin(pf);
+      return;
+    }
+    const index = this.pathIndex[level - 1];
+    const l = index > 0 ? index - 1 : 0;
+    const leftPgno = childAt(pd, l);
+    const rightPgno = childAt(pd, l + 1);
+    const lf = this.pager.get(leftPgno, "write");
+    const rf = this.pager.get(rightPgno, "write");
+    const ld = lf.data;
+    const rd = rf.data;
+    const sepOff = keyOffsetAt(pd, l);
+    const sepLen = keyLengthAt(pd, l);
+    const leaf = kind(ld) === KIND_LEAF;
+    const need = usedBytes(rd) + (leaf ? 0 : spaceNeeded(INTERIOR_CELL_HEADER_BYTES + sepLen));
+    if (freeBytes(ld) < need) {
+      this.pager.unpin(rf);
+      this.pager.unpin(lf);
+      this.pager.unpin(pf);
+      return;
+    }
+    if (!leaf) {
+      const at = insertCell(ld, count(ld), INTERIOR_CELL_HEADER_BYTES + sepLen, this.scratch);
+      writeInteriorCell(ld, at, right(ld), pd.subarray(sepOff, sepOff + sepLen));
+    }
+    const rn = count(rd);
+    for (let i = 0; i < rn; i++) appendCellFrom(ld, rd, cellAt(rd, i), this.scratch);
+    setRight(ld, right(rd));
+    this.pager.unpin(rf);
+    this.pager.unpin(lf, true);
+    setChildAt(pd, l + 1, leftPgno);
+    removeCell(pd, l);
+    this.pager.unpin(pf, true);
+    this.pager.free(rightPgno);
+    this.rebalance(level - 1);
+  }
+
+  private collapseRoot(): void {
+    for (let i = 0; i < TREE_DEPTH_MAX; i++) {
+      const root = this.root();
+      const f = this.pager.get(root);
+      const only = kind(f.data) === KIND_INTERIOR && count(f.data) === 0 ? right(f.data) : 0;
+      this.pager.unpin(f);
+      if (only === 0) return;
+      this.pager.setSlot(this.rootSlot, only);
+      this.pager.free(root);
+    }
+  }
+
+  // ---- errors ----
+
+  private checkKey(key: Uint8Array): void {
+    if (!(key instanceof Uint8Array)) throw this.argError("key is not a Uint8Array");
+    if (key.length > this.keyBytesMax) {
+      throw new PagekvError(
+        "ERR_KEY_TOO_LARGE",
+        `${this.pager.path}: key of ${key.length} bytes exceeds the maximum of ${this.keyBytesMax}`,
+        { path: this.pager.path },
+      );
+    }
+  }
+
+  private argError(what: string): PagekvError {
+    return new PagekvError("ERR_ARG", `${this.pager.path}: ${what}`, { path: this.pager.path });
+  }
+
+  private corrupt(pgno: number, what: string): PagekvError {
+    return new PagekvError("ERR_CORRUPT", `${this.pager.path}: page ${pgno} ${what}`, {
+      path: this.pager.path,
+      pgno,
+    });
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function writeInteriorCell(d: Uint8Array, at: number, child: number, key: Uint8Array): void {
+  writeU32(d, at, child);
+  writeU16(d, at + 4, key.length);
+  d.set(key, at + INTERIOR_CELL_HEADER_BYTES);
+}
+
+/** The first overflow page of the leaf cell at `off`, or 0 when its value is inline. */
+function chainOf(d: Uint8Array, off: number): number {
+  return leafValueWord(d, off) >= OVERFLOW_FLAG ? readU32(d, leafValueOffset(d, off)) : 0;
+}
+
+function cmp(key: Uint8Array, d: Uint8Array, off: number, len: number): number {
+  return compareKey(key, key.length, d, off, len);
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return compareKey(a, a.length, b, 0, b.length);
+}

@@ -1,0 +1,268 @@
+// B+tree node layout: slotted pages read and written in place. A node is a page's usable
+// bytes: a 16-byte header, a slot array of u16 cell offsets in key order growing up, and
+// cells packed from the end of the page growing down. Nothing here allocates or decodes a
+// node into objects: search compares key bytes where they lie.
+//
+//   header: [u8 kind][u8 0][u16 count][u16 content start][u16 garbage][u32 right][u32 0]
+//   leaf cell:     [u16 key length][u32 value length | OVERFLOW][key][value | u32 first page]
+//   interior cell: [u32 child][u16 key length][key]   (child holds keys < key)
+//   overflow page: header (kind, right = next page), then payload bytes
+//
+// Invariants (check() in btree.ts verifies them): slots are in strictly ascending key
+// order; content start >= the end of the slot array; `garbage` counts the bytes of dead
+// cells inside the content area; a leaf's `right` is its right sibling (0 at the end); an
+// interior node's `right` is its rightmost child, which holds keys >= its last key.
+
+import { readU16, readU32, writeU16, writeU32 } from "../format/codec.js";
+
+export const KIND_LEAF = 1;
+export const KIND_INTERIOR = 2;
+export const KIND_OVERFLOW = 3;
+export const NODE_HEADER_BYTES = 16;
+/** Set in a leaf cell's value length when the value lives in an overflow chain. */
+export const OVERFLOW_FLAG = 0x8000_0000;
+export const LEAF_CELL_HEADER_BYTES = 6;
+export const INTERIOR_CELL_HEADER_BYTES = 6;
+
+const OFF_KIND = 0;
+const OFF_COUNT = 2;
+const OFF_CONTENT = 4;
+const OFF_GARBAGE = 6;
+const OFF_RIGHT = 8;
+
+export function kind(d: Uint8Array): number {
+  return d[OFF_KIND];
+}
+
+export function count(d: Uint8Array): number {
+  return readU16(d, OFF_COUNT);
+}
+
+export function right(d: Uint8Array): number {
+  return readU32(d, OFF_RIGHT);
+}
+
+export function setRight(d: Uint8Array, pgno: number): void {
+  writeU32(d, OFF_RIGHT, pgno);
+}
+
+export function initNode(d: Uint8Array, k: number): void {
+  d.fill(0, 0, NODE_HEADER_BYTES);
+  d[OFF_KIND] = k;
+  writeU16(d, OFF_CONTENT, d.length); // usable bytes are at most 65528: a u16
+}
+
+function contentStart(d: Uint8Array): number {
+  return readU16(d, OFF_CONTENT);
+}
+
+/** Offset of cell `i`. */
+export function cellAt(d: Uint8Array, i: number): number {
+  return readU16(d, NODE_HEADER_BYTES + 2 * i);
+}
+
+// ---- cells ----
+
+export function leafKeyLength(d: Uint8Array, off: number): number {
+  return readU16(d, off);
+}
+
+export function leafKeyOffset(off: number): number {
+  return off + LEAF_CELL_HEADER_BYTES;
+}
+
+/** The value-length word: the length, with OVERFLOW_FLAG when the value is in a chain. */
+export function leafValueWord(d: Uint8Array, off: number): number {
+  return readU32(d, off + 2);
+}
+
+export function leafValueOffset(d: Uint8Array, off: number): number {
+  return off + LEAF_CELL_HEADER_BYTES + readU16(d, off);
+}
+
+export function leafCellBytes(d: Uint8Array, off: number): number {
+  const word = readU32(d, off + 2);
+  const stored = word >= OVERFLOW_FLAG ? 4 : word;
+  return LEAF_CELL_HEADER_BYTES + readU16(d, off) + stored;
+}
+
+export function interiorChild(d: Uint8Array, off: number): number {
+  return readU32(d, off);
+}
+
+export function setInteriorChild(d: Uint8Array, off: number, child: number): void {
+  writeU32(d, off, child);
+}
+
+export function interiorKeyLength(d: Uint8Array, off: number): number {
+  return readU16(d, off + 4);
+}
+
+export function interiorKeyOffset(off: number): number {
+  return off + INTERIOR_CELL_HEADER_BYTES;
+}
+
+export function interiorCellBytes(d: Uint8Array, off: number): number {
+  return INTERIOR_CELL_HEADER_BYTES + readU16(d, off + 4);
+}
+
+export function cellBytes(d: Uint8Array, off: number): number {
+  return kind(d) === KIND_LEAF ? leafCellBytes(d, off) : interiorCellBytes(d, off);
+}
+
+/** Key offset and length of cell `i`, for either kind. */
+export function keyOffsetAt(d: Uint8Array, i: number): number {
+  const off = cellAt(d, i);
+  return off + (kind(d) === KIND_LEAF ? LEAF_CELL_HEADER_BYTES : INTERIOR_CELL_HEADER_BYTES);
+}
+
+export function keyLengthAt(d: Uint8Array, i: number): number {
+  const off = cellAt(d, i);
+  return kind(d) === KIND_LEAF ? readU16(d, off) : readU16(d, off + 4);
+}
+
+/** The child pointer at position `i` of an interior node: cell i's child, or `right`. */
+export function childAt(d: Uint8Array, i: number): number {
+  return i === count(d) ? right(d) : readU32(d, cellAt(d, i));
+}
+
+export function setChildAt(d: Uint8Array, i: number, child: number): void {
+  if (i === count(d)) setRight(d, child);
+  else writeU32(d, cellAt(d, i), child);
+}
+
+// ---- comparison and search ----
+
+/** Unsigned byte comparison of key[0..keyLen) with d[off..off+len). Allocates nothing. */
+export function compareKey(
+  key: Uint8Array,
+  keyLen: number,
+  d: Uint8Array,
+  off: number,
+  len: number,
+): number {
+  const n = Math.min(keyLen, len);
+  for (let i = 0; i < n; i++) {
+    const diff = key[i] - d[off + i];
+    if (diff !== 0) return diff;
+  }
+  return keyLen - len;
+}
+
+/**
+ * Leaf: index of the first cell whose key is >= `key`; interior: index of the child
+ * pointer to follow (first cell whose key is > `key`, or count for the rightmost).
+ * `exact` (leaf only) is set when the cell at the index equals the key.
+ */
+export function search(d: Uint8Array, key: Uint8Array, keyLen: number, out: SearchResult): void {
+  const leaf = kind(d) === KIND_LEAF;
+  let lo = 0;
+  let hi = count(d);
+  out.exact = false;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const off = cellAt(d, mid);
+    const c = leaf
+      ? compareKey(key, keyLen, d, off + LEAF_CELL_HEADER_BYTES, readU16(d, off))
+      : compareKey(key, keyLen, d, off + INTERIOR_CELL_HEADER_BYTES, readU16(d, off + 4));
+    if (leaf) {
+      if (c === 0) {
+        out.index = mid;
+        out.exact = true;
+        return;
+      }
+      if (c > 0) lo = mid + 1;
+      else hi = mid;
+    } else if (c >= 0) {
+      lo = mid + 1; // equal keys live in the right subtree
+    } else {
+      hi = mid;
+    }
+  }
+  out.index = lo;
+}
+
+export interface SearchResult {
+  index: number;
+  exact: boolean;
+}
+
+// ---- space ----
+
+/** Bytes a new cell of `cellBytes` needs, slot included. */
+export function spaceNeeded(bytes: number): number {
+  return bytes + 2;
+}
+
+/** Free bytes, counting dead cells that compaction would reclaim. */
+export function freeBytes(d: Uint8Array): number {
+  return contentStart(d) - (NODE_HEADER_BYTES + 2 * count(d)) + readU16(d, OFF_GARBAGE);
+}
+
+/** Bytes used by cells and slots. */
+export function usedBytes(d: Uint8Array): number {
+  return d.length - NODE_HEADER_BYTES - freeBytes(d);
+}
+
+/**
+ * Reserve `bytes` for a new cell whose slot goes at index `i`; returns the cell's offset.
+ * The caller has checked freeBytes(d) >= spaceNeeded(bytes). Compacts through `scratch`
+ * (a buffer at least d.length long) when the gap alone is too small.
+ */
+export function insertCell(d: Uint8Array, i: number, bytes: number, scratch: Uint8Array): number {
+  const n = count(d);
+  let start = contentStart(d);
+  if (start - (NODE_HEADER_BYTES + 2 * n) < bytes + 2) {
+    compact(d, scratch);
+    start = contentStart(d);
+  }
+  const off = start - bytes;
+  writeU16(d, OFF_CONTENT, off);
+  const slots = NODE_HEADER_BYTES;
+  d.copyWithin(slots + 2 * (i + 1), slots + 2 * i, slots + 2 * n);
+  writeU16(d, slots + 2 * i, off);
+  writeU16(d, OFF_COUNT, n + 1);
+  return off;
+}
+
+/** Remove cell `i`; its bytes become garbage until the next compaction. */
+export function removeCell(d: Uint8Array, i: number): void {
+  const n = count(d);
+  const off = cellAt(d, i);
+  writeU16(d, OFF_GARBAGE, readU16(d, OFF_GARBAGE) + cellBytes(d, off));
+  const slots = NODE_HEADER_BYTES;
+  d.copyWithin(slots + 2 * i, slots + 2 * (i + 1), slots + 2 * n);
+  writeU16(d, OFF_COUNT, n - 1);
+  if (n === 1) {
+    writeU16(d, OFF_GARBAGE, 0);
+    writeU16(d, OFF_CONTENT, d.length);
+  }
+}
+
+/** Rewrite the content area without dead cells, keeping slot order. */
+export function compact(d: Uint8Array, scratch: Uint8Array): void {
+  const n = count(d);
+  let end = d.length;
+  for (let i = 0; i < n; i++) {
+    const off = cellAt(d, i);
+    const bytes = cellBytes(d, off);
+    end -= bytes;
+    scratch.set(d.subarray(off, off + bytes), end);
+    writeU16(d, NODE_HEADER_BYTES + 2 * i, end);
+  }
+  d.set(scratch.subarray(end, d.length), end);
+  writeU16(d, OFF_CONTENT, end);
+  writeU16(d, OFF_GARBAGE, 0);
+}
+
+/** Append a copy of cell `off` of `src` (same kind) as the last cell of `d`. */
+export function appendCellFrom(
+  d: Uint8Array,
+  src: Uint8Array,
+  off: number,
+  scratch: Uint8Array,
+): void {
+  const bytes = cellBytes(src, off);
+  const at = insertCell(d, count(d), bytes, scratch);
+  d.set(src.subarray(off, off + bytes), at);
+}
