@@ -125,10 +125,9 @@ export class BTree {
    * changes made while it is open: it continues after the last key it returned.
    */
   *entries(opts: EntriesOptions = {}): IterableIterator<[Uint8Array, Uint8Array]> {
-    const lo = opts.gte ?? opts.gt;
-    const loOpen = opts.gte === undefined && opts.gt !== undefined;
-    const hi = opts.lte ?? opts.lt;
-    const hiOpen = opts.lte === undefined && opts.lt !== undefined;
+    // Bounds given together intersect: keep the tighter one on each side.
+    const [lo, loOpen] = tighter(opts.gte, opts.gt, 1);
+    const [hi, hiOpen] = tighter(opts.lte, opts.lt, -1);
     const reverse = opts.reverse === true;
     if (this.root() === 0) return;
     let last: Uint8Array | null = null;
@@ -279,7 +278,9 @@ export class BTree {
       try {
         f = this.pager.get(pgno);
       } catch (e) {
-        problems.push(`page ${pgno}: ${e instanceof Error ? e.message : String(e)}`);
+        // Damage is a finding; any other failure (I/O, a closed pager) is not the file's.
+        if (!(e instanceof PagekvError) || e.code !== "ERR_CORRUPT") throw e;
+        problems.push(`page ${pgno}: ${e.message}`);
         return;
       }
       const d = f.data.slice();
@@ -797,6 +798,21 @@ function writeInteriorCell(d: Uint8Array, at: number, child: number, key: Uint8A
 /** The first overflow page of the leaf cell at `off`, or 0 when its value is inline. */
 function chainOf(d: Uint8Array, off: number): number {
   return leafValueWord(d, off) >= OVERFLOW_FLAG ? readU32(d, leafValueOffset(d, off)) : 0;
+}
+
+/**
+ * One side's bound from an inclusive and an exclusive candidate: [bound, exclusive]. `dir`
+ * is +1 for a lower bound (the larger is tighter), -1 for an upper one.
+ */
+function tighter(
+  inclusive: Uint8Array | undefined,
+  exclusive: Uint8Array | undefined,
+  dir: 1 | -1,
+): [Uint8Array | undefined, boolean] {
+  if (exclusive === undefined) return [inclusive, false];
+  if (inclusive === undefined) return [exclusive, true];
+  // The inclusive bound wins only when strictly tighter; on a tie the exclusive is.
+  return compareBytes(inclusive, exclusive) * dir > 0 ? [inclusive, false] : [exclusive, true];
 }
 
 function cmp(key: Uint8Array, d: Uint8Array, off: number, len: number): number {
