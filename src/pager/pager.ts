@@ -298,7 +298,8 @@ export class Pager {
       }
       const expect =
         home === null ? null : { pageSize: home.pageSize, databaseId: home.databaseId };
-      const recovered = Wal.recover(vfs, walPathOf(path), expect, crc, opts(options).recover);
+      const mode = recoverMode(path, options);
+      const recovered = Wal.recover(vfs, walPathOf(path), expect, crc, mode);
       wal = recovered?.wal ?? null;
       const found = recovered?.found ?? null;
       const logged =
@@ -1204,8 +1205,19 @@ export class Pager {
   }
 }
 
-function opts(options: Omit<PagerOptions, "pageSize">): { recover: RecoverMode } {
-  return { recover: options.recover ?? "strict" };
+/** The `recover` option, validated before recovery reads anything. */
+function recoverMode(path: string, options: PagerOptions): RecoverMode {
+  const recover = options.recover ?? "strict";
+  if (recover !== "strict" && recover !== "truncate") {
+    throw new PagekvError(
+      "ERR_ARG",
+      `${path}: recover ${String(recover)} must be "strict" or "truncate"`,
+      {
+        path,
+      },
+    );
+  }
+  return recover;
 }
 
 function resolveOptions(path: string, pageSize: number, options: PagerOptions): Resolved {
@@ -1242,10 +1254,7 @@ function resolveOptions(path: string, pageSize: number, options: PagerOptions): 
         `0..${WAL_AUTO_CHECKPOINT_PAGES_MAX}`,
     );
   }
-  const recover = options.recover ?? "strict";
-  if (recover !== "strict" && recover !== "truncate") {
-    throw bad(`recover ${String(recover)} must be "strict" or "truncate"`);
-  }
+  const recover = recoverMode(path, options);
   return {
     cacheFrames,
     debug: options.debug === true,
