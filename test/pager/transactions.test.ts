@@ -212,6 +212,9 @@ describe("options", () => {
     throwsCode(() => Pager.create(fs, PATH, { walAutoCheckpointPages: 1.5 }), "ERR_ARG");
     throwsCode(() => Pager.create(fs, PATH, { recover: "guess" as "strict" }), "ERR_ARG");
     assert.equal(fs.exists(PATH), false);
+    Pager.create(fs, PATH).close();
+    throwsCode(() => Pager.open(fs, PATH, { recover: "guess" as "strict" }), "ERR_ARG");
+    Pager.open(fs, PATH).close(); // the failed open let go of the lock
   });
 });
 
