@@ -13,7 +13,7 @@
 
 import { PagekvError } from "../errors.js";
 import { readU32, writeU16, writeU32 } from "../format/codec.js";
-import type { Pager } from "../pager/pager.js";
+import type { Frame, Pager } from "../pager/pager.js";
 import {
   appendCellFrom,
   cellAt,
@@ -78,6 +78,7 @@ export class BTree {
   version = 0;
   private readonly pager: Pager;
   private readonly rootSlot: number;
+  private readonly committed: boolean;
   private readonly usable: number;
   /** Largest leaf cell kept inline: four cells always fit in a leaf. */
   private readonly inlineCellMax: number;
@@ -90,9 +91,14 @@ export class BTree {
   private readonly pathIndex = new Int32Array(TREE_DEPTH_MAX);
   private depth = 0;
 
-  constructor(pager: Pager, rootSlot = 0) {
+  /**
+   * `view: "committed"` reads the tree as of the pager's last commit, whatever an open
+   * transaction changed (through pager.getCommitted); such a tree cannot be written.
+   */
+  constructor(pager: Pager, rootSlot = 0, view: "current" | "committed" = "current") {
     this.pager = pager;
     this.rootSlot = rootSlot;
+    this.committed = view === "committed";
     this.usable = pager.usableSize;
     this.keyBytesMax = pager.pageSize / 16;
     this.inlineCellMax = Math.floor((this.usable - NODE_HEADER_BYTES) / 4) - 2;
@@ -149,7 +155,7 @@ export class BTree {
         }
       }
       if (leaf === 0) return;
-      const f = this.pager.get(leaf);
+      const f = this.read(leaf);
       const d = f.data;
       const off = keyOffsetAt(d, index);
       const len = keyLengthAt(d, index);
@@ -176,6 +182,7 @@ export class BTree {
 
   /** Insert `key`, or replace its value. */
   put(key: Uint8Array, value: Uint8Array): void {
+    this.checkWritable();
     this.checkKey(key);
     if (!(value instanceof Uint8Array)) throw this.argError("value is not a Uint8Array");
     if (value.length > VALUE_BYTES_MAX) {
@@ -224,6 +231,7 @@ export class BTree {
 
   /** Remove `key`; returns whether it was there. */
   delete(key: Uint8Array): boolean {
+    this.checkWritable();
     this.checkKey(key);
     if (this.root() === 0) return false;
     const leaf = this.descend(key);
@@ -274,9 +282,9 @@ export class BTree {
         return;
       }
       if (!claim(pgno, `tree node at depth ${depth}`)) return;
-      let f: ReturnType<Pager["get"]>;
+      let f: Frame;
       try {
-        f = this.pager.get(pgno);
+        f = this.read(pgno);
       } catch (e) {
         // Damage is a finding; any other failure (I/O, a closed pager) is not the file's.
         if (!(e instanceof PagekvError) || e.code !== "ERR_CORRUPT") throw e;
@@ -337,7 +345,7 @@ export class BTree {
     if (root !== 0) walk(root, 0, null, null);
     // The leaf chain: each leaf's right sibling is the next leaf in key order.
     for (let i = 0; i < leaves.length; i++) {
-      const f = this.pager.get(leaves[i]);
+      const f = this.read(leaves[i]);
       const next = right(f.data);
       this.pager.unpin(f);
       const want = i + 1 < leaves.length ? leaves[i + 1] : 0;
@@ -356,7 +364,18 @@ export class BTree {
   // ---- internals: descent ----
 
   private root(): number {
-    return this.pager.getSlot(this.rootSlot);
+    return this.committed
+      ? this.pager.getCommittedSlot(this.rootSlot)
+      : this.pager.getSlot(this.rootSlot);
+  }
+
+  /** Pin a page for reading, in this tree's view. */
+  private read(pgno: number): Frame {
+    return this.committed ? this.pager.getCommitted(pgno) : this.pager.get(pgno);
+  }
+
+  private checkWritable(): void {
+    if (this.committed) throw this.argError("a committed view of the tree cannot be written");
   }
 
   /**
@@ -366,7 +385,7 @@ export class BTree {
   private descend(key: Uint8Array): number {
     let pgno = this.root();
     for (let depth = 0; depth < TREE_DEPTH_MAX; depth++) {
-      const f = this.pager.get(pgno);
+      const f = this.read(pgno);
       const d = f.data;
       const k = kind(d);
       search(d, key, key.length, this.found);
@@ -402,7 +421,7 @@ export class BTree {
   private lastEntry(): [number, number] {
     let pgno = this.root();
     for (let depth = 0; depth < TREE_DEPTH_MAX; depth++) {
-      const f = this.pager.get(pgno);
+      const f = this.read(pgno);
       const d = f.data;
       const k = kind(d);
       const n = count(d);
@@ -427,12 +446,12 @@ export class BTree {
       while (level >= 0 && this.pathIndex[level] === 0) level--;
       if (level < 0) return [0, -1];
       // Down the left neighbour's subtree along rightmost children.
-      let f = this.pager.get(this.pathPages[level]);
+      let f = this.read(this.pathPages[level]);
       let pgno = childAt(f.data, this.pathIndex[level] - 1);
       this.pager.unpin(f);
       this.pathIndex[level]--;
       for (let depth = level + 1; depth < TREE_DEPTH_MAX; depth++) {
-        f = this.pager.get(pgno);
+        f = this.read(pgno);
         const d = f.data;
         const n = count(d);
         this.pathPages[depth] = pgno;
@@ -460,7 +479,7 @@ export class BTree {
     let i = index;
     for (let hops = 0; pgno !== 0; hops++) {
       if (hops > this.pager.pageCount) throw this.corrupt(leaf, "starts a leaf chain with a cycle");
-      const f = this.pager.get(pgno);
+      const f = this.read(pgno);
       const n = count(f.data);
       const next = right(f.data);
       this.pager.unpin(f);
@@ -480,7 +499,7 @@ export class BTree {
   // ---- internals: values ----
 
   private readValue(leaf: number, index: number): Uint8Array {
-    const f = this.pager.get(leaf);
+    const f = this.read(leaf);
     const d = f.data;
     const off = cellAt(d, index);
     const word = leafValueWord(d, off);
@@ -498,7 +517,7 @@ export class BTree {
     while (done < length) {
       if (pgno === 0)
         throw this.corrupt(leaf, `has an overflow chain shorter than ${length} bytes`);
-      const o = this.pager.get(pgno);
+      const o = this.read(pgno);
       if (kind(o.data) !== KIND_OVERFLOW) {
         this.pager.unpin(o);
         throw this.corrupt(pgno, "is not an overflow page");
@@ -535,7 +554,7 @@ export class BTree {
     for (let hops = 0; pgno !== 0; hops++) {
       if (hops > this.pager.pageCount)
         throw this.corrupt(first, "starts an overflow chain with a cycle");
-      const f = this.pager.get(pgno);
+      const f = this.read(pgno);
       const next = right(f.data);
       this.pager.unpin(f);
       this.pager.free(pgno);
@@ -558,7 +577,7 @@ export class BTree {
         return;
       }
       if (!claim(pgno, "overflow")) return;
-      const f = this.pager.get(pgno);
+      const f = this.read(pgno);
       const k = kind(f.data);
       const next = right(f.data);
       this.pager.unpin(f);
@@ -705,7 +724,7 @@ export class BTree {
       return;
     }
     const pgno = this.pathPages[level];
-    const f = this.pager.get(pgno);
+    const f = this.read(pgno);
     const underfull = usedBytes(f.data) < (this.usable - NODE_HEADER_BYTES) * UNDERFULL_SHARE;
     this.pager.unpin(f);
     if (!underfull) return;
@@ -753,7 +772,7 @@ export class BTree {
   private collapseRoot(): void {
     for (let i = 0; i < TREE_DEPTH_MAX; i++) {
       const root = this.root();
-      const f = this.pager.get(root);
+      const f = this.read(root);
       const only = kind(f.data) === KIND_INTERIOR && count(f.data) === 0 ? right(f.data) : 0;
       this.pager.unpin(f);
       if (only === 0) return;

@@ -56,7 +56,7 @@ import { WAL_FRAME_HEADER_BYTES } from "../format/wal-format.js";
 import type { Crc32, VFile, VFS, VLock } from "../vfs/vfs.js";
 import { type RecoverMode, Wal } from "../wal/wal.js";
 import { BufferPool } from "./buffer-pool.js";
-import type { Frame, PoolFrame } from "./frame.js";
+import { type Frame, PoolFrame } from "./frame.js";
 import { FreePages } from "./free-pages.js";
 
 export type { Frame } from "./frame.js";
@@ -73,6 +73,8 @@ export const ARENA_BYTES_MAX = 2 ** 31;
 export const WRITE_RUN_PAGES_MAX = 1024;
 export const WAL_AUTO_CHECKPOINT_PAGES_DEFAULT = 1000;
 export const WAL_AUTO_CHECKPOINT_PAGES_MAX = 2 ** 31;
+/** Committed-state pages pinned at once (getCommitted): a descent holds one at a time. */
+export const SNAPSHOT_FRAMES = 4;
 /** Checkpoint reads log frames through a staging buffer of this many frames. */
 const BACKFILL_STAGING_PAGES = 256;
 
@@ -163,6 +165,8 @@ export class Pager {
   /** Commit's dirty frames, reused from commit to commit. */
   private readonly dirtyFrames: PoolFrame[] = [];
   private staging: Staging | null = null;
+  /** Frames outside the pool for getCommitted(); never in the page table. */
+  private readonly snapshots: PoolFrame[];
 
   // The header as of now (committed state plus the open transaction's changes).
   private pageCountValue: number;
@@ -219,6 +223,13 @@ export class Pager {
     this.scratch = new Uint8Array(this.pageSize);
     this.scratchCovered = checksummedView(this.scratch);
     this.commitHead = new Uint8Array(this.pageSize);
+    this.snapshots = [];
+    for (let i = 0; i < SNAPSHOT_FRAMES; i++) {
+      const page = new Uint8Array(this.pageSize);
+      this.snapshots.push(
+        new PoolFrame(-1 - i, page, page.subarray(0, this.usableSize), checksummedView(page)),
+      );
+    }
     this.pageCountValue = header.pageCount;
     this.changeCounter = header.changeCounter;
     this.checkpointLsnValue = header.checkpointLsn;
@@ -407,6 +418,10 @@ export class Pager {
     if (this.closed || !this.lock.held) throw this.closedError();
     const pool = this.pool;
     if (!pool.owns(frame)) {
+      if (this.snapshots.includes(frame as PoolFrame)) {
+        this.unpinSnapshot(frame as PoolFrame, dirty);
+        return;
+      }
       throw new PagekvError(
         "ERR_ARG",
         `${this.path}: unpin of an object that is not a frame of this pager`,
@@ -423,6 +438,84 @@ export class Pager {
     if (dirty && !this.txnActive) this.beginImplicit();
     pool.unpin(frame, dirty);
     if (this.opts.debug) this.afterCall();
+  }
+
+  /**
+   * Pin page `pgno` as of the last commit, whatever the open transaction changed: for
+   * readers that must see committed state while a transaction is open. Read-only: unpin
+   * it clean. Outside a transaction it is get(pgno); a page the transaction left alone is
+   * its pool frame; a page it changed is read (from the log or the file) into one of
+   * SNAPSHOT_FRAMES frames outside the pool, which refuse a dirty unpin.
+   */
+  getCommitted(pgno: number): Frame {
+    if (this.closed || !this.lock.held) throw this.closedError();
+    if (!this.txnActive) return this.get(pgno);
+    const resident = this.pool.lookup(pgno);
+    if (
+      resident !== null &&
+      !resident.dirty &&
+      this.wal.lookup(pgno) === this.wal.lookupCommitted(pgno)
+    ) {
+      this.hits++;
+      this.pool.pin(resident, false);
+      return resident;
+    }
+    if (
+      !(typeof pgno === "number" && pgno >>> 0 === pgno && pgno >= 2 && pgno <= this.txnPageCount)
+    ) {
+      throw new PagekvError(
+        "ERR_PAGE_RANGE",
+        `${this.path}: committed read of page ${String(pgno)}: valid pages are 2..${this.txnPageCount}`,
+        { path: this.path },
+      );
+    }
+    const snap = this.snapshots.find((f) => f.pins === 0);
+    if (snap === undefined) {
+      throw new PagekvError(
+        "ERR_POOL_EXHAUSTED",
+        `${this.path}: all ${SNAPSHOT_FRAMES} committed-read frames are pinned`,
+        { path: this.path },
+      );
+    }
+    const logged = this.wal.lookupCommitted(pgno);
+    this.misses++;
+    if (logged >= 0) {
+      this.readLogged(logged, pgno, snap.page);
+      this.pagesRead++;
+    } else {
+      this.readHome(pgno, snap.page, snap.covered);
+    }
+    snap.pgno = pgno;
+    snap.pins = 1;
+    return snap;
+  }
+
+  /** An application slot as of the last commit (see getCommitted). */
+  getCommittedSlot(i: number): number {
+    if (this.closed || !this.lock.held) throw this.closedError();
+    const slot = this.checkSlot(i);
+    return this.txnActive ? this.txnSlots[slot] : this.slots[slot];
+  }
+
+  private unpinSnapshot(frame: PoolFrame, dirty: boolean): void {
+    if (dirty) {
+      throw new PagekvError(
+        "ERR_ARG",
+        `${this.path}: page ${frame.pgno} was pinned as of the last commit: it is read-only`,
+        { path: this.path, pgno: frame.pgno },
+      );
+    }
+    if (frame.pins === 0) {
+      throw new PagekvError(
+        "ERR_PIN",
+        `${this.path}: unpin of page ${frame.pgno}, which is not pinned`,
+        {
+          path: this.path,
+          pgno: frame.pgno,
+        },
+      );
+    }
+    frame.pins--;
   }
 
   /** A new page, pinned for writing, zeroed and dirty. Reuses the freelist first. */
@@ -924,6 +1017,11 @@ export class Pager {
       this.pagesRead++;
       return;
     }
+    this.readHome(pgno, page, covered);
+  }
+
+  /** Read page `pgno` from the database file into `page` and verify it. */
+  private readHome(pgno: number, page: Uint8Array, covered: Uint8Array): void {
     let n: number;
     try {
       n = this.file.readAt(page, pageOffset(pgno, this.pageSize));
