@@ -1,0 +1,367 @@
+// The public key/value API: open(path) and a Database of byte-ordered keys, with one-call
+// writes, batches, transaction functions and range iterators, over the B+tree and the
+// pager. It owns argument checking (keys and values are Uint8Array or UTF-8 strings) and
+// the transaction discipline; it never touches pages itself.
+//
+// Invariants:
+//   - every write is one pager transaction: it commits whole or rolls back whole;
+//   - inside a transaction function, writes go through `tx` only (a write through the
+//     Database is ERR_TXN) and reads through the Database see the last commit;
+//   - returned keys and values are copies the caller owns.
+
+import { BTREE_CACHE_FRAMES_MIN, BTree, type EntriesOptions } from "../btree/btree.js";
+import { compareKey } from "../btree/node.js";
+import { PagekvError } from "../errors.js";
+import { Pager, type PagerStats, type SyncMode } from "../pager/pager.js";
+import type { VFS } from "../vfs/vfs.js";
+
+export type Bytes = Uint8Array | string;
+
+export const CACHE_BYTES_DEFAULT = 8 * 2 ** 20;
+
+export interface DbOpenOptions {
+  /** Page size for a new file; an existing file keeps its own. */
+  pageSize?: number;
+  /** Buffer pool bytes; raised to BTREE_CACHE_FRAMES_MIN pages if smaller. */
+  cacheBytes?: number;
+  sync?: SyncMode;
+  /** Create the file when it does not exist (default true). */
+  create?: boolean;
+  /** The file system (default: the platform's, passed by the entry point). */
+  vfs: VFS;
+}
+
+export interface RangeOptions {
+  gt?: Bytes;
+  gte?: Bytes;
+  lt?: Bytes;
+  lte?: Bytes;
+  prefix?: Bytes;
+  reverse?: boolean;
+  /** Entries at most, counted after `reverse` (a non-negative integer). */
+  limit?: number;
+}
+
+export type BatchOp = { type: "put"; key: Bytes; value: Bytes } | { type: "del"; key: Bytes };
+
+export interface DbStats extends PagerStats {
+  pageSize: number;
+}
+
+const encoder = new TextEncoder();
+
+function bytes(x: unknown, what: string, path: string): Uint8Array {
+  if (x instanceof Uint8Array) return x;
+  if (typeof x === "string") return encoder.encode(x);
+  throw new PagekvError("ERR_ARG", `${path}: ${what} must be a Uint8Array or a string`, { path });
+}
+
+/** Open (by default creating) the database at `path`. */
+export function openDatabase(path: string, options: DbOpenOptions): Database {
+  const { vfs } = options;
+  const create = options.create ?? true;
+  const exists = vfs.exists(path);
+  if (!exists && !create) {
+    throw new PagekvError("ERR_NOT_FOUND", `${path}: no such database (create: false)`, { path });
+  }
+  const pageSize = options.pageSize ?? 4096;
+  const cacheBytes = options.cacheBytes ?? CACHE_BYTES_DEFAULT;
+  if (!Number.isFinite(cacheBytes) || cacheBytes < 0) {
+    throw new PagekvError("ERR_ARG", `${path}: cacheBytes ${String(cacheBytes)} is not a size`, {
+      path,
+    });
+  }
+  const framesFor = (size: number) =>
+    Math.max(BTREE_CACHE_FRAMES_MIN, Math.min(2 ** 20, Math.floor(cacheBytes / size)));
+  const sync = options.sync ?? "full";
+  const pager = exists
+    ? Pager.open(vfs, path, { cacheFrames: framesFor(pageSize), sync })
+    : Pager.create(vfs, path, { pageSize, cacheFrames: framesFor(pageSize), sync });
+  return new Database(pager);
+}
+
+export class Database {
+  readonly path: string;
+  private readonly pager: Pager;
+  private readonly tree: BTree;
+  /** The tree as of the last commit: what reads through the Database see inside tx. */
+  private readonly committedTree: BTree;
+  private tx: Transaction | null = null;
+  private closed = false;
+
+  constructor(pager: Pager) {
+    this.pager = pager;
+    this.path = pager.path;
+    this.tree = new BTree(pager);
+    this.committedTree = new BTree(pager, 0, "committed");
+  }
+
+  get(key: Bytes): Uint8Array | undefined {
+    return this.reader().get(this.key(key));
+  }
+
+  has(key: Bytes): boolean {
+    return this.reader().has(this.key(key));
+  }
+
+  put(key: Bytes, value: Bytes): void {
+    const k = this.key(key);
+    const v = bytes(value, "value", this.path);
+    this.write(() => this.tree.put(k, v));
+  }
+
+  delete(key: Bytes): boolean {
+    const k = this.key(key);
+    return this.write(() => this.tree.delete(k));
+  }
+
+  /** Apply the operations in array order, as one transaction. */
+  batch(ops: readonly BatchOp[]): void {
+    this.open();
+    if (!Array.isArray(ops)) throw new PagekvError("ERR_ARG", `${this.path}: batch takes an array`);
+    const prepared = ops.map((op, i) => {
+      if (op === null || typeof op !== "object") {
+        throw new PagekvError("ERR_ARG", `${this.path}: batch operation ${i} is not an object`);
+      }
+      if (op.type === "put") {
+        return { put: true, k: this.key(op.key), v: bytes(op.value, "value", this.path) };
+      }
+      if (op.type === "del") return { put: false, k: this.key(op.key), v: EMPTY };
+      throw new PagekvError(
+        "ERR_ARG",
+        `${this.path}: batch operation ${i} has type ${String((op as { type?: unknown }).type)}`,
+      );
+    });
+    this.write(() => {
+      for (const op of prepared) {
+        if (op.put) this.tree.put(op.k, op.v);
+        else this.tree.delete(op.k);
+      }
+    });
+  }
+
+  /**
+   * Run `fn` in one transaction: it commits when `fn` returns and rolls back (and
+   * rethrows) when it throws. `fn` must be synchronous (a promise is ERR_TXN).
+   */
+  transaction<T>(fn: (tx: Transaction) => T): T {
+    this.open();
+    if (this.tx !== null) throw new PagekvError("ERR_TXN", `${this.path}: nested transaction`);
+    if (typeof fn !== "function")
+      throw new PagekvError("ERR_ARG", `${this.path}: transaction takes a function`);
+    this.pager.begin();
+    const tx = new Transaction(this, this.tree);
+    this.tx = tx;
+    try {
+      const result = fn(tx);
+      if (result !== null && typeof (result as { then?: unknown })?.then === "function") {
+        throw new PagekvError(
+          "ERR_TXN",
+          `${this.path}: a transaction function must be synchronous (it returned a promise)`,
+        );
+      }
+      this.pager.commit();
+      return result;
+    } catch (e) {
+      if (this.pager.inTransaction) this.pager.rollback();
+      this.tree.invalidate();
+      throw e;
+    } finally {
+      tx.end();
+      this.tx = null;
+    }
+  }
+
+  range(options: RangeOptions = {}): IterableIterator<[Uint8Array, Uint8Array]> {
+    return rangeOf(this.reader(), options, this.path, () => this.open());
+  }
+
+  check(): string[] {
+    this.open();
+    return this.tree.check();
+  }
+
+  checkpoint(): void {
+    this.open();
+    if (this.tx !== null)
+      throw new PagekvError("ERR_TXN", `${this.path}: checkpoint inside a transaction`);
+    this.pager.checkpoint();
+  }
+
+  stats(): DbStats {
+    this.open();
+    return { ...this.pager.stats(), pageSize: this.pager.pageSize };
+  }
+
+  close(): void {
+    this.open();
+    if (this.tx !== null)
+      throw new PagekvError("ERR_TXN", `${this.path}: close inside a transaction`);
+    this.closed = true;
+    this.pager.close();
+  }
+
+  // ---- internals ----
+
+  /** The tree reads go to: the committed view while a transaction function runs. */
+  private reader(): BTree {
+    this.open();
+    return this.tx === null ? this.tree : this.committedTree;
+  }
+
+  private write<T>(fn: () => T): T {
+    this.open();
+    if (this.tx !== null) {
+      throw new PagekvError(
+        "ERR_TXN",
+        `${this.path}: write through the database inside a transaction function (use tx)`,
+      );
+    }
+    this.pager.begin();
+    try {
+      const r = fn();
+      this.pager.commit();
+      return r;
+    } catch (e) {
+      if (this.pager.inTransaction) this.pager.rollback();
+      this.tree.invalidate();
+      throw e;
+    }
+  }
+
+  private key(key: Bytes): Uint8Array {
+    this.open();
+    return bytes(key, "key", this.path);
+  }
+
+  private open(): void {
+    if (this.closed) throw new PagekvError("ERR_CLOSED", `${this.path}: the database is closed`);
+  }
+}
+
+/** The handle a transaction function gets: reads see its own writes. */
+export class Transaction {
+  private active = true;
+
+  constructor(
+    private readonly db: Database,
+    private readonly tree: BTree,
+  ) {}
+
+  get(key: Bytes): Uint8Array | undefined {
+    return this.tree.get(this.key(key));
+  }
+
+  has(key: Bytes): boolean {
+    return this.tree.has(this.key(key));
+  }
+
+  put(key: Bytes, value: Bytes): void {
+    const k = this.key(key);
+    this.tree.put(k, bytes(value, "value", this.db.path));
+  }
+
+  delete(key: Bytes): boolean {
+    return this.tree.delete(this.key(key));
+  }
+
+  /** Entries as the transaction sees them; the iterator is usable only while it is open. */
+  range(options: RangeOptions = {}): IterableIterator<[Uint8Array, Uint8Array]> {
+    return rangeOf(this.tree, options, this.db.path, () => this.check());
+  }
+
+  /** @internal */
+  end(): void {
+    this.active = false;
+  }
+
+  private key(key: Bytes): Uint8Array {
+    this.check();
+    return bytes(key, "key", this.db.path);
+  }
+
+  private check(): void {
+    if (!this.active) {
+      throw new PagekvError("ERR_TXN", `${this.db.path}: the transaction is over`);
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** A range iterator over `tree`, with every bound intersected and `limit` applied. */
+function* rangeOf(
+  tree: BTree,
+  options: RangeOptions,
+  path: string,
+  guard: () => void,
+): IterableIterator<[Uint8Array, Uint8Array]> {
+  guard();
+  const o: RangeOptions = options ?? {};
+  const limit = o.limit;
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
+    throw new PagekvError(
+      "ERR_ARG",
+      `${path}: limit ${String(limit)} is not a non-negative integer`,
+      {
+        path,
+      },
+    );
+  }
+  if (limit === 0) return;
+  const b = (x: Bytes | undefined, what: string) =>
+    x === undefined ? undefined : bytes(x, what, path);
+  const prefix = b(o.prefix, "prefix");
+  // The tightest bound on each side, among the given ones and the prefix's.
+  let lower: [Uint8Array, boolean] | undefined; // [bound, exclusive]
+  let upper: [Uint8Array, boolean] | undefined;
+  const lowerBy = (k: Uint8Array | undefined, exclusive: boolean) => {
+    if (k === undefined) return;
+    if (lower === undefined) {
+      lower = [k, exclusive];
+      return;
+    }
+    const c = compare(k, lower[0]);
+    if (c > 0 || (c === 0 && exclusive)) lower = [k, exclusive];
+  };
+  const upperBy = (k: Uint8Array | undefined, exclusive: boolean) => {
+    if (k === undefined) return;
+    if (upper === undefined) {
+      upper = [k, exclusive];
+      return;
+    }
+    const c = compare(k, upper[0]);
+    if (c < 0 || (c === 0 && exclusive)) upper = [k, exclusive];
+  };
+  lowerBy(b(o.gte, "gte"), false);
+  lowerBy(b(o.gt, "gt"), true);
+  upperBy(b(o.lte, "lte"), false);
+  upperBy(b(o.lt, "lt"), true);
+  if (prefix !== undefined) {
+    lowerBy(prefix, false);
+    upperBy(prefixEnd(prefix), true);
+  }
+  const opts: EntriesOptions = { reverse: o.reverse === true };
+  if (lower !== undefined) opts[lower[1] ? "gt" : "gte"] = lower[0];
+  if (upper !== undefined) opts[upper[1] ? "lt" : "lte"] = upper[0];
+  let n = 0;
+  for (const entry of tree.entries(opts)) {
+    yield entry;
+    guard();
+    if (limit !== undefined && ++n >= limit) return;
+  }
+}
+
+/** The least key greater than every key starting with `prefix`, or undefined (none). */
+function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
+  let end = prefix.length;
+  while (end > 0 && prefix[end - 1] === 0xff) end--;
+  if (end === 0) return undefined;
+  const out = prefix.slice(0, end);
+  out[end - 1]++;
+  return out;
+}
+
+function compare(a: Uint8Array, b: Uint8Array): number {
+  return compareKey(a, a.length, b, 0, b.length);
+}

@@ -1,0 +1,176 @@
+// The public API's contract, example by example: open defaults, one-call writes,
+// batches, transaction functions, ranges with every option, and misuse as typed errors.
+
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { type Database, open } from "../../src/index.js";
+import { MemFS } from "../../src/vfs/memfs.js";
+import { throwsCode } from "../pager/pages.js";
+
+const dec = (b: Uint8Array | undefined) =>
+  b === undefined ? undefined : new TextDecoder().decode(b);
+const keys = (it: Iterable<[Uint8Array, Uint8Array]>) => [...it].map(([k]) => dec(k));
+
+function db(): { fs: MemFS; db: Database } {
+  const fs = new MemFS();
+  return { fs, db: open("/db.pkv", { vfs: fs, pageSize: 512, cacheBytes: 0 }) };
+}
+
+describe("open", () => {
+  test("creates by default, keeps data across close and reopen, and a file's page size wins", () => {
+    const { fs, db: d } = db();
+    d.put("k", "v");
+    d.close();
+    const again = open("/db.pkv", { vfs: fs, pageSize: 4096 });
+    assert.equal(dec(again.get("k")), "v");
+    assert.equal(again.stats().pageSize, 512);
+    again.close();
+  });
+
+  test("create: false on a missing file is ERR_NOT_FOUND", () => {
+    throwsCode(() => open("/none.pkv", { vfs: new MemFS(), create: false }), "ERR_NOT_FOUND");
+  });
+
+  test("a second open of the same file is ERR_LOCKED", () => {
+    const { fs, db: d } = db();
+    throwsCode(() => open("/db.pkv", { vfs: fs }), "ERR_LOCKED");
+    d.close();
+  });
+});
+
+describe("reads and writes", () => {
+  test("get, has, put, delete with strings and bytes; the empty key and value", () => {
+    const { db: d } = db();
+    d.put("", "");
+    d.put(Uint8Array.of(0xff), "max");
+    assert.equal(dec(d.get("")), "");
+    assert.equal(d.has(""), true);
+    assert.equal(d.delete(""), true);
+    assert.equal(d.delete(""), false);
+    assert.equal(d.get(""), undefined);
+    assert.equal(dec(d.get(Uint8Array.of(0xff))), "max");
+  });
+
+  test("returned values are copies the caller owns", () => {
+    const { db: d } = db();
+    d.put("k", "abc");
+    const v = d.get("k");
+    assert.ok(v);
+    v[0] = 0x7a;
+    assert.equal(dec(d.get("k")), "abc");
+  });
+
+  test("a batch applies in array order as one transaction", () => {
+    const { db: d } = db();
+    d.batch([
+      { type: "put", key: "a", value: "1" },
+      { type: "put", key: "a", value: "2" },
+      { type: "del", key: "b" },
+      { type: "put", key: "b", value: "3" },
+    ]);
+    assert.deepEqual([dec(d.get("a")), dec(d.get("b"))], ["2", "3"]);
+    const before = d.stats().commits;
+    throwsCode(
+      () => d.batch([{ type: "put", key: "c", value: "1" }, { type: "zap" } as never]),
+      "ERR_ARG",
+    );
+    assert.equal(d.get("c"), undefined);
+    assert.equal(d.stats().commits, before);
+  });
+});
+
+describe("transactions", () => {
+  test("commits when the function returns, rolls back and rethrows when it throws", () => {
+    const { db: d } = db();
+    assert.equal(
+      d.transaction((tx) => {
+        tx.put("a", "1");
+        assert.equal(dec(tx.get("a")), "1"); // its own writes
+        assert.equal(d.get("a"), undefined); // the database shows the last commit
+        return 7;
+      }),
+      7,
+    );
+    assert.equal(dec(d.get("a")), "1");
+    assert.throws(
+      () =>
+        d.transaction((tx) => {
+          tx.put("b", "1");
+          tx.delete("a");
+          throw new Error("no");
+        }),
+      /no/,
+    );
+    assert.equal(d.get("b"), undefined);
+    assert.equal(dec(d.get("a")), "1");
+  });
+
+  test("misuse is ERR_TXN: nested, a promise, a write through the database, a stale tx", () => {
+    const { db: d } = db();
+    throwsCode(() => d.transaction(() => d.transaction(() => 1)), "ERR_TXN");
+    throwsCode(() => d.transaction(async () => 1), "ERR_TXN");
+    throwsCode(() => d.transaction(() => d.put("x", "y")), "ERR_TXN");
+    assert.equal(d.get("x"), undefined);
+    let kept: { get(k: string): unknown } | undefined;
+    let it: Iterator<unknown> | undefined;
+    d.put("r1", "1");
+    d.put("r2", "2");
+    d.transaction((tx) => {
+      kept = tx;
+      it = tx.range()[Symbol.iterator]();
+      it.next();
+    });
+    throwsCode(() => kept?.get("a"), "ERR_TXN");
+    throwsCode(() => it?.next(), "ERR_TXN");
+  });
+});
+
+describe("ranges", () => {
+  function abc(): Database {
+    const { db: d } = db();
+    for (const k of ["a", "ab", "abc", "b", "ba", "c"]) d.put(k, k.toUpperCase());
+    return d;
+  }
+
+  test("bounds and prefix intersect; reverse; limit after reverse", () => {
+    const d = abc();
+    assert.deepEqual(keys(d.range()), ["a", "ab", "abc", "b", "ba", "c"]);
+    assert.deepEqual(keys(d.range({ gt: "a", lte: "b" })), ["ab", "abc", "b"]);
+    assert.deepEqual(keys(d.range({ prefix: "a" })), ["a", "ab", "abc"]);
+    assert.deepEqual(keys(d.range({ prefix: "a", gt: "a", lt: "abc" })), ["ab"]);
+    assert.deepEqual(keys(d.range({ gte: "ab", gt: "ab" })), ["abc", "b", "ba", "c"]);
+    assert.deepEqual(keys(d.range({ reverse: true, limit: 2 })), ["c", "ba"]);
+    assert.deepEqual(keys(d.range({ prefix: "b", reverse: true })), ["ba", "b"]);
+    assert.deepEqual(keys(d.range({ limit: 0 })), []);
+    assert.deepEqual(keys(d.range({ prefix: Uint8Array.of(0xff) })), []);
+    throwsCode(() => [...d.range({ limit: -1 })], "ERR_ARG");
+    throwsCode(() => [...d.range({ limit: 1.5 })], "ERR_ARG");
+  });
+
+  test("an iterator outlives writes: it continues after its last key, never repeating", () => {
+    const d = abc();
+    const seen: (string | undefined)[] = [];
+    for (const [k] of d.range()) {
+      seen.push(dec(k));
+      if (dec(k) === "ab") {
+        d.delete("abc");
+        d.put("aa", "new"); // before the cursor: not seen
+        d.put("bb", "new"); // after it: seen
+      }
+    }
+    assert.deepEqual(seen, ["a", "ab", "b", "ba", "bb", "c"]);
+  });
+});
+
+describe("misuse", () => {
+  test("wrong types are ERR_ARG, oversized keys ERR_KEY_TOO_LARGE, use after close ERR_CLOSED", () => {
+    const { db: d } = db();
+    throwsCode(() => d.put(5 as never, "v"), "ERR_ARG");
+    throwsCode(() => d.put("k", {} as never), "ERR_ARG");
+    throwsCode(() => d.put("k".repeat(33), "v"), "ERR_KEY_TOO_LARGE");
+    d.close();
+    throwsCode(() => d.get("k"), "ERR_CLOSED");
+    throwsCode(() => d.put("k", "v"), "ERR_CLOSED");
+    throwsCode(() => d.close(), "ERR_CLOSED");
+  });
+});
