@@ -18,6 +18,7 @@ export type ErrorCode =
   | "ERR_PAGE_RANGE" // a page number outside 2..pageCount (page 1 is the pager's own)
   | "ERR_PIN" // the pin contract was broken (double unpin, free of a pinned page, ...)
   | "ERR_POOL_EXHAUSTED" // every frame is pinned: no page can be brought in
+  | "ERR_READ_ONLY" // a write on a database opened read-only
   | "ERR_TXN" // transaction misuse: begin inside a transaction, commit without one, ...
   | "ERR_VALUE_TOO_LARGE"; // a value longer than the tree's documented maximum
 

@@ -25,8 +25,13 @@ export interface DbOpenOptions {
   /** Buffer pool bytes; raised to BTREE_CACHE_FRAMES_MIN pages if smaller. */
   cacheBytes?: number;
   sync?: SyncMode;
-  /** Create the file when it does not exist (default true). */
+  /** Create the file when it does not exist (default true; never when readOnly). */
   create?: boolean;
+  /**
+   * Open for reading: read-only opens of one database coexist; a writer makes them
+   * ERR_LOCKED; every write is ERR_READ_ONLY; a missing file is ERR_NOT_FOUND.
+   */
+  readOnly?: boolean;
   /** The file system (default: the platform's, passed by the entry point). */
   vfs: VFS;
 }
@@ -59,10 +64,12 @@ function bytes(x: unknown, what: string, path: string): Uint8Array {
 /** Open (by default creating) the database at `path`. */
 export function openDatabase(path: string, options: DbOpenOptions): Database {
   const { vfs } = options;
-  const create = options.create ?? true;
+  const readOnly = options.readOnly === true;
+  const create = !readOnly && (options.create ?? true);
   const exists = vfs.exists(path);
   if (!exists && !create) {
-    throw new PagekvError("ERR_NOT_FOUND", `${path}: no such database (create: false)`, { path });
+    const why = readOnly ? "readOnly" : "create: false";
+    throw new PagekvError("ERR_NOT_FOUND", `${path}: no such database (${why})`, { path });
   }
   const pageSize = options.pageSize ?? 4096;
   const cacheBytes = options.cacheBytes ?? CACHE_BYTES_DEFAULT;
@@ -75,7 +82,7 @@ export function openDatabase(path: string, options: DbOpenOptions): Database {
     Math.max(BTREE_CACHE_FRAMES_MIN, Math.min(2 ** 20, Math.floor(cacheBytes / size)));
   const sync = options.sync ?? "full";
   const pager = exists
-    ? Pager.open(vfs, path, { cacheFrames: framesFor(pageSize), sync })
+    ? Pager.open(vfs, path, { cacheFrames: framesFor(pageSize), sync, readOnly })
     : Pager.create(vfs, path, { pageSize, cacheFrames: framesFor(pageSize), sync });
   return new Database(pager);
 }

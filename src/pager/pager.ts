@@ -90,6 +90,12 @@ export interface PagerOptions {
   cacheFrames?: number;
   /** Check every invariant after every call (slow; for tests). */
   debug?: boolean;
+  /**
+   * Open for reading only (open only): a shared lock (readers coexist; a writer makes it
+   * ERR_LOCKED), the log recovered in memory and never written, and every write call
+   * ERR_READ_ONLY.
+   */
+  readOnly?: boolean;
   /** Largest page count allocate() may reach before ERR_FULL. */
   pageCountMax?: number;
   /**
@@ -188,6 +194,7 @@ export class Pager {
   private txnFreelistDirty = false;
 
   private fenced: PagekvError | null = null;
+  private readOnly = false;
   private closed = false;
 
   private hits = 0;
@@ -285,11 +292,12 @@ export class Pager {
     if (!vfs.exists(path)) {
       throw new PagekvError("ERR_NOT_FOUND", `${path}: no such database file`, { path });
     }
-    const lock = vfs.lock(path);
+    const readOnly = options.readOnly === true;
+    const lock = vfs.lock(path, readOnly ? "shared" : "exclusive");
     let file: VFile | null = null;
     let wal: Wal | null = null;
     try {
-      file = vfs.open(path);
+      file = vfs.open(path, { readOnly });
       const crc = vfs.crc32 ?? crc32Fallback;
       const size = file.size();
       const first = new Uint8Array(HEADER_BYTES);
@@ -310,7 +318,7 @@ export class Pager {
       const expect =
         home === null ? null : { pageSize: home.pageSize, databaseId: home.databaseId };
       const mode = recoverMode(path, options);
-      const recovered = Wal.recover(vfs, walPathOf(path), expect, crc, mode);
+      const recovered = Wal.recover(vfs, walPathOf(path), expect, crc, mode, readOnly);
       wal = recovered?.wal ?? null;
       const found = recovered?.found ?? null;
       const logged =
@@ -320,7 +328,9 @@ export class Pager {
       if (wal === null) {
         // No log of this database (none, torn, or another's): start one.
         if (home === null) throw homeError;
-        wal = Wal.create(vfs, walPathOf(path), newSalt(home), crc);
+        wal = readOnly
+          ? Wal.absent(walPathOf(path), newSalt(home), crc)
+          : Wal.create(vfs, walPathOf(path), newSalt(home), crc);
         fresh = true;
       }
       const pageSize = home?.pageSize ?? wal.pageSizeOf();
@@ -363,7 +373,9 @@ export class Pager {
       // A fresh log has nothing to recover. Otherwise the log's commits go home (a new
       // generation starts), or, with none, a new generation starts at once: nothing may
       // ever be appended after stale frames.
-      if (logged) pager.backfill(pager.lastCommitLsn, true);
+      // Read-only: the recovered index serves reads and nothing is written.
+      if (readOnly) pager.readOnly = true;
+      else if (logged) pager.backfill(pager.lastCommitLsn, true);
       else if (!fresh) wal.reset(wal.generation + 1, pager.walKeepFrames());
       pager.afterCall();
       return pager;
@@ -435,7 +447,10 @@ export class Pager {
         { path: this.path, pgno: frame.pgno },
       );
     }
-    if (dirty && !this.txnActive) this.beginImplicit();
+    if (dirty) {
+      if (this.readOnly) this.checkWritable();
+      if (!this.txnActive) this.beginImplicit();
+    }
     pool.unpin(frame, dirty);
     if (this.opts.debug) this.afterCall();
   }
@@ -708,7 +723,9 @@ export class Pager {
    */
   close(): void {
     if (this.closed || !this.lock.held) throw this.closedError();
-    if (this.fenced !== null) {
+    if (this.readOnly) {
+      // Nothing to write.
+    } else if (this.fenced !== null) {
       // No checkpoint: drop the open transaction and cut its frames from the log.
       this.txnExplicit = false;
       this.rollbackTxn();
@@ -1203,6 +1220,11 @@ export class Pager {
 
   private checkWritable(): void {
     if (this.closed || !this.lock.held) throw this.closedError();
+    if (this.readOnly) {
+      throw new PagekvError("ERR_READ_ONLY", `${this.path}: the database is open read-only`, {
+        path: this.path,
+      });
+    }
     if (this.fenced !== null) throw this.fencedError();
   }
 

@@ -5,7 +5,7 @@
 
 import { assert, PagekvError } from "../errors.js";
 import { Prng } from "./prng.js";
-import type { Crc32, OpenOptions, SyncMode, VFile, VFS, VLock } from "./vfs.js";
+import type { Crc32, LockMode, OpenOptions, SyncMode, VFile, VFS, VLock } from "./vfs.js";
 
 /*
  * Invariants kept by this file:
@@ -250,12 +250,21 @@ function crashedError(op: string, path: string): PagekvError {
  */
 class MemLock implements VLock {
   private readonly locks: Map<string, MemLock>;
+  private readonly readers: Map<string, Set<MemLock>>;
   private readonly path: string;
+  private readonly shared: boolean;
   private isHeld = true;
 
-  constructor(locks: Map<string, MemLock>, path: string) {
+  constructor(
+    locks: Map<string, MemLock>,
+    readers: Map<string, Set<MemLock>>,
+    path: string,
+    shared: boolean,
+  ) {
     this.locks = locks;
+    this.readers = readers;
     this.path = path;
+    this.shared = shared;
   }
 
   get held(): boolean {
@@ -269,6 +278,12 @@ class MemLock implements VLock {
   release(): void {
     if (!this.isHeld) return;
     this.isHeld = false;
+    if (this.shared) {
+      const set = this.readers.get(this.path);
+      set?.delete(this);
+      if (set !== undefined && set.size === 0) this.readers.delete(this.path);
+      return;
+    }
     assert(this.locks.get(this.path) === this, `MemFS: held lock of "${this.path}" unlisted`);
     this.locks.delete(this.path);
   }
@@ -287,6 +302,8 @@ export class MemFS implements VFS {
   private readonly files = new Map<string, FileNode>();
   private readonly device = new Device();
   private readonly locks = new Map<string, MemLock>();
+  /** Shared (reader) locks by path. */
+  private readonly readers = new Map<string, Set<MemLock>>();
 
   constructor(options: MemFSOptions = {}) {
     if (options.crc32 !== undefined) this.crc32 = options.crc32;
@@ -346,7 +363,7 @@ export class MemFS implements VFS {
    * ERR_LOCKED while a lock on `path` is held. Locks live in memory only: the path needs
    * no file, and taking or releasing one neither counts in opCount nor fires armCrash.
    */
-  lock(path: string): VLock {
+  lock(path: string, mode: LockMode = "exclusive"): VLock {
     this.device.checkAlive("lock", path);
     checkPath("lock", path);
     if (this.locks.has(path)) {
@@ -354,7 +371,17 @@ export class MemFS implements VFS {
         path,
       });
     }
-    const lock = new MemLock(this.locks, path);
+    if (mode === "shared") {
+      const lock = new MemLock(this.locks, this.readers, path, true);
+      const set = this.readers.get(path) ?? new Set<MemLock>();
+      set.add(lock);
+      this.readers.set(path, set);
+      return lock;
+    }
+    if ((this.readers.get(path)?.size ?? 0) > 0) {
+      throw new PagekvError("ERR_LOCKED", `MemFS: "${path}" is open for reading`, { path });
+    }
+    const lock = new MemLock(this.locks, this.readers, path, false);
     this.locks.set(path, lock);
     return lock;
   }
@@ -372,6 +399,8 @@ export class MemFS implements VFS {
     device.epoch++;
     for (const lock of this.locks.values()) lock.end();
     this.locks.clear();
+    for (const set of this.readers.values()) for (const lock of set) lock.end();
+    this.readers.clear();
     for (const node of this.files.values()) {
       if (prng !== null) replayTorn(node, prng);
       node.dropPending();

@@ -24,17 +24,20 @@ export interface VFS {
   delete(path: string): void;
   exists(path: string): boolean;
   /**
-   * Take the exclusive writer lock for the database at `path`. ERR_LOCKED when another
-   * holder has it: a lock of this process, or of another process that is still alive. A
-   * lock left by a dead process is taken over.
+   * Take the lock for the database at `path`: "exclusive" (the default) for its one
+   * writer, "shared" for a reader. ERR_LOCKED when a writer holds it (a lock of this
+   * process, or of another process that is still alive), or, for "exclusive", when this
+   * process holds readers on it. A lock left by a dead process is taken over.
    */
-  lock(path: string): VLock;
+  lock(path: string, mode?: LockMode): VLock;
   /**
    * A fast CRC-32 the platform provides (Node: zlib's native one). The engine falls back
    * to its pure-TypeScript crc32 when absent; both give identical values.
    */
   readonly crc32?: Crc32;
 }
+
+export type LockMode = "exclusive" | "shared";
 
 export interface VLock {
   /** False once released, or once the process that took it died (MemFS.crash()). */

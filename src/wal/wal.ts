@@ -111,9 +111,10 @@ export class Wal {
     expect: { pageSize: number; databaseId: number } | null,
     crc: Crc32,
     mode: RecoverMode,
+    readOnly = false,
   ): { wal: Wal; found: WalRecovery } | null {
     if (!vfs.exists(path)) return null;
-    const file = vfs.open(path);
+    const file = vfs.open(path, { readOnly });
     try {
       const head = new Uint8Array(WAL_HEADER_BYTES);
       const salt = file.readAt(head, 0) === WAL_HEADER_BYTES ? decodeWalHeader(head, crc) : null;
@@ -131,6 +132,14 @@ export class Wal {
       closeQuietly(file);
       throw e;
     }
+  }
+
+  /**
+   * A log with no file and no frames, for a read-only open of a database that has none:
+   * lookups find nothing, and any write is ERR_READ_ONLY.
+   */
+  static absent(path: string, salt: WalHeader, crc: Crc32): Wal {
+    return new Wal(new AbsentFile(path), crc, salt);
   }
 
   /** Page size the log was written with (what a database whose header is torn uses). */
@@ -417,5 +426,32 @@ function closeQuietly(file: VFile): void {
     file.close();
   } catch {
     // Already failing: the first error is the one worth reporting.
+  }
+}
+
+/** The file behind Wal.absent(): empty, and refusing every change. */
+class AbsentFile implements VFile {
+  constructor(readonly path: string) {}
+  readAt(): number {
+    return 0;
+  }
+  writeAt(): void {
+    throw this.readOnly();
+  }
+  writevAt(): void {
+    throw this.readOnly();
+  }
+  sync(): void {}
+  truncate(): void {
+    throw this.readOnly();
+  }
+  size(): number {
+    return 0;
+  }
+  close(): void {}
+  private readOnly(): PagekvError {
+    return new PagekvError("ERR_READ_ONLY", `${this.path}: the database is open read-only`, {
+      path: this.path,
+    });
   }
 }

@@ -2,10 +2,12 @@
 // batches, transaction functions, ranges with every option, and misuse as typed errors.
 
 import assert from "node:assert/strict";
+import * as path from "node:path";
 import { describe, test } from "node:test";
 import { type Database, open } from "../../src/index.js";
 import { MemFS } from "../../src/vfs/memfs.js";
 import { throwsCode } from "../pager/pages.js";
+import { withTempDir } from "../tmpdir.js";
 
 const dec = (b: Uint8Array | undefined) =>
   b === undefined ? undefined : new TextDecoder().decode(b);
@@ -172,5 +174,51 @@ describe("misuse", () => {
     throwsCode(() => d.get("k"), "ERR_CLOSED");
     throwsCode(() => d.put("k", "v"), "ERR_CLOSED");
     throwsCode(() => d.close(), "ERR_CLOSED");
+  });
+});
+
+describe("read-only opens", () => {
+  test("read-only opens coexist, see committed data, and refuse writes with ERR_READ_ONLY", () => {
+    const { fs, db: d } = db();
+    d.put("k", "v");
+    d.transaction((tx) => tx.put("t", "1"));
+    throwsCode(() => open("/db.pkv", { vfs: fs, readOnly: true }), "ERR_LOCKED"); // a writer
+    // The writer's commits are in its log: a crash leaves them there for readers to recover.
+    fs.crash();
+    const ops = fs.opCount;
+    const r1 = open("/db.pkv", { vfs: fs, readOnly: true });
+    const r2 = open("/db.pkv", { vfs: fs, readOnly: true });
+    assert.equal(dec(r1.get("k")), "v");
+    assert.equal(dec(r2.get("t")), "1");
+    throwsCode(() => r1.put("x", "y"), "ERR_READ_ONLY");
+    throwsCode(() => r1.delete("k"), "ERR_READ_ONLY");
+    throwsCode(() => r1.transaction(() => 1), "ERR_READ_ONLY");
+    throwsCode(() => r1.checkpoint(), "ERR_READ_ONLY");
+    throwsCode(() => open("/db.pkv", { vfs: fs }), "ERR_LOCKED"); // readers hold it
+    r1.close();
+    r2.close();
+    assert.equal(fs.opCount, ops, "read-only opens wrote nothing");
+    const w = open("/db.pkv", { vfs: fs });
+    assert.equal(dec(w.get("t")), "1");
+    w.close();
+  });
+
+  test("a read-only open of a missing file is ERR_NOT_FOUND, whatever create says", () => {
+    throwsCode(() => open("/none.pkv", { vfs: new MemFS(), readOnly: true }), "ERR_NOT_FOUND");
+  });
+});
+
+test("on NodeFS, readers and a writer of one file exclude each other in one process", () => {
+  withTempDir((dir) => {
+    const file = path.join(dir, "ro.pkv");
+    const w = open(file);
+    w.put("k", "v");
+    throwsCode(() => open(file, { readOnly: true }), "ERR_LOCKED");
+    w.close();
+    const r = open(file, { readOnly: true });
+    assert.equal(dec(r.get("k")), "v");
+    throwsCode(() => open(file), "ERR_LOCKED");
+    r.close();
+    open(file).close();
   });
 });

@@ -38,6 +38,8 @@ const PID_MAX = 2 ** 31 - 1;
 
 /** The locks this process holds, by path.resolve(dbPath). */
 const heldLocks = new Map<string, NodeLock>();
+/** Shared (reader) locks this process holds, counted by path.resolve(dbPath). */
+const readers = new Map<string, number>();
 
 function errnoCode(e: unknown): string | undefined {
   if (typeof e === "object" && e !== null && "code" in e) {
@@ -202,6 +204,7 @@ export function takeLock(dbPath: string): VLock {
   const key = path.resolve(dbPath);
   const lockPath = lockFilePath(key);
   if (heldLocks.has(key)) throw lockedError(dbPath, lockPath, "this process");
+  if ((readers.get(key) ?? 0) > 0) throw lockedError(dbPath, lockPath, "readers in this process");
   if (!createLockFile(lockPath)) {
     const pid = readOwnerPid(lockPath);
     if (pid !== undefined) {
@@ -223,4 +226,37 @@ export function takeLock(dbPath: string): VLock {
   const lock = new NodeLock(key, lockPath);
   heldLocks.set(key, lock);
   return lock;
+}
+
+/**
+ * A reader's lock: refused (ERR_LOCKED) while a writer holds the database, in this
+ * process or in a live other one. For now readers leave no file behind: a writer in this
+ * process sees them, a writer in another process does not (and a reader open while it
+ * checkpoints may then fail with ERR_CORRUPT or read a mix; reopen to see its commits).
+ */
+export function takeSharedLock(dbPath: string): VLock {
+  if (typeof dbPath !== "string" || dbPath.length === 0) {
+    throw new PagekvError("ERR_ARG", "NodeFS: cannot lock: path must be a non-empty string");
+  }
+  const key = path.resolve(dbPath);
+  const lockPath = lockFilePath(key);
+  if (heldLocks.has(key)) throw lockedError(dbPath, lockPath, "a writer in this process");
+  const pid = readOwnerPid(lockPath);
+  if (pid !== undefined && pid !== null && pid !== process.pid && isAlive(pid, lockPath)) {
+    throw lockedError(dbPath, lockPath, `the writer, live process ${pid}`);
+  }
+  readers.set(key, (readers.get(key) ?? 0) + 1);
+  let held = true;
+  return {
+    get held() {
+      return held;
+    },
+    release() {
+      if (!held) return;
+      held = false;
+      const n = (readers.get(key) ?? 1) - 1;
+      if (n === 0) readers.delete(key);
+      else readers.set(key, n);
+    },
+  };
 }

@@ -7,8 +7,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { PagekvError } from "../../errors.js";
-import type { Crc32, OpenOptions, SyncMode, VFile, VFS, VLock } from "../vfs.js";
-import { takeLock } from "./lockfile.js";
+import type { Crc32, LockMode, OpenOptions, SyncMode, VFile, VFS, VLock } from "../vfs.js";
+import { takeLock, takeSharedLock } from "./lockfile.js";
 
 /** Largest offset and file size accepted (1 TiB), matching MemFS: catches garbage numbers. */
 export const NODEFS_FILE_BYTES_MAX = 2 ** 40;
@@ -144,8 +144,8 @@ export class NodeFS implements VFS {
    * The lock is the file `${filePath}-lock` holding the owner's pid, plus this process's
    * own registry; a dead owner's lock file is taken over. Rules and limits: lockfile.ts.
    */
-  lock(filePath: string): VLock {
-    return takeLock(filePath);
+  lock(filePath: string, mode: LockMode = "exclusive"): VLock {
+    return mode === "shared" ? takeSharedLock(filePath) : takeLock(filePath);
   }
 }
 
