@@ -90,6 +90,10 @@ export class BTree {
   private readonly pathPages = new Uint32Array(TREE_DEPTH_MAX);
   private readonly pathIndex = new Int32Array(TREE_DEPTH_MAX);
   private depth = 0;
+  /** Pins the current operation holds (at most 3 by design; 8 is the hard bound). */
+  private readonly held: Frame[] = new Array<Frame>(8);
+  private readonly heldWrite: boolean[] = new Array<boolean>(8).fill(false);
+  private heldCount = 0;
 
   /**
    * `view: "committed"` reads the tree as of the pager's last commit, whatever an open
@@ -112,18 +116,19 @@ export class BTree {
 
   /** The value stored under `key` (a copy the caller owns), or undefined. */
   get(key: Uint8Array): Uint8Array | undefined {
-    this.checkKey(key);
-    if (this.root() === 0) return undefined;
-    const leaf = this.descend(key);
-    if (!this.found.exact) return undefined;
-    return this.readValue(leaf, this.found.index);
+    try {
+      return this.getIn(key);
+    } catch (e) {
+      throw this.released(e);
+    }
   }
 
   has(key: Uint8Array): boolean {
-    this.checkKey(key);
-    if (this.root() === 0) return false;
-    this.descend(key);
-    return this.found.exact;
+    try {
+      return this.hasIn(key);
+    } catch (e) {
+      throw this.released(e);
+    }
   }
 
   /**
@@ -131,6 +136,56 @@ export class BTree {
    * changes made while it is open: it continues after the last key it returned.
    */
   *entries(opts: EntriesOptions = {}): IterableIterator<[Uint8Array, Uint8Array]> {
+    try {
+      yield* this.entriesIn(opts);
+    } catch (e) {
+      throw this.released(e);
+    }
+  }
+
+  /** Insert `key`, or replace its value. */
+  put(key: Uint8Array, value: Uint8Array): void {
+    try {
+      this.putIn(key, value);
+    } catch (e) {
+      throw this.released(e);
+    }
+  }
+
+  /** Remove `key`; returns whether it was there. */
+  delete(key: Uint8Array): boolean {
+    try {
+      return this.deleteIn(key);
+    } catch (e) {
+      throw this.released(e);
+    }
+  }
+
+  /** Every problem found: ordering, bounds, depth, the leaf chain and page accounting. */
+  check(): string[] {
+    try {
+      return this.checkIn();
+    } catch (e) {
+      throw this.released(e);
+    }
+  }
+
+  private getIn(key: Uint8Array): Uint8Array | undefined {
+    this.checkKey(key);
+    if (this.root() === 0) return undefined;
+    const leaf = this.descend(key);
+    if (!this.found.exact) return undefined;
+    return this.readValue(leaf, this.found.index);
+  }
+
+  private hasIn(key: Uint8Array): boolean {
+    this.checkKey(key);
+    if (this.root() === 0) return false;
+    this.descend(key);
+    return this.found.exact;
+  }
+
+  private *entriesIn(opts: EntriesOptions): IterableIterator<[Uint8Array, Uint8Array]> {
     // Bounds given together intersect: keep the tighter one on each side.
     const [lo, loOpen] = tighter(opts.gte, opts.gt, 1);
     const [hi, hiOpen] = tighter(opts.lte, opts.lt, -1);
@@ -163,11 +218,11 @@ export class BTree {
         ? lo !== undefined && cmp(lo, d, off, len) >= (loOpen ? 0 : 1)
         : hi !== undefined && cmp(hi, d, off, len) <= (hiOpen ? 0 : -1);
       if (beyond) {
-        this.pager.unpin(f);
+        this.unpin(f);
         return;
       }
       const key = d.slice(off, off + len);
-      this.pager.unpin(f);
+      this.unpin(f);
       const value = this.readValue(leaf, index);
       last = key;
       // Step before yielding, so the next round starts from a valid place.
@@ -180,8 +235,7 @@ export class BTree {
 
   // ---- writes ----
 
-  /** Insert `key`, or replace its value. */
-  put(key: Uint8Array, value: Uint8Array): void {
+  private putIn(key: Uint8Array, value: Uint8Array): void {
     this.checkWritable();
     this.checkKey(key);
     if (!(value instanceof Uint8Array)) throw this.argError("value is not a Uint8Array");
@@ -204,14 +258,14 @@ export class BTree {
     else writeU32(c, LEAF_CELL_HEADER_BYTES + key.length, first);
 
     if (this.root() === 0) {
-      const f = this.pager.allocate();
+      const f = this.allocate();
       initNode(f.data, KIND_LEAF);
       this.pager.setSlot(this.rootSlot, f.pgno);
-      this.pager.unpin(f, true);
+      this.unpin(f, true);
     }
     const leaf = this.descend(key);
     const index = this.found.index;
-    const f = this.pager.get(leaf, "write");
+    const f = this.write(leaf);
     const d = f.data;
     let oldChain = 0;
     if (this.found.exact) {
@@ -221,27 +275,26 @@ export class BTree {
     if (freeBytes(d) >= spaceNeeded(cellLen)) {
       const at = insertCell(d, index, cellLen, this.scratch);
       d.set(c.subarray(0, cellLen), at);
-      this.pager.unpin(f, true);
+      this.unpin(f, true);
     } else {
       this.splitLeaf(f.data, leaf, index, cellLen);
-      this.pager.unpin(f, true);
+      this.unpin(f, true);
     }
     if (oldChain !== 0) this.freeChain(oldChain);
   }
 
-  /** Remove `key`; returns whether it was there. */
-  delete(key: Uint8Array): boolean {
+  private deleteIn(key: Uint8Array): boolean {
     this.checkWritable();
     this.checkKey(key);
     if (this.root() === 0) return false;
     const leaf = this.descend(key);
     if (!this.found.exact) return false;
     this.version++;
-    const f = this.pager.get(leaf, "write");
+    const f = this.write(leaf);
     const d = f.data;
     const chain = chainOf(d, cellAt(d, this.found.index));
     removeCell(d, this.found.index);
-    this.pager.unpin(f, true);
+    this.unpin(f, true);
     if (chain !== 0) this.freeChain(chain);
     this.rebalance(this.depth - 1);
     return true;
@@ -254,8 +307,7 @@ export class BTree {
 
   // ---- check ----
 
-  /** Every problem found: ordering, bounds, depth, the leaf chain and page accounting. */
-  check(): string[] {
+  private checkIn(): string[] {
     const problems: string[] = [];
     const owner = new Map<number, string>();
     const claim = (pgno: number, what: string): boolean => {
@@ -292,7 +344,7 @@ export class BTree {
         return;
       }
       const d = f.data.slice();
-      this.pager.unpin(f);
+      this.unpin(f);
       const k = kind(d);
       const n = count(d);
       if (k !== KIND_LEAF && k !== KIND_INTERIOR) {
@@ -347,7 +399,7 @@ export class BTree {
     for (let i = 0; i < leaves.length; i++) {
       const f = this.read(leaves[i]);
       const next = right(f.data);
-      this.pager.unpin(f);
+      this.unpin(f);
       const want = i + 1 < leaves.length ? leaves[i + 1] : 0;
       if (next !== want)
         problems.push(`page ${leaves[i]}: right sibling ${next}, expected ${want}`);
@@ -370,8 +422,63 @@ export class BTree {
   }
 
   /** Pin a page for reading, in this tree's view. */
+  // Every pin an operation takes goes through these, so that an operation that fails
+  // midway (an I/O error, a full pool, a crash) leaves nothing pinned: see released().
+
+  /** Pin a page for reading, in this tree's view. */
   private read(pgno: number): Frame {
-    return this.committed ? this.pager.getCommitted(pgno) : this.pager.get(pgno);
+    const f = this.committed ? this.pager.getCommitted(pgno) : this.pager.get(pgno);
+    this.track(f, false);
+    return f;
+  }
+
+  private write(pgno: number): Frame {
+    const f = this.pager.get(pgno, "write");
+    this.track(f, true);
+    return f;
+  }
+
+  private allocate(): Frame {
+    const f = this.pager.allocate();
+    this.track(f, true);
+    return f;
+  }
+
+  private unpin(f: Frame, dirty = false): void {
+    for (let i = this.heldCount - 1; i >= 0; i--) {
+      if (this.held[i] === f) {
+        this.held[i] = this.held[this.heldCount - 1];
+        this.heldWrite[i] = this.heldWrite[this.heldCount - 1];
+        this.heldCount--;
+        break;
+      }
+    }
+    this.pager.unpin(f, dirty);
+  }
+
+  private track(f: Frame, write: boolean): void {
+    if (this.heldCount === this.held.length) {
+      this.pager.unpin(f, write);
+      throw new Error("pagekv internal assertion failed: a tree operation pinned too many pages");
+    }
+    this.held[this.heldCount] = f;
+    this.heldWrite[this.heldCount++] = write;
+  }
+
+  /**
+   * After a failure: release every pin the operation still holds, pages pinned for writing
+   * as dirty (they may be half changed, so the transaction's rollback must discard them).
+   */
+  private released(e: unknown): unknown {
+    while (this.heldCount > 0) {
+      this.heldCount--;
+      try {
+        this.pager.unpin(this.held[this.heldCount], this.heldWrite[this.heldCount]);
+      } catch {
+        // The pager is closed or dead: nothing is pinned any more.
+      }
+    }
+    return e;
   }
 
   private checkWritable(): void {
@@ -392,12 +499,12 @@ export class BTree {
       this.pathPages[depth] = pgno;
       this.pathIndex[depth] = this.found.index;
       if (k === KIND_LEAF) {
-        this.pager.unpin(f);
+        this.unpin(f);
         this.depth = depth + 1;
         return pgno;
       }
       const child = k === KIND_INTERIOR ? childAt(d, this.found.index) : 0;
-      this.pager.unpin(f);
+      this.unpin(f);
       if (child === 0) throw this.corrupt(pgno, `is not a tree node (kind ${k})`);
       pgno = child;
     }
@@ -428,7 +535,7 @@ export class BTree {
       this.pathPages[depth] = pgno;
       this.pathIndex[depth] = n;
       const child = k === KIND_INTERIOR ? right(d) : 0;
-      this.pager.unpin(f);
+      this.unpin(f);
       if (k === KIND_LEAF) {
         this.depth = depth + 1;
         return n > 0 ? [pgno, n - 1] : this.previousLeafEnd();
@@ -448,7 +555,7 @@ export class BTree {
       // Down the left neighbour's subtree along rightmost children.
       let f = this.read(this.pathPages[level]);
       let pgno = childAt(f.data, this.pathIndex[level] - 1);
-      this.pager.unpin(f);
+      this.unpin(f);
       this.pathIndex[level]--;
       for (let depth = level + 1; depth < TREE_DEPTH_MAX; depth++) {
         f = this.read(pgno);
@@ -458,7 +565,7 @@ export class BTree {
         this.pathIndex[depth] = n;
         const leaf = kind(d) === KIND_LEAF;
         const child = leaf ? 0 : right(d);
-        this.pager.unpin(f);
+        this.unpin(f);
         if (leaf) {
           this.depth = depth + 1;
           if (n > 0) return [pgno, n - 1];
@@ -482,7 +589,7 @@ export class BTree {
       const f = this.read(pgno);
       const n = count(f.data);
       const next = right(f.data);
-      this.pager.unpin(f);
+      this.unpin(f);
       if (i < n) return [pgno, i];
       pgno = next;
       i = 0;
@@ -506,12 +613,12 @@ export class BTree {
     if (word < OVERFLOW_FLAG) {
       const at = leafValueOffset(d, off);
       const value = d.slice(at, at + word);
-      this.pager.unpin(f);
+      this.unpin(f);
       return value;
     }
     const length = word - OVERFLOW_FLAG;
     let pgno = readU32(d, leafValueOffset(d, off));
-    this.pager.unpin(f);
+    this.unpin(f);
     const value = new Uint8Array(length);
     let done = 0;
     while (done < length) {
@@ -519,14 +626,14 @@ export class BTree {
         throw this.corrupt(leaf, `has an overflow chain shorter than ${length} bytes`);
       const o = this.read(pgno);
       if (kind(o.data) !== KIND_OVERFLOW) {
-        this.pager.unpin(o);
+        this.unpin(o);
         throw this.corrupt(pgno, "is not an overflow page");
       }
       const n = Math.min(this.overflowPayload, length - done);
       value.set(o.data.subarray(NODE_HEADER_BYTES, NODE_HEADER_BYTES + n), done);
       done += n;
       const next = right(o.data);
-      this.pager.unpin(o);
+      this.unpin(o);
       pgno = next;
     }
     return value;
@@ -538,13 +645,13 @@ export class BTree {
     const pages = Math.ceil(value.length / per);
     let next = 0;
     for (let p = pages - 1; p >= 0; p--) {
-      const f = this.pager.allocate();
+      const f = this.allocate();
       initNode(f.data, KIND_OVERFLOW);
       setRight(f.data, next);
       const from = p * per;
       f.data.set(value.subarray(from, Math.min(value.length, from + per)), NODE_HEADER_BYTES);
       next = f.pgno;
-      this.pager.unpin(f, true);
+      this.unpin(f, true);
     }
     return next;
   }
@@ -556,7 +663,7 @@ export class BTree {
         throw this.corrupt(first, "starts an overflow chain with a cycle");
       const f = this.read(pgno);
       const next = right(f.data);
-      this.pager.unpin(f);
+      this.unpin(f);
       this.pager.free(pgno);
       pgno = next;
     }
@@ -580,7 +687,7 @@ export class BTree {
       const f = this.read(pgno);
       const k = kind(f.data);
       const next = right(f.data);
-      this.pager.unpin(f);
+      this.unpin(f);
       if (k !== KIND_OVERFLOW) problems.push(`page ${pgno}: kind ${k} in an overflow chain`);
       left -= Math.min(left, this.overflowPayload);
       pgno = next;
@@ -616,7 +723,7 @@ export class BTree {
       while (m < cells.length - 1 && acc + bytes(cells[m]) <= total / 2) acc += bytes(cells[m++]);
       if (m === 0) m = 1;
     }
-    const sibling = this.pager.allocate();
+    const sibling = this.allocate();
     const rd = sibling.data;
     initNode(rd, KIND_LEAF);
     setRight(rd, right(old));
@@ -634,7 +741,7 @@ export class BTree {
     }
     const sep = rd.slice(keyOffsetAt(rd, 0), keyOffsetAt(rd, 0) + keyLengthAt(rd, 0));
     const siblingPgno = sibling.pgno;
-    this.pager.unpin(sibling, true);
+    this.unpin(sibling, true);
     this.postSeparator(this.depth - 2, pgno, sep, siblingPgno);
   }
 
@@ -645,22 +752,22 @@ export class BTree {
   private postSeparator(level: number, leftPgno: number, sep: Uint8Array, rightPgno: number): void {
     const cellLen = INTERIOR_CELL_HEADER_BYTES + sep.length;
     if (level < 0) {
-      const f = this.pager.allocate();
+      const f = this.allocate();
       initNode(f.data, KIND_INTERIOR);
       writeInteriorCell(f.data, insertCell(f.data, 0, cellLen, this.scratch), leftPgno, sep);
       setRight(f.data, rightPgno);
       this.pager.setSlot(this.rootSlot, f.pgno);
-      this.pager.unpin(f, true);
+      this.unpin(f, true);
       return;
     }
     const pgno = this.pathPages[level];
     const index = this.pathIndex[level];
-    const f = this.pager.get(pgno, "write");
+    const f = this.write(pgno);
     const d = f.data;
     if (freeBytes(d) >= spaceNeeded(cellLen)) {
       writeInteriorCell(d, insertCell(d, index, cellLen, this.scratch), leftPgno, sep);
       setChildAt(d, index + 1, rightPgno);
-      this.pager.unpin(f, true);
+      this.unpin(f, true);
       return;
     }
     // Split the interior node: the middle cell's key goes up.
@@ -687,7 +794,7 @@ export class BTree {
     while (m < entries.length - 2 && acc + size(entries[m]) <= total / 2) acc += size(entries[m++]);
     if (m === 0) m = 1;
     const up = entries[m];
-    const sibling = this.pager.allocate();
+    const sibling = this.allocate();
     const rd = sibling.data;
     initNode(rd, KIND_INTERIOR);
     initNode(d, KIND_INTERIOR);
@@ -706,8 +813,8 @@ export class BTree {
     setRight(d, up.child);
     setRight(rd, rightmost);
     const siblingPgno = sibling.pgno;
-    this.pager.unpin(sibling, true);
-    this.pager.unpin(f, true);
+    this.unpin(sibling, true);
+    this.unpin(f, true);
     this.postSeparator(level - 1, pgno, up.key, siblingPgno);
   }
 
@@ -726,21 +833,21 @@ export class BTree {
     const pgno = this.pathPages[level];
     const f = this.read(pgno);
     const underfull = usedBytes(f.data) < (this.usable - NODE_HEADER_BYTES) * UNDERFULL_SHARE;
-    this.pager.unpin(f);
+    this.unpin(f);
     if (!underfull) return;
     const parentPgno = this.pathPages[level - 1];
-    const pf = this.pager.get(parentPgno, "write");
+    const pf = this.write(parentPgno);
     const pd = pf.data;
     if (count(pd) === 0) {
-      this.pager.unpin(pf);
+      this.unpin(pf);
       return;
     }
     const index = this.pathIndex[level - 1];
     const l = index > 0 ? index - 1 : 0;
     const leftPgno = childAt(pd, l);
     const rightPgno = childAt(pd, l + 1);
-    const lf = this.pager.get(leftPgno, "write");
-    const rf = this.pager.get(rightPgno, "write");
+    const lf = this.write(leftPgno);
+    const rf = this.write(rightPgno);
     const ld = lf.data;
     const rd = rf.data;
     const sepOff = keyOffsetAt(pd, l);
@@ -748,9 +855,9 @@ export class BTree {
     const leaf = kind(ld) === KIND_LEAF;
     const need = usedBytes(rd) + (leaf ? 0 : spaceNeeded(INTERIOR_CELL_HEADER_BYTES + sepLen));
     if (freeBytes(ld) < need) {
-      this.pager.unpin(rf);
-      this.pager.unpin(lf);
-      this.pager.unpin(pf);
+      this.unpin(rf);
+      this.unpin(lf);
+      this.unpin(pf);
       return;
     }
     if (!leaf) {
@@ -760,11 +867,11 @@ export class BTree {
     const rn = count(rd);
     for (let i = 0; i < rn; i++) appendCellFrom(ld, rd, cellAt(rd, i), this.scratch);
     setRight(ld, right(rd));
-    this.pager.unpin(rf);
-    this.pager.unpin(lf, true);
+    this.unpin(rf);
+    this.unpin(lf, true);
     setChildAt(pd, l + 1, leftPgno);
     removeCell(pd, l);
-    this.pager.unpin(pf, true);
+    this.unpin(pf, true);
     this.pager.free(rightPgno);
     this.rebalance(level - 1);
   }
@@ -774,7 +881,7 @@ export class BTree {
       const root = this.root();
       const f = this.read(root);
       const only = kind(f.data) === KIND_INTERIOR && count(f.data) === 0 ? right(f.data) : 0;
-      this.pager.unpin(f);
+      this.unpin(f);
       if (only === 0) return;
       this.pager.setSlot(this.rootSlot, only);
       this.pager.free(root);

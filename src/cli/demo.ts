@@ -1,136 +1,262 @@
-// `npm start`: a short demonstration of the pager on a real file in the working directory.
-// Creates pager-demo.pkv, writes pages in transactions through a pool much smaller than
-// the file (spilling to the log), rolls one back, checkpoints, reopens, verifies every
-// page and prints the pool statistics. The key/value
-// store will replace this with its own demo.
+// `pagekv demo` (what `npm start` runs): the key/value store on a real file in the working
+// directory. Loads N keys in random order, reads them back uniformly and with a Zipf skew,
+// runs range scans, prints a table of throughput and pool figures, then reopens the file
+// and verifies a sample. Deterministic (a fixed seed); it only ever touches its own file.
 
 import * as fs from "node:fs";
-import { Pager, type PagerStats } from "../pager/pager.js";
+import type { Database, DbStats } from "../db/db.js";
+import { open } from "../index.js";
+import { Pager, walPathOf } from "../pager/pager.js";
 import { NodeFS } from "../vfs/node/nodefs.js";
+import { Prng } from "../vfs/prng.js";
+import { count, parse, positionals, str } from "./args.js";
+import { sizeOf } from "./bytes.js";
+import { treeInfo } from "./inspect.js";
+import { CliError, EXIT_OK, type Io, usageError } from "./io.js";
+import { Progress } from "./progress.js";
 
-const FILE = "pager-demo.pkv";
-const PAGES = 20_000;
-const CACHE_FRAMES = 256;
+export const DEMO_FILE = "pagekv-demo.pkv";
+export const DEMO_KEYS_DEFAULT = 200_000;
+/** Keys are "key:" and 12 digits, so at most 10^12; the demo keeps them all in memory. */
+export const DEMO_KEYS_MAX = 10_000_000;
+const KEY_BYTES = 16;
+const VALUE_BYTES = 100;
+const BATCH_KEYS = 10_000;
+const SCAN_KEYS = 100;
+const VERIFY_SAMPLE = 1_000;
+const ZIPF_S = 0.99;
+const SEED = 20_240_601;
 
-/** A page's content: its number and a round, so a misplaced or stale page is caught. */
-function fill(data: Uint8Array, pgno: number, round: number): void {
-  for (let i = 0; i < data.length; i += 4) {
-    data[i] = pgno >>> 16;
-    data[i + 1] = pgno >>> 8;
-    data[i + 2] = pgno;
-    data[i + 3] = round;
-  }
+const encoder = new TextEncoder();
+
+function keyOf(i: number): Uint8Array {
+  const k = encoder.encode(`key:${String(i).padStart(KEY_BYTES - 4, "0")}`);
+  return k;
 }
 
-function matches(data: Uint8Array, pgno: number, round: number): boolean {
-  for (let i = 0; i < data.length; i += 4) {
-    if (
-      data[i] !== ((pgno >>> 16) & 0xff) ||
-      data[i + 1] !== ((pgno >>> 8) & 0xff) ||
-      data[i + 2] !== (pgno & 0xff) ||
-      data[i + 3] !== round
-    ) {
-      return false;
-    }
-  }
+/** Value i: its number, then a pattern derived from it, exactly VALUE_BYTES long. */
+function demoValue(i: number): Uint8Array {
+  const v = new Uint8Array(VALUE_BYTES);
+  v.set(encoder.encode(`value ${i} `).subarray(0, VALUE_BYTES));
+  for (let j = 0; j < VALUE_BYTES; j++) if (v[j] === 0) v[j] = 97 + ((i * 31 + j) % 26);
+  return v;
+}
+
+function same(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  if (a === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
-function row(label: string, s: PagerStats, ms: number): string {
-  const hitRatio = s.hits + s.misses === 0 ? 0 : s.hits / (s.hits + s.misses);
-  return [
-    label.padEnd(30),
-    `${ms.toFixed(0).padStart(6)} ms`,
-    `hits ${String(s.hits).padStart(7)}`,
-    `misses ${String(s.misses).padStart(6)}`,
-    `hit ratio ${(hitRatio * 100).toFixed(1).padStart(5)}%`,
-    `evictions ${String(s.evictions).padStart(6)}`,
-    `writebacks ${String(s.writebacks).padStart(6)}`,
-    `read ${String(s.pagesRead).padStart(6)}`,
-    `written ${String(s.pagesWritten).padStart(6)}`,
-  ].join("  ");
+/** A random permutation of 0..n-1 (Fisher-Yates). */
+function permutation(n: number, prng: Prng): Uint32Array {
+  const p = new Uint32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = prng.int(i + 1);
+    const t = p[i];
+    p[i] = p[j];
+    p[j] = t;
+  }
+  return p;
 }
 
-function timed<T>(fn: () => T): [T, number] {
+/** Zipf ranks 0..n-1 with exponent s: rank r has weight 1/(r+1)^s. Built once, O(n). */
+class ZipfSampler {
+  private readonly cdf: Float64Array;
+
+  constructor(n: number, s: number) {
+    this.cdf = new Float64Array(n);
+    let sum = 0;
+    for (let r = 0; r < n; r++) {
+      sum += 1 / (r + 1) ** s;
+      this.cdf[r] = sum;
+    }
+    for (let r = 0; r < n; r++) this.cdf[r] /= sum;
+  }
+
+  /** The rank for a uniform `u` in [0, 1): binary search of the CDF. */
+  rank(u: number): number {
+    let lo = 0;
+    let hi = this.cdf.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.cdf[mid] > u) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+}
+
+interface Row {
+  phase: string;
+  ops: number;
+  ms: number;
+  hits: number;
+  misses: number;
+  evictions: number;
+}
+
+/** Run `fn` (which returns its op count) and the pool's figures for it alone. */
+function phase(db: Database, name: string, fn: () => number): Row {
+  const before: DbStats = db.stats();
   const t0 = performance.now();
-  const r = fn();
-  return [r, performance.now() - t0];
+  const ops = fn();
+  const ms = performance.now() - t0;
+  const after = db.stats();
+  return {
+    phase: name,
+    ops,
+    ms,
+    hits: after.hits - before.hits,
+    misses: after.misses - before.misses,
+    evictions: after.evictions - before.evictions,
+  };
 }
 
-function main(): void {
-  const vfs = new NodeFS();
-  if (vfs.exists(FILE)) vfs.delete(FILE);
-  console.log(`pagekv pager demo: ${PAGES} pages of 4 KiB through a ${CACHE_FRAMES}-frame pool`);
-  console.log(`file: ${FILE}\n`);
-
-  const pager = Pager.create(vfs, FILE, { pageSize: 4096, cacheFrames: CACHE_FRAMES });
-  const [, tAlloc] = timed(() => {
-    for (let i = 0; i < PAGES; i++) {
-      if (i % 1000 === 0) pager.begin();
-      const f = pager.allocate();
-      fill(f.data, f.pgno, 1);
-      pager.unpin(f, true);
-      if (i % 1000 === 999) pager.commit(); // durable: logged and synced
-    }
+function table(rows: Row[]): string {
+  const head = ["phase", "ops", "ms", "ops/s", "hit ratio", "evictions"];
+  const cells = rows.map((r) => {
+    const lookups = r.hits + r.misses;
+    return [
+      r.phase,
+      r.ops.toLocaleString("en-US"),
+      r.ms.toFixed(0),
+      Math.round(r.ops / (r.ms / 1000)).toLocaleString("en-US"),
+      lookups === 0 ? "-" : `${((r.hits / lookups) * 100).toFixed(1)}%`,
+      r.evictions.toLocaleString("en-US"),
+    ];
   });
-  console.log(row("allocate + write, 20 commits", pager.stats(), tAlloc));
+  const widths = head.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c].length)));
+  const line = (row: string[]) =>
+    `${row.map((x, c) => (c === 0 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join("  ")}\n`;
+  return line(head) + line(widths.map((w) => "-".repeat(w))) + cells.map(line).join("");
+}
 
-  // A transaction that changes its mind leaves no trace.
-  pager.begin();
-  for (let p = 2; p < 500; p++) {
-    const f = pager.get(p, "write");
-    fill(f.data, p, 9);
-    pager.unpin(f, true);
-  }
-  pager.rollback();
+export function demo(args: string[], io: Io): number {
+  const { values: v, positionals: p } = parse("demo", args, {
+    keys: { type: "string" },
+    file: { type: "string" },
+  });
+  positionals("demo", p, []);
+  const n = count("demo", "keys", v.keys) ?? DEMO_KEYS_DEFAULT;
+  if (n < 1 || n > DEMO_KEYS_MAX) throw usageError(`demo: --keys must be in 1..${DEMO_KEYS_MAX}`);
+  const file = str(v.file) ?? DEMO_FILE;
+  for (const f of [file, walPathOf(file)]) fs.rmSync(f, { force: true });
 
-  // Rewrite every tenth page, free every hundredth, then make it durable.
-  const [, tUpdate] = timed(() => {
-    for (let p = 2; p <= PAGES + 1; p += 10) {
-      const f = pager.get(p, "write");
-      fill(f.data, p, 2);
-      pager.unpin(f, true);
-    }
-    for (let p = 7; p <= PAGES + 1; p += 100) pager.free(p);
-    pager.setSlot(0, PAGES);
-    pager.checkpoint();
-  });
-  console.log(row("update, free, checkpoint", pager.stats(), tUpdate));
-  pager.close();
-
-  const again = Pager.open(vfs, FILE, { cacheFrames: CACHE_FRAMES });
-  let bad = 0;
-  const [, tVerify] = timed(() => {
-    for (let p = 2; p <= PAGES + 1; p++) {
-      if ((p - 7) % 100 === 0) continue; // freed
-      const f = again.get(p);
-      if (!matches(f.data, p, (p - 2) % 10 === 0 ? 2 : 1)) bad++;
-      again.unpin(f);
-    }
-  });
-  console.log(row("reopen + verify all pages", again.stats(), tVerify));
-  // A hot set smaller than the pool: after the first touch every get is a cache hit.
-  const [, tHot] = timed(() => {
-    for (let i = 0; i < 1_000_000; i++) {
-      const p = 1008 + ((i * 7919) % 200) * 2; // even: never 7 mod 100, the freed pages
-      const f = again.get(p);
-      if (f.data[3] !== ((p - 2) % 10 === 0 ? 2 : 1)) bad++;
-      again.unpin(f);
-    }
-  });
-  const s = again.stats();
-  console.log(row("1M gets over 200 hot pages", s, tHot));
-  console.log(
-    `\nreopened: ${s.pageCount} pages, ${s.freePages} free, checkpoint LSN ${again.checkpointLSN},` +
-      ` slot 0 = ${again.getSlot(0)}, file ${(fs.statSync(FILE).size / 2 ** 20).toFixed(1)} MiB`,
+  const prng = new Prng(SEED);
+  const order = permutation(n, prng);
+  const keys = Array.from({ length: n }, (_, i) => keyOf(i));
+  io.out(
+    `pagekv demo: ${n.toLocaleString("en-US")} keys (${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values) in ${file}\n\n`,
   );
-  again.close();
-  if (bad > 0) {
-    console.error(`FAILED: ${bad} pages did not read back as written`);
-    process.exitCode = 1;
-    return;
-  }
-  console.log("every page read back exactly as written.");
-}
 
-main();
+  const rows: Row[] = [];
+  const db = open(file);
+  let bad = 0;
+  try {
+    const pool = db.stats();
+    io.out(
+      `page size ${pool.pageSize}, pool ${pool.cacheFrames} frames (${sizeOf(pool.cacheFrames * pool.pageSize)})\n\n`,
+    );
+    const progress = new Progress(io, "loading", n);
+    rows.push(
+      phase(db, `load, random order, ${BATCH_KEYS.toLocaleString("en-US")}/txn`, () => {
+        for (let start = 0; start < n; start += BATCH_KEYS) {
+          const end = Math.min(n, start + BATCH_KEYS);
+          db.transaction((tx) => {
+            for (let j = start; j < end; j++) tx.put(keys[order[j]], demoValue(order[j]));
+          });
+          progress.update(end);
+        }
+        progress.update(n, true);
+        progress.done();
+        return n;
+      }),
+    );
+
+    rows.push(
+      phase(db, "get, uniform", () => {
+        for (let j = 0; j < n; j++) {
+          const i = prng.int(n);
+          if (!same(db.get(keys[i]), demoValue(i))) bad++;
+        }
+        return n;
+      }),
+    );
+
+    // Hot keys are scattered over the key space by a second permutation.
+    const zipf = new ZipfSampler(n, ZIPF_S);
+    const hot = permutation(n, prng);
+    rows.push(
+      phase(db, `get, Zipf s=${ZIPF_S}`, () => {
+        for (let j = 0; j < n; j++) {
+          const i = hot[zipf.rank(prng.next())];
+          if (!same(db.get(keys[i]), demoValue(i))) bad++;
+        }
+        return n;
+      }),
+    );
+
+    const scans = Math.max(1, Math.floor(n / SCAN_KEYS));
+    rows.push(
+      phase(db, `range scan, ${SCAN_KEYS} keys`, () => {
+        let entries = 0;
+        for (let j = 0; j < scans; j++) {
+          const from = prng.int(n);
+          let expect = from;
+          for (const [k, val] of db.range({ gte: keys[from], limit: SCAN_KEYS })) {
+            if (!same(k, keys[expect]) || !same(val, demoValue(expect))) bad++;
+            expect++;
+            entries++;
+          }
+          if (expect !== Math.min(n, from + SCAN_KEYS)) bad++;
+        }
+        return entries;
+      }),
+    );
+  } finally {
+    db.close();
+  }
+
+  // The tree's shape, read from the closed file by a pager of its own.
+  const inspector = Pager.open(new NodeFS(), file, { cacheFrames: 256 });
+  const tree = (() => {
+    try {
+      return treeInfo(inspector);
+    } finally {
+      inspector.close();
+    }
+  })();
+
+  const again = open(file, { create: false });
+  try {
+    rows.push(
+      phase(again, `reopen, verify ${Math.min(n, VERIFY_SAMPLE)} keys`, () => {
+        const sample = Math.min(n, VERIFY_SAMPLE);
+        for (let j = 0; j < sample; j++) {
+          const i = prng.int(n);
+          if (!same(again.get(keys[i]), demoValue(i))) bad++;
+        }
+        return sample;
+      }),
+    );
+    const problems = again.check();
+    if (problems.length > 0) bad += problems.length;
+  } finally {
+    again.close();
+  }
+
+  io.out(table(rows));
+  const fileBytes = fs.statSync(file).size;
+  io.out(
+    `\ntree depth ${tree.depth}; ${tree.leafPages.toLocaleString("en-US")} leaf + ${tree.interiorPages} interior pages, ${(tree.fill * 100).toFixed(0)}% full; ${tree.keys.toLocaleString("en-US")} keys\n` +
+      `file ${file}: ${sizeOf(fileBytes)}; check: ${bad === 0 ? "ok" : "FAILED"}\n`,
+  );
+  if (bad > 0) throw new CliError("ERR_VERIFY", `${file}: ${bad} reads or checks did not match`);
+  if (tree.keys !== n) {
+    throw new CliError("ERR_VERIFY", `${file}: ${tree.keys} keys in the tree, expected ${n}`);
+  }
+  io.out("every key read back as written.\n");
+  return EXIT_OK;
+}

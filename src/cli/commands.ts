@@ -1,0 +1,170 @@
+// The commands that read or write keys, and the inspection commands: each parses its own
+// arguments and returns an exit code; errors are thrown and reported by run.ts. Every
+// command closes what it opened, whatever happens.
+
+import * as fs from "node:fs";
+import type { Database, RangeOptions } from "../db/db.js";
+import { open } from "../index.js";
+import { Pager, walPathOf } from "../pager/pager.js";
+import { NodeFS } from "../vfs/node/nodefs.js";
+import { count, parse, positionals, str } from "./args.js";
+import { show, sizeOf, toJson } from "./bytes.js";
+import { dumpPage, treeInfo } from "./inspect.js";
+import { CliError, EXIT_FAILURE, EXIT_OK, type Io, usageError } from "./io.js";
+
+/** Pool frames for the inspection commands' own pager (they pin one page at a time). */
+const INSPECT_CACHE_FRAMES = 256;
+
+/** Run `fn` on the database at `path` and close it, even when `fn` throws. */
+function withDb<T>(path: string, create: boolean, fn: (db: Database) => T): T {
+  const db = open(path, { create });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+function withPager<T>(path: string, fn: (pager: Pager) => T): T {
+  const pager = Pager.open(new NodeFS(), path, { cacheFrames: INSPECT_CACHE_FRAMES });
+  try {
+    return fn(pager);
+  } finally {
+    pager.close();
+  }
+}
+
+function keyNotFound(path: string, key: string): CliError {
+  return new CliError("ERR_KEY_NOT_FOUND", `${path}: no key '${key}'`);
+}
+
+export function put(args: string[], _io: Io): number {
+  const { positionals: p } = parse("put", args, {});
+  const [file, key, value] = positionals("put", p, ["file", "key", "value"]);
+  withDb(file, true, (db) => db.put(key, value));
+  return EXIT_OK;
+}
+
+export function get(args: string[], io: Io): number {
+  const { positionals: p } = parse("get", args, {});
+  const [file, key] = positionals("get", p, ["file", "key"]);
+  const value = withDb(file, false, (db) => db.get(key));
+  if (value === undefined) throw keyNotFound(file, key);
+  io.out(`${show(value)}\n`);
+  return EXIT_OK;
+}
+
+export function del(args: string[], _io: Io): number {
+  const { positionals: p } = parse("del", args, {});
+  const [file, key] = positionals("del", p, ["file", "key"]);
+  if (!withDb(file, false, (db) => db.delete(key))) throw keyNotFound(file, key);
+  return EXIT_OK;
+}
+
+export function scan(args: string[], io: Io): number {
+  const { values: v, positionals: p } = parse("scan", args, {
+    gt: { type: "string" },
+    gte: { type: "string" },
+    lt: { type: "string" },
+    lte: { type: "string" },
+    prefix: { type: "string" },
+    reverse: { type: "boolean" },
+    limit: { type: "string" },
+    json: { type: "boolean" },
+  });
+  const [file] = positionals("scan", p, ["file"]);
+  const range: RangeOptions = { reverse: v.reverse === true };
+  for (const bound of ["gt", "gte", "lt", "lte", "prefix"] as const) {
+    const b = str(v[bound]);
+    if (b !== undefined) range[bound] = b;
+  }
+  const limit = count("scan", "limit", v.limit);
+  if (limit !== undefined) range.limit = limit;
+  const json = v.json === true;
+  withDb(file, false, (db) => {
+    // Lines are gathered into chunks so a long scan is not one write call per key.
+    let chunk = "";
+    for (const [key, value] of db.range(range)) {
+      chunk += json
+        ? `${JSON.stringify({ key: toJson(key), value: toJson(value) })}\n`
+        : `${show(key)}\t${show(value)}\n`;
+      if (chunk.length >= 65536) {
+        io.out(chunk);
+        chunk = "";
+      }
+    }
+    if (chunk.length > 0) io.out(chunk);
+  });
+  return EXIT_OK;
+}
+
+function fileSize(path: string): number {
+  try {
+    return fs.statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+export function stats(args: string[], io: Io): number {
+  const { positionals: p } = parse("stats", args, {});
+  const [file] = positionals("stats", p, ["file"]);
+  if (!fs.existsSync(file)) throw new CliError("ERR_NOT_FOUND", `${file}: no such database`);
+  // Sizes first: opening recovers and checkpoints, which changes the log.
+  const fileBytes = fileSize(file);
+  const logBytes = fileSize(walPathOf(file));
+  const lines = withPager(file, (pager) => {
+    const t = treeInfo(pager);
+    const s = pager.stats();
+    const lookups = s.hits + s.misses;
+    const rows: [string, string][] = [
+      ["file", file],
+      ["file size", `${sizeOf(fileBytes)} (${fileBytes} bytes)`],
+      ["log size", `${sizeOf(logBytes)} (${logBytes} bytes)`],
+      ["page size", String(pager.pageSize)],
+      ["pages", `${s.pageCount} (1 header, ${s.freePages} free)`],
+      ["keys", String(t.keys)],
+      ["tree depth", String(t.depth)],
+      ["tree root", t.root === 0 ? "none (empty)" : `page ${t.root}`],
+      [
+        "tree pages",
+        `${t.leafPages} leaf, ${t.interiorPages} interior, ${t.overflowPages} overflow`,
+      ],
+      ["fill", `${(t.fill * 100).toFixed(1)}% of node bytes`],
+      ["pool frames", String(s.cacheFrames)],
+      [
+        "pool (one walk)",
+        `${s.hits} hits, ${s.misses} misses, hit ratio ${lookups === 0 ? "-" : `${((s.hits / lookups) * 100).toFixed(1)}%`}, ${s.evictions} evictions`,
+      ],
+    ];
+    return rows.map(([k, val]) => `${k.padEnd(16)} ${val}\n`).join("");
+  });
+  io.out(lines);
+  return EXIT_OK;
+}
+
+export function check(args: string[], io: Io): number {
+  const { positionals: p } = parse("check", args, {});
+  const [file] = positionals("check", p, ["file"]);
+  const problems = withDb(file, false, (db) => db.check());
+  if (problems.length === 0) {
+    io.out(`${file}: ok\n`);
+    return EXIT_OK;
+  }
+  io.out(problems.map((s) => `${s}\n`).join(""));
+  io.err(`pagekv: ERR_CHECK: ${file}: ${problems.length} problem(s) found\n`);
+  return EXIT_FAILURE;
+}
+
+export function dump(args: string[], io: Io): number {
+  const { positionals: p } = parse("dump", args, {});
+  const [file, page] = positionals("dump", p, ["file", "page"]);
+  const pgno = /^\d+$/.test(page) ? Number(page) : Number.NaN;
+  if (!Number.isSafeInteger(pgno) || pgno < 1) {
+    throw usageError(`dump: <page> must be a page number (1 or more), got '${page}'`);
+  }
+  if (!fs.existsSync(file)) throw new CliError("ERR_NOT_FOUND", `${file}: no such database`);
+  const lines = withPager(file, (pager) => dumpPage(pager, pgno));
+  io.out(lines.map((s) => `${s}\n`).join(""));
+  return EXIT_OK;
+}

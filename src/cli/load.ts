@@ -1,0 +1,135 @@
+// `pagekv load`: entries from JSON lines or TSV into the database, in transactions of
+// `--batch` keys. Input is read in fixed chunks (never whole into memory); a bad line
+// stops the load with its line number, and the batches committed before it stay.
+
+import * as fs from "node:fs";
+import { open } from "../index.js";
+import { count, parse, positionals } from "./args.js";
+import { fromJson } from "./bytes.js";
+import { CliError, EXIT_OK, type Io } from "./io.js";
+import { Progress } from "./progress.js";
+
+export const LOAD_BATCH_DEFAULT = 10_000;
+/** Largest batch: a transaction's dirty pages spill to the log, but keep it bounded. */
+export const LOAD_BATCH_MAX = 1_000_000;
+const CHUNK_BYTES = 1 << 16;
+/** Longest input line (a 64 MiB value in hex JSON, with room to spare). */
+const LINE_BYTES_MAX = 160 * 2 ** 20;
+
+/** Lines of a file descriptor, read synchronously in chunks; yields [line, bytesReadSoFar]. */
+function* lines(fd: number): Generator<[string, number]> {
+  const buf = Buffer.alloc(CHUNK_BYTES);
+  const decoder = new TextDecoder("utf-8");
+  let pending = "";
+  let bytesRead = 0;
+  for (;;) {
+    let n: number;
+    try {
+      n = fs.readSync(fd, buf, 0, CHUNK_BYTES, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EAGAIN") continue; // non-blocking stdin
+      if ((e as NodeJS.ErrnoException).code === "EOF") n = 0;
+      else throw e;
+    }
+    if (n === 0) break;
+    bytesRead += n;
+    pending += decoder.decode(buf.subarray(0, n), { stream: true });
+    let nl = pending.indexOf("\n");
+    let start = 0;
+    while (nl !== -1) {
+      yield [pending.slice(start, nl), bytesRead];
+      start = nl + 1;
+      nl = pending.indexOf("\n", start);
+    }
+    pending = pending.slice(start);
+    if (pending.length > LINE_BYTES_MAX) {
+      throw new CliError("ERR_ARG", `input line longer than ${LINE_BYTES_MAX} characters`);
+    }
+  }
+  pending += decoder.decode();
+  if (pending.length > 0) yield [pending, bytesRead];
+}
+
+type Entry = [Uint8Array | string, Uint8Array | string];
+
+function parseJsonLine(line: string, where: string): Entry {
+  let o: unknown;
+  try {
+    o = JSON.parse(line);
+  } catch (e) {
+    throw new CliError("ERR_ARG", `${where}: not JSON (${(e as Error).message})`);
+  }
+  const rec = o !== null && typeof o === "object" ? (o as Record<string, unknown>) : {};
+  const key = fromJson(rec.key);
+  const value = fromJson(rec.value);
+  if (key === undefined || value === undefined) {
+    throw new CliError(
+      "ERR_ARG",
+      `${where}: expected {"key": ..., "value": ...} with strings or {"hex": ...}`,
+    );
+  }
+  return [key, value];
+}
+
+function parseTsvLine(line: string, where: string): Entry {
+  const tab = line.indexOf("\t");
+  if (tab === -1) throw new CliError("ERR_ARG", `${where}: no tab between key and value`);
+  return [line.slice(0, tab), line.slice(tab + 1)];
+}
+
+export function load(args: string[], io: Io): number {
+  const { values: v, positionals: p } = parse("load", args, { batch: { type: "string" } });
+  const [file, input] = positionals("load", p, ["file", "input"]);
+  const batch = count("load", "batch", v.batch) ?? LOAD_BATCH_DEFAULT;
+  if (batch < 1 || batch > LOAD_BATCH_MAX) {
+    throw new CliError("ERR_USAGE", `load: --batch must be in 1..${LOAD_BATCH_MAX}`, 2);
+  }
+  let fd: number;
+  let total = 0;
+  if (input === "-") {
+    fd = 0;
+  } else {
+    try {
+      fd = fs.openSync(input, "r");
+      total = fs.fstatSync(fd).size;
+    } catch (e) {
+      throw new CliError("ERR_NOT_FOUND", `${input}: cannot read (${(e as Error).message})`);
+    }
+  }
+  const progress = new Progress(io, `loading ${file}`, total);
+  const db = open(file);
+  let loaded = 0;
+  try {
+    let format: "json" | "tsv" | undefined;
+    let pending: Entry[] = [];
+    const flush = () => {
+      const ops = pending;
+      db.transaction((tx) => {
+        for (const [k, val] of ops) tx.put(k, val);
+      });
+      loaded += ops.length;
+      pending = [];
+    };
+    let lineNo = 0;
+    for (const [raw, bytesRead] of lines(fd)) {
+      lineNo++;
+      const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+      if (line.trim() === "") continue;
+      format ??= line.trimStart().startsWith("{") ? "json" : "tsv";
+      const where = `${input}:${lineNo}`;
+      pending.push(format === "json" ? parseJsonLine(line, where) : parseTsvLine(line, where));
+      if (pending.length >= batch) {
+        flush();
+        progress.update(total > 0 ? bytesRead : loaded);
+      }
+    }
+    if (pending.length > 0) flush();
+    progress.update(total > 0 ? total : loaded, true);
+  } finally {
+    progress.done();
+    if (fd !== 0) fs.closeSync(fd);
+    db.close();
+  }
+  io.out(`loaded ${loaded} entries into ${file}\n`);
+  return EXIT_OK;
+}
