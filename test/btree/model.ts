@@ -108,8 +108,10 @@ export class SortedModel {
     return this.values.size;
   }
 
-  clone(): SortedModel {
-    return new SortedModel(new Map(this.values));
+  /** A copy of the same class (so a subclass's clone is a subclass). */
+  clone(): this {
+    const make = this.constructor as new (values: Map<string, Uint8Array>) => this;
+    return new make(new Map(this.values));
   }
 
   get(hex: string): Uint8Array | undefined {

@@ -28,7 +28,7 @@ import {
 } from "../../src/index.js";
 import { MemFS } from "../../src/vfs/memfs.js";
 import { Prng } from "../../src/vfs/prng.js";
-import { bytesEqual, fromHex, toHex, valueBytes } from "../btree/model.js";
+import { bytesEqual, fromHex, SortedModel, toHex, valueBytes } from "../btree/model.js";
 
 export const DB_PATH = "/m.pkv";
 export const PAGE_SIZE = 512;
@@ -57,42 +57,10 @@ export function inRange(hex: string, r: HexRange): boolean {
   return true;
 }
 
-/** The reference store: hex key -> value, sorted on demand. Values are never mutated. */
-export class Model {
-  private sorted: string[] | null = null;
-
-  constructor(private readonly values: Map<string, Uint8Array> = new Map()) {}
-
-  get size(): number {
-    return this.values.size;
-  }
-
-  clone(): Model {
-    return new Model(new Map(this.values));
-  }
-
-  get(hex: string): Uint8Array | undefined {
-    return this.values.get(hex);
-  }
-
-  put(hex: string, value: Uint8Array): void {
-    if (!this.values.has(hex)) this.sorted = null;
-    this.values.set(hex, value);
-  }
-
-  delete(hex: string): boolean {
-    const had = this.values.delete(hex);
-    if (had) this.sorted = null;
-    return had;
-  }
-
-  keys(): readonly string[] {
-    if (this.sorted === null) this.sorted = [...this.values.keys()].sort();
-    return this.sorted;
-  }
-
+/** The reference store (the B-tree tests' sorted model), with the API's range options. */
+export class Model extends SortedModel {
   /** The keys a range yields, in order, `limit` applied after `reverse`. */
-  range(r: HexRange): string[] {
+  override range(r: HexRange): string[] {
     const out = this.keys().filter((k) => inRange(k, r));
     if (r.reverse === true) out.reverse();
     return r.limit === undefined ? out : out.slice(0, r.limit);
