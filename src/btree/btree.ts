@@ -14,6 +14,7 @@
 import { PagekvError } from "../errors.js";
 import { readU32, writeU16, writeU32 } from "../format/codec.js";
 import type { Frame, Pager } from "../pager/pager.js";
+import { copyOut } from "./copies.js";
 import {
   appendCellFrom,
   cellAt,
@@ -221,7 +222,7 @@ export class BTree {
         this.unpin(f);
         return;
       }
-      const key = d.slice(off, off + len);
+      const key = copyOut(d, off, off + len);
       this.unpin(f);
       const value = this.readValue(leaf, index);
       last = key;
@@ -612,7 +613,7 @@ export class BTree {
     const word = leafValueWord(d, off);
     if (word < OVERFLOW_FLAG) {
       const at = leafValueOffset(d, off);
-      const value = d.slice(at, at + word);
+      const value = copyOut(d, at, at + word);
       this.unpin(f);
       return value;
     }
