@@ -348,11 +348,19 @@ const OP_ARBS: Record<OpName, fc.Arbitrary<Op>> = {
 
 /** Operations drawn with these relative weights (absent or 0: never). */
 export function opArb(weights: OpWeights): fc.Arbitrary<Op> {
-  const arbs: fc.WeightedArbitrary<Op>[] = [];
-  for (const [name, weight] of Object.entries(weights) as [OpName, number][]) {
-    if (weight > 0) arbs.push({ weight, arbitrary: OP_ARBS[name] });
+  return weightedOneOf(OP_ARBS, weights);
+}
+
+/** One of `arbs`, drawn with the relative `weights` given by name (absent or 0: never). */
+export function weightedOneOf<N extends string, T>(
+  arbs: Record<N, fc.Arbitrary<T>>,
+  weights: Partial<Record<N, number>>,
+): fc.Arbitrary<T> {
+  const picks: fc.WeightedArbitrary<T>[] = [];
+  for (const [name, weight] of Object.entries(weights) as [N, number][]) {
+    if (weight > 0) picks.push({ weight, arbitrary: arbs[name] });
   }
-  return fc.oneof(...arbs);
+  return fc.oneof(...picks);
 }
 
 // ---- the runner ----

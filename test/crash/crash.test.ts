@@ -12,6 +12,7 @@ import {
   type CampaignResult,
   type CrashSite,
   formatFailure,
+  newSiteCounts,
   runCampaign,
 } from "./harness.js";
 
@@ -30,15 +31,7 @@ const totals = {
   explicitCheckpoints: 0,
   implicitCommits: 0,
   reopens: 0,
-  sites: {
-    "txn-op": 0,
-    commit: 0,
-    "auto-checkpoint": 0,
-    checkpoint: 0,
-    close: 0,
-    open: 0,
-    none: 0,
-  } as Record<CrashSite, number>,
+  sites: newSiteCounts(),
 };
 
 function campaign(o: CampaignOptions, diagnostic: (m: string) => void): CampaignResult {

@@ -1019,15 +1019,7 @@ export function runCampaign(o: CampaignOptions): CampaignResult {
   const ref = referenceRun(w);
   const total = ref.stats.totalOps;
   const points = o.pointList ?? samplePoints(total, o.points ?? Number.POSITIVE_INFINITY, o.seed);
-  const sites: Record<CrashSite, number> = {
-    "txn-op": 0,
-    commit: 0,
-    "auto-checkpoint": 0,
-    checkpoint: 0,
-    close: 0,
-    open: 0,
-    none: 0,
-  };
+  const sites = newSiteCounts();
   const failures: Failure[] = [];
   let checked = 0;
   let recoveryCrashes = 0;
@@ -1047,4 +1039,17 @@ export function runCampaign(o: CampaignOptions): CampaignResult {
     if (o.failuresMax !== undefined && failures.length >= o.failuresMax) break;
   }
   return { workload: w, reference: ref, checked, recoveryCrashes, failures, sites };
+}
+
+/** A zero count for every crash site. */
+export function newSiteCounts(): Record<CrashSite, number> {
+  return {
+    "txn-op": 0,
+    commit: 0,
+    "auto-checkpoint": 0,
+    checkpoint: 0,
+    close: 0,
+    open: 0,
+    none: 0,
+  };
 }

@@ -28,7 +28,14 @@ import {
 } from "../../src/index.js";
 import { MemFS } from "../../src/vfs/memfs.js";
 import { Prng } from "../../src/vfs/prng.js";
-import { bytesEqual, fromHex, SortedModel, toHex, valueBytes } from "../btree/model.js";
+import {
+  bytesEqual,
+  fromHex,
+  SortedModel,
+  toHex,
+  valueBytes,
+  weightedOneOf,
+} from "../btree/model.js";
 
 export const DB_PATH = "/m.pkv";
 export const PAGE_SIZE = 512;
@@ -310,11 +317,7 @@ const OP_ARBS: Record<OpName, fc.Arbitrary<Op>> = {
 };
 
 export function opArb(weights: OpWeights): fc.Arbitrary<Op> {
-  const arbs: fc.WeightedArbitrary<Op>[] = [];
-  for (const [name, weight] of Object.entries(weights) as [OpName, number][]) {
-    if (weight > 0) arbs.push({ weight, arbitrary: OP_ARBS[name] });
-  }
-  return fc.oneof(...arbs);
+  return weightedOneOf(OP_ARBS, weights);
 }
 
 // ---- the runner ----
