@@ -63,10 +63,6 @@ export function cellAt(d: Uint8Array, i: number): number {
 
 // ---- cells ----
 
-export function leafKeyLength(d: Uint8Array, off: number): number {
-  return readU16(d, off);
-}
-
 export function leafKeyOffset(off: number): number {
   return off + LEAF_CELL_HEADER_BYTES;
 }
@@ -88,10 +84,6 @@ export function leafCellBytes(d: Uint8Array, off: number): number {
 
 export function interiorChild(d: Uint8Array, off: number): number {
   return readU32(d, off);
-}
-
-export function setInteriorChild(d: Uint8Array, off: number, child: number): void {
-  writeU32(d, off, child);
 }
 
 export function interiorKeyLength(d: Uint8Array, off: number): number {

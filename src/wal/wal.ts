@@ -151,10 +151,6 @@ export class Wal {
     return this.salt.generation;
   }
 
-  get databaseId(): number {
-    return this.salt.databaseId;
-  }
-
   /** Frames written in this generation, committed or not. */
   get frameCount(): number {
     return this.frames;
@@ -278,11 +274,6 @@ export class Wal {
   /** The open transaction rolled back: forget its frames (they stay in the file, inert). */
   dropTxn(): void {
     this.txn.clear();
-  }
-
-  /** Forget one page's frame in the open transaction (the page was freed). */
-  forgetTxnPage(pgno: number): void {
-    this.txn.delete(pgno);
   }
 
   /**
