@@ -495,7 +495,7 @@ export class Pager {
     const logged = this.wal.lookupCommitted(pgno);
     this.misses++;
     if (logged >= 0) {
-      this.readLogged(logged, pgno, snap.page);
+      this.readLogged(logged, pgno, snap.page, snap.covered);
       this.pagesRead++;
     } else {
       this.readHome(pgno, snap.page, snap.covered);
@@ -1030,7 +1030,7 @@ export class Pager {
   private readInto(pgno: number, page: Uint8Array, covered: Uint8Array): void {
     const frame = this.wal.lookup(pgno);
     if (frame >= 0) {
-      this.readLogged(frame, pgno, page);
+      this.readLogged(frame, pgno, page, covered);
       this.pagesRead++;
       return;
     }
@@ -1057,7 +1057,7 @@ export class Pager {
   }
 
   /** Read page `pgno`'s image from log frame `frame` into `page` and verify it. */
-  private readLogged(frame: number, pgno: number, page: Uint8Array): void {
+  private readLogged(frame: number, pgno: number, page: Uint8Array, covered: Uint8Array): void {
     let n: number;
     try {
       n = this.wal.readPage(frame, page);
@@ -1065,9 +1065,7 @@ export class Pager {
       throw this.ioError(e, `reading page ${pgno} from log frame ${frame}`, pgno);
     }
     const damage =
-      n !== this.pageSize
-        ? `is cut short (${n} bytes)`
-        : pageDamage(page, checksummedView(page), pgno, this.crc);
+      n !== this.pageSize ? `is cut short (${n} bytes)` : pageDamage(page, covered, pgno, this.crc);
     if (damage !== null) {
       throw new PagekvError(
         "ERR_CORRUPT",
