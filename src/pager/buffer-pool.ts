@@ -88,6 +88,24 @@ export class BufferPool {
     return null;
   }
 
+  /**
+   * Dirty, unpinned frames that CLOCK will reach soonest, `victim` first: the `window`
+   * frames after the hand, at most `max` in all, into `out` (cleared first). A dirty victim
+   * is logged together with these, so one write makes room for the next misses too instead
+   * of one write per miss. Allocates nothing when `out` has room.
+   */
+  collectSpill(victim: PoolFrame, out: PoolFrame[], max: number, window: number): void {
+    out.length = 0;
+    out.push(victim);
+    const n = this.cacheFrames;
+    let i = this.hand;
+    for (let step = 0; step < window && step < n && out.length < max; step++) {
+      const f = this.frames[i];
+      if (f.dirty && f.pins === 0 && f !== victim) out.push(f);
+      i = i + 1 === n ? 0 : i + 1;
+    }
+  }
+
   /** Record that `frame` (taken empty or as a victim, already unbound) now holds `pgno`. */
   bind(frame: PoolFrame, pgno: number): void {
     assert(frame.pgno === 0 && frame.pins === 0, "bind of a frame that is in use");

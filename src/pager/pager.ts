@@ -77,6 +77,10 @@ export const WAL_AUTO_CHECKPOINT_PAGES_MAX = 2 ** 31;
 export const SNAPSHOT_FRAMES = 4;
 /** Checkpoint reads log frames through a staging buffer of this many frames. */
 const BACKFILL_STAGING_PAGES = 256;
+/** Most frames one spill logs (a write of about 256 KiB at 4 KiB pages). */
+const SPILL_FRAMES_MAX = 64;
+/** How far past the CLOCK hand a spill looks for more dirty frames to log with the victim. */
+const SPILL_WINDOW_FRAMES = 256;
 
 /** The log file of the database at `path`. */
 export function walPathOf(path: string): string {
@@ -170,6 +174,10 @@ export class Pager {
   private readonly commitHead: Uint8Array;
   /** Commit's dirty frames, reused from commit to commit. */
   private readonly dirtyFrames: PoolFrame[] = [];
+  /** Reused by spill(): the frames, page numbers and pages of one log write. */
+  private readonly spilling: PoolFrame[] = [];
+  private readonly spillPgnos: number[] = [];
+  private readonly spillPages: Uint8Array[] = [];
   private staging: Staging | null = null;
   /** Frames outside the pool for getCommitted(); never in the page table. */
   private readonly snapshots: PoolFrame[];
@@ -1009,21 +1017,35 @@ export class Pager {
 
   /**
    * Where a dirty victim's bytes go before its frame is reused: the one place that decides.
-   * To the log, as a frame of the open transaction, never to the main file: the main file
-   * holds only checkpointed state. A failed log write fences the pager (the log's tail is
-   * then unknown); the victim stays bound and dirty.
+   * To the log, as frames of the open transaction, never to the main file: the main file
+   * holds only checkpointed state. The victim goes together with the dirty unpinned frames
+   * CLOCK reaches next (at most SPILL_FRAMES_MAX, one write); those stay resident and clean,
+   * their newest image now in the log, so their own eviction costs no write. A failed log
+   * write fences the pager (the log's tail is then unknown); every frame stays dirty.
    */
-  private spill(frame: PoolFrame): void {
+  private spill(victim: PoolFrame): void {
     if (this.fenced !== null) throw this.fencedError();
-    sealPage(frame.page, frame.covered, frame.pgno, this.crc);
-    try {
-      this.wal.append([frame.pgno], [frame.page], this.txnLsn, 0);
-    } catch (e) {
-      throw this.fence(e, `logging page ${frame.pgno} to make room`);
+    const batch = this.spilling;
+    this.pool.collectSpill(victim, batch, SPILL_FRAMES_MAX, SPILL_WINDOW_FRAMES);
+    const pgnos = this.spillPgnos;
+    const pages = this.spillPages;
+    pgnos.length = 0;
+    pages.length = 0;
+    for (const f of batch) {
+      sealPage(f.page, f.covered, f.pgno, this.crc);
+      pgnos.push(f.pgno);
+      pages.push(f.page);
     }
-    this.pool.markClean(frame);
-    this.writebacks++;
-    this.pagesWritten++;
+    try {
+      this.wal.append(pgnos, pages, this.txnLsn, 0);
+    } catch (e) {
+      throw this.fence(e, `logging ${batch.length} page(s) to make room`);
+    }
+    for (const f of batch) this.pool.markClean(f);
+    this.writebacks += batch.length;
+    this.pagesWritten += batch.length;
+    batch.length = 0;
+    pages.length = 0;
   }
 
   /** Read the newest image of page `pgno` into `page` and verify it. */
