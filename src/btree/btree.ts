@@ -11,10 +11,10 @@
 //   - an operation pins at most 3 frames at once (a node, its new sibling or a parent and
 //     two children), so a pool of BTREE_CACHE_FRAMES_MIN frames never runs out mid-way.
 
-import { PagekvError } from "../errors.js";
+import { assert, PagekvError } from "../errors.js";
 import { readU32, writeU16, writeU32 } from "../format/codec.js";
 import type { Frame, Pager } from "../pager/pager.js";
-import { copyOut } from "./copies.js";
+import { copyEntry, copyOut } from "./copies.js";
 import {
   appendCellFrom,
   cellAt,
@@ -56,6 +56,8 @@ export const TREE_DEPTH_MAX = 32;
 export const BTREE_CACHE_FRAMES_MIN = 8;
 /** A node is merged with a sibling when its cells fill less than this share of it. */
 const UNDERFULL_SHARE = 0.25;
+/** Entries a range copies out of one leaf at a time (bounds the copies held ahead). */
+const LEAF_COPY_MAX = 256;
 
 export interface EntriesOptions {
   gt?: Uint8Array;
@@ -63,6 +65,10 @@ export interface EntriesOptions {
   lt?: Uint8Array;
   lte?: Uint8Array;
   reverse?: boolean;
+  /** Entries at most (default: no limit). */
+  limit?: number;
+  /** Called after each entry is consumed, before the next: may throw to end the range. */
+  guard?: () => void;
 }
 
 /** Where one side of a cell list comes from while a node is rebuilt. */
@@ -88,6 +94,8 @@ export class BTree {
   private readonly copy: Uint8Array;
   private readonly cell: Uint8Array;
   private readonly found: SearchResult = { index: 0, exact: false };
+  /** Where a range goes next: written by the positioning methods (leaf 0: nowhere). */
+  private readonly cursor = { leaf: 0, index: -1 };
   private readonly pathPages = new Uint32Array(TREE_DEPTH_MAX);
   private readonly pathIndex = new Int32Array(TREE_DEPTH_MAX);
   private depth = 0;
@@ -133,14 +141,67 @@ export class BTree {
   }
 
   /**
-   * Entries in key order (or reverse) within the bounds, as copies. The iterator survives
-   * changes made while it is open: it continues after the last key it returned.
+   * Entries in key order (or reverse) within the bounds, as copies, at most `limit`. The
+   * iterator survives changes made while it is open: it continues after the last key it
+   * returned. Entries are copied a leaf at a time (one pin per leaf, not three per entry);
+   * a change to the tree between two entries drops the rest of the copied leaf and finds
+   * the place again, so an entry is never returned after the tree changed under it.
    */
   *entries(opts: EntriesOptions = {}): IterableIterator<[Uint8Array, Uint8Array]> {
-    try {
-      yield* this.entriesIn(opts);
-    } catch (e) {
-      throw this.released(e);
+    // Bounds given together intersect: keep the tighter one on each side.
+    const [lo, loOpen] = tighter(opts.gte, opts.gt, 1);
+    const [hi, hiOpen] = tighter(opts.lte, opts.lt, -1);
+    const reverse = opts.reverse === true;
+    const guard = opts.guard;
+    let remaining = opts.limit ?? Number.POSITIVE_INFINITY;
+    const batch: [Uint8Array, Uint8Array][] = [];
+    const at = this.cursor;
+    let last: Uint8Array | null = null;
+    let leaf = 0;
+    let index = -1;
+    let seen = -1;
+    while (remaining > 0) {
+      guard?.();
+      let ended: boolean;
+      try {
+        if (seen !== this.version) {
+          // (Re)find our place: after `last`, or at the start bound.
+          seen = this.version;
+          if (this.root() === 0) return;
+          if (reverse) {
+            const from = last ?? hi;
+            if (from === undefined) this.lastEntry();
+            else this.seekBefore(from, last !== null || hiOpen);
+          } else {
+            this.seekFrom(last ?? lo ?? EMPTY, last !== null || (lo !== undefined && loOpen));
+          }
+          leaf = at.leaf;
+          index = at.index;
+        }
+        if (leaf === 0) return;
+        const bound = reverse ? lo : hi;
+        const open = reverse ? loOpen : hiOpen;
+        ended = this.copyLeaf(leaf, index, reverse, bound, open, remaining, batch);
+        leaf = at.leaf;
+        index = at.index;
+      } catch (e) {
+        throw this.released(e);
+      }
+      for (let i = 0; i < batch.length; i++) {
+        const entry = batch[i];
+        last = entry[0];
+        remaining--;
+        const version = this.version;
+        yield entry;
+        guard?.();
+        if (this.version !== version) {
+          seen = -1;
+          ended = false;
+          break;
+        }
+      }
+      batch.length = 0;
+      if (ended) return;
     }
   }
 
@@ -184,54 +245,6 @@ export class BTree {
     if (this.root() === 0) return false;
     this.descend(key);
     return this.found.exact;
-  }
-
-  private *entriesIn(opts: EntriesOptions): IterableIterator<[Uint8Array, Uint8Array]> {
-    // Bounds given together intersect: keep the tighter one on each side.
-    const [lo, loOpen] = tighter(opts.gte, opts.gt, 1);
-    const [hi, hiOpen] = tighter(opts.lte, opts.lt, -1);
-    const reverse = opts.reverse === true;
-    if (this.root() === 0) return;
-    let last: Uint8Array | null = null;
-    let leaf = 0;
-    let index = -1;
-    let seen = -1;
-    for (;;) {
-      if (seen !== this.version || leaf === 0) {
-        // (Re)find our place: after `last`, or at the start bound.
-        seen = this.version;
-        if (this.root() === 0) return;
-        if (reverse) {
-          const from = last ?? hi;
-          [leaf, index] =
-            from === undefined ? this.lastEntry() : this.seekBefore(from, last !== null || hiOpen);
-        } else {
-          const from = last ?? lo ?? EMPTY;
-          [leaf, index] = this.seekFrom(from, last !== null || (lo !== undefined && loOpen));
-        }
-      }
-      if (leaf === 0) return;
-      const f = this.read(leaf);
-      const d = f.data;
-      const off = keyOffsetAt(d, index);
-      const len = keyLengthAt(d, index);
-      const beyond = reverse
-        ? lo !== undefined && cmp(lo, d, off, len) >= (loOpen ? 0 : 1)
-        : hi !== undefined && cmp(hi, d, off, len) <= (hiOpen ? 0 : -1);
-      if (beyond) {
-        this.unpin(f);
-        return;
-      }
-      const key = copyOut(d, off, off + len);
-      this.unpin(f);
-      const value = this.readValue(leaf, index);
-      last = key;
-      // Step before yielding, so the next round starts from a valid place.
-      [leaf, index] = reverse ? this.stepBack(leaf, index, key) : this.stepForward(leaf, index);
-      const version = this.version;
-      yield [key, value];
-      if (this.version !== version) seen = -1;
-    }
   }
 
   // ---- writes ----
@@ -512,21 +525,26 @@ export class BTree {
     throw this.corrupt(pgno, `lies deeper than ${TREE_DEPTH_MAX} levels`);
   }
 
-  /** First entry >= key (> key when `open`), as [leaf, index], or [0, -1]. */
-  private seekFrom(key: Uint8Array, open: boolean): [number, number] {
+  // Positioning: each of these leaves its answer in `cursor` (leaf 0 when there is no such
+  // entry), so a range step allocates no tuple.
+
+  /** First entry >= key (> key when `open`). */
+  private seekFrom(key: Uint8Array, open: boolean): void {
     const leaf = this.descend(key);
     const index = this.found.exact && open ? this.found.index + 1 : this.found.index;
-    return this.settleForward(leaf, index);
+    this.settleForward(leaf, index);
   }
 
-  /** Last entry <= key (< key when `open`), as [leaf, index], or [0, -1]. */
-  private seekBefore(key: Uint8Array, open: boolean): [number, number] {
+  /** Last entry <= key (< key when `open`). */
+  private seekBefore(key: Uint8Array, open: boolean): void {
     const leaf = this.descend(key);
     const index = this.found.exact && !open ? this.found.index : this.found.index - 1;
-    return index >= 0 ? [leaf, index] : this.previousLeafEnd();
+    if (index >= 0) this.place(leaf, index);
+    else this.previousLeafEnd();
   }
 
-  private lastEntry(): [number, number] {
+  /** The last entry of the tree. */
+  private lastEntry(): void {
     let pgno = this.root();
     for (let depth = 0; depth < TREE_DEPTH_MAX; depth++) {
       const f = this.read(pgno);
@@ -539,7 +557,9 @@ export class BTree {
       this.unpin(f);
       if (k === KIND_LEAF) {
         this.depth = depth + 1;
-        return n > 0 ? [pgno, n - 1] : this.previousLeafEnd();
+        if (n > 0) this.place(pgno, n - 1);
+        else this.previousLeafEnd();
+        return;
       }
       if (child === 0) throw this.corrupt(pgno, `is not a tree node (kind ${k})`);
       pgno = child;
@@ -548,11 +568,14 @@ export class BTree {
   }
 
   /** From the leaf at the end of the recorded path, the last entry of an earlier leaf. */
-  private previousLeafEnd(): [number, number] {
+  private previousLeafEnd(): void {
     for (;;) {
       let level = this.depth - 2;
       while (level >= 0 && this.pathIndex[level] === 0) level--;
-      if (level < 0) return [0, -1];
+      if (level < 0) {
+        this.place(0, -1);
+        return;
+      }
       // Down the left neighbour's subtree along rightmost children.
       let f = this.read(this.pathPages[level]);
       let pgno = childAt(f.data, this.pathIndex[level] - 1);
@@ -569,7 +592,10 @@ export class BTree {
         this.unpin(f);
         if (leaf) {
           this.depth = depth + 1;
-          if (n > 0) return [pgno, n - 1];
+          if (n > 0) {
+            this.place(pgno, n - 1);
+            return;
+          }
           break; // an empty leaf: keep going left
         }
         pgno = child;
@@ -577,12 +603,8 @@ export class BTree {
     }
   }
 
-  private stepForward(leaf: number, index: number): [number, number] {
-    return this.settleForward(leaf, index + 1);
-  }
-
-  /** [leaf, index] if index is inside the leaf, else the first entry of a later leaf. */
-  private settleForward(leaf: number, index: number): [number, number] {
+  /** `index` in `leaf` if it is inside the leaf, else the first entry of a later leaf. */
+  private settleForward(leaf: number, index: number): void {
     let pgno = leaf;
     let i = index;
     for (let hops = 0; pgno !== 0; hops++) {
@@ -591,17 +613,80 @@ export class BTree {
       const n = count(f.data);
       const next = right(f.data);
       this.unpin(f);
-      if (i < n) return [pgno, i];
+      if (i < n) {
+        this.place(pgno, i);
+        return;
+      }
       pgno = next;
       i = 0;
     }
-    return [0, -1];
+    this.place(0, -1);
   }
 
-  private stepBack(leaf: number, index: number, key: Uint8Array): [number, number] {
-    if (index > 0) return [leaf, index - 1];
-    this.descend(key); // records the path to this leaf
-    return this.previousLeafEnd();
+  private place(leaf: number, index: number): void {
+    this.cursor.leaf = leaf;
+    this.cursor.index = index;
+  }
+
+  /**
+   * Copy entries of `leaf` from `index` on (down when `reverse`) into `out`: at most `max`,
+   * stopping at the leaf's end, past `bound` (inclusive unless `open`), or before an overflow
+   * value unless it comes first (it is then the only entry). Leaves the next entry's place in
+   * `cursor`; returns true when `bound` was passed (the range is done). One pin at a time.
+   */
+  private copyLeaf(
+    leaf: number,
+    index: number,
+    reverse: boolean,
+    bound: Uint8Array | undefined,
+    open: boolean,
+    max: number,
+    out: [Uint8Array, Uint8Array][],
+  ): boolean {
+    const f = this.read(leaf);
+    const d = f.data;
+    const n = count(d);
+    const step = reverse ? -1 : 1;
+    const passed = reverse ? (open ? 0 : 1) : open ? 0 : -1;
+    let i = index;
+    let overflow = false;
+    for (; i >= 0 && i < n && out.length < max && out.length < LEAF_COPY_MAX; i += step) {
+      const off = keyOffsetAt(d, i);
+      const len = keyLengthAt(d, i);
+      if (bound !== undefined) {
+        const c = cmp(bound, d, off, len);
+        if (reverse ? c >= passed : c <= passed) {
+          this.unpin(f);
+          return true;
+        }
+      }
+      const cell = cellAt(d, i);
+      const word = leafValueWord(d, cell);
+      if (word >= OVERFLOW_FLAG) {
+        overflow = out.length === 0;
+        if (overflow) out.push([copyOut(d, off, off + len), EMPTY]);
+        break;
+      }
+      // The value follows the key in the cell (see node.ts): one copy takes both.
+      assert(leafValueOffset(d, cell) === off + len, "a leaf value does not follow its key");
+      out.push(copyEntry(d, off, len, word));
+    }
+    const firstKey = out.length > 0 ? out[0][0] : null;
+    const next = right(d);
+    this.unpin(f);
+    if (overflow) {
+      out[0][1] = this.readValue(leaf, i);
+      i += step;
+    }
+    // The next place: inside this leaf, or across to the neighbour.
+    if (i >= 0 && i < n) this.place(leaf, i);
+    else if (!reverse) this.settleForward(next, 0);
+    else if (firstKey === null) this.place(0, -1);
+    else {
+      this.descend(firstKey); // records the path to this leaf
+      this.previousLeafEnd();
+    }
+    return false;
   }
 
   // ---- internals: values ----

@@ -25,6 +25,11 @@ export interface DbOpenOptions {
   /** Buffer pool bytes; raised to BTREE_CACHE_FRAMES_MIN pages if smaller. */
   cacheBytes?: number;
   sync?: SyncMode;
+  /**
+   * Checkpoint (copy the log home) after a commit leaves at least this many pages in the
+   * log; 0: only at close or db.checkpoint(). Default WAL_AUTO_CHECKPOINT_PAGES_DEFAULT.
+   */
+  autoCheckpointPages?: number;
   /** Create the file when it does not exist (default true; never when readOnly). */
   create?: boolean;
   /**
@@ -81,9 +86,20 @@ export function openDatabase(path: string, options: DbOpenOptions): Database {
   const framesFor = (size: number) =>
     Math.max(BTREE_CACHE_FRAMES_MIN, Math.min(2 ** 20, Math.floor(cacheBytes / size)));
   const sync = options.sync ?? "full";
+  const walAutoCheckpointPages = options.autoCheckpointPages;
   const pager = exists
-    ? Pager.open(vfs, path, { cacheFrames: framesFor(pageSize), sync, readOnly })
-    : Pager.create(vfs, path, { pageSize, cacheFrames: framesFor(pageSize), sync });
+    ? Pager.open(vfs, path, {
+        cacheFrames: framesFor(pageSize),
+        sync,
+        readOnly,
+        walAutoCheckpointPages,
+      })
+    : Pager.create(vfs, path, {
+        pageSize,
+        cacheFrames: framesFor(pageSize),
+        sync,
+        walAutoCheckpointPages,
+      });
   return new Database(pager);
 }
 
@@ -168,6 +184,7 @@ export class Database {
         );
       }
       this.pager.commit();
+      this.committedTree.invalidate(); // its iterators must find their place again
       return result;
     } catch (e) {
       if (this.pager.inTransaction) this.pager.rollback();
@@ -228,6 +245,7 @@ export class Database {
     try {
       const r = fn();
       this.pager.commit();
+      this.committedTree.invalidate();
       return r;
     } catch (e) {
       if (this.pager.inTransaction) this.pager.rollback();
@@ -296,8 +314,11 @@ export class Transaction {
 
 const EMPTY = new Uint8Array(0);
 
-/** A range iterator over `tree`, with every bound intersected and `limit` applied. */
-function* rangeOf(
+/**
+ * A range iterator over `tree`, with every bound intersected and `limit` applied. The
+ * options are checked now; `guard` runs before the first entry and after each one.
+ */
+function rangeOf(
   tree: BTree,
   options: RangeOptions,
   path: string,
@@ -315,7 +336,6 @@ function* rangeOf(
       },
     );
   }
-  if (limit === 0) return;
   const b = (x: Bytes | undefined, what: string) =>
     x === undefined ? undefined : bytes(x, what, path);
   const prefix = b(o.prefix, "prefix");
@@ -348,15 +368,10 @@ function* rangeOf(
     lowerBy(prefix, false);
     upperBy(prefixEnd(prefix), true);
   }
-  const opts: EntriesOptions = { reverse: o.reverse === true };
+  const opts: EntriesOptions = { reverse: o.reverse === true, limit, guard };
   if (lower !== undefined) opts[lower[1] ? "gt" : "gte"] = lower[0];
   if (upper !== undefined) opts[upper[1] ? "lt" : "lte"] = upper[0];
-  let n = 0;
-  for (const entry of tree.entries(opts)) {
-    yield entry;
-    guard();
-    if (limit !== undefined && ++n >= limit) return;
-  }
+  return tree.entries(opts);
 }
 
 /** The least key greater than every key starting with `prefix`, or undefined (none). */

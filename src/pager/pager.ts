@@ -71,7 +71,13 @@ export const CACHE_FRAMES_MAX = 1 << 20;
 export const ARENA_BYTES_MAX = 2 ** 31;
 /** Pages one checkpoint write may carry (Linux's IOV_MAX for writev). */
 export const WRITE_RUN_PAGES_MAX = 1024;
-export const WAL_AUTO_CHECKPOINT_PAGES_DEFAULT = 1000;
+/**
+ * 32 MiB of log at 4 KiB pages. Larger than SQLite's 1000: a page written by several
+ * transactions between checkpoints goes home once, and a random-update load measured
+ * 25 us/key at 1000, 17 at 4000, 12 at 16000 (1,000,000 keys, 8 MiB pool). The cost is
+ * log size (kept at this many frames while open, deleted at close) and recovery time.
+ */
+export const WAL_AUTO_CHECKPOINT_PAGES_DEFAULT = 8192;
 export const WAL_AUTO_CHECKPOINT_PAGES_MAX = 2 ** 31;
 /** Committed-state pages pinned at once (getCommitted): a descent holds one at a time. */
 export const SNAPSHOT_FRAMES = 4;

@@ -164,6 +164,70 @@ describe("ranges", () => {
   });
 });
 
+describe("iterators across leaves and commits", () => {
+  const pad = (i: number) => `k${String(i).padStart(5, "0")}`;
+
+  test("a write in the middle of a leaf's entries is seen by the rest of the range", () => {
+    const { db: d } = db();
+    d.batch(Array.from({ length: 400 }, (_, i) => ({ type: "put", key: pad(i * 2), value: "v" })));
+    const seen: string[] = [];
+    for (const [k, v] of d.range({ gte: pad(100) })) {
+      seen.push(`${dec(k)}=${dec(v)}`);
+      if (seen.length === 2) {
+        d.put(pad(105), "new"); // after the cursor, in the same leaf: seen
+        d.put(pad(106), "changed"); // a later key's value changes: the new value is seen
+        d.delete(pad(108)); // a later key goes: never seen
+      }
+      if (seen.length === 6) break;
+    }
+    assert.deepEqual(seen, [
+      `${pad(100)}=v`,
+      `${pad(102)}=v`,
+      `${pad(104)}=v`,
+      `${pad(105)}=new`,
+      `${pad(106)}=changed`,
+      `${pad(110)}=v`,
+    ]);
+  });
+
+  test("forward and reverse ranges cross many leaves and agree with each other", () => {
+    const { db: d } = db();
+    const all = Array.from({ length: 1500 }, (_, i) => pad(i));
+    d.batch(all.map((k) => ({ type: "put" as const, key: k, value: k.repeat(3) })));
+    assert.deepEqual(keys(d.range()), all);
+    assert.deepEqual(keys(d.range({ reverse: true })), [...all].reverse());
+    assert.deepEqual(keys(d.range({ gt: pad(10), lte: pad(900), limit: 700 })), all.slice(11, 711));
+    assert.deepEqual(
+      keys(d.range({ gte: pad(10), lt: pad(900), reverse: true, limit: 700 })),
+      all.slice(200, 900).reverse(),
+    );
+    for (const [k, v] of d.range({ gte: pad(1400) })) assert.equal(dec(v), dec(k)?.repeat(3));
+  });
+
+  test("an iterator over the committed view, opened in a transaction, survives its commit", () => {
+    const { db: d } = db();
+    d.batch(Array.from({ length: 300 }, (_, i) => ({ type: "put", key: pad(i), value: "old" })));
+    let it: Iterator<[Uint8Array, Uint8Array]> | undefined;
+    const first: string[] = [];
+    d.transaction((tx) => {
+      it = d.range()[Symbol.iterator](); // through db: the committed state
+      for (let i = 0; i < 5; i++) first.push(dec(it.next().value?.[0]) ?? "");
+      // Rewrite the tree under it: every page of the committed state changes at commit.
+      for (let i = 0; i < 300; i++) tx.delete(pad(i));
+      for (let i = 0; i < 300; i += 3) tx.put(pad(i), "new");
+    });
+    assert.deepEqual(first, [pad(0), pad(1), pad(2), pad(3), pad(4)]);
+    const rest: string[] = [];
+    for (let r = it?.next(); r !== undefined && r.done !== true; r = it?.next()) {
+      rest.push(`${dec(r.value[0])}=${dec(r.value[1])}`);
+    }
+    const want = [];
+    for (let i = 6; i < 300; i += 3) want.push(`${pad(i)}=new`);
+    assert.deepEqual(rest, want);
+    assert.deepEqual(d.check(), []);
+  });
+});
+
 describe("misuse", () => {
   test("wrong types are ERR_ARG, oversized keys ERR_KEY_TOO_LARGE, use after close ERR_CLOSED", () => {
     const { db: d } = db();
