@@ -1,0 +1,249 @@
+// The adapter's iterators: abstract-level's entry, key and value iterators over one engine
+// range iterator (a Cursor), restarted at a new bound by seek(). They read the live tree,
+// not a snapshot: an entry written or deleted after the iterator was made is seen or
+// skipped as the engine's range iterator sees it. They never write.
+//
+// Invariants:
+//   - the cursor's bounds always lie within the range the iterator was created with: a
+//     seek() only tightens the lower bound (forward) or the upper bound (reverse);
+//   - `limit` is counted by abstract-level (across seeks), never by the engine, so no
+//     method here returns more than `this.limit - this.count` items;
+//   - an engine error leaves here renamed by toLevelError, like every other adapter error.
+
+import { AbstractIterator, AbstractKeyIterator, AbstractValueIterator } from "abstract-level";
+import type { Database, RangeOptions } from "../db/db.js";
+import { toLevelError } from "./errors.js";
+
+/** The range options abstract-level hands the private API, keys already encoded as views. */
+export interface PrivateRangeOptions {
+  gt?: ArrayBufferView;
+  gte?: ArrayBufferView;
+  lt?: ArrayBufferView;
+  lte?: ArrayBufferView;
+  reverse: boolean;
+  /** -1 for no limit. */
+  limit: number;
+  keyEncoding: string;
+}
+
+/** What db._iterator() gets. */
+export interface PrivateIteratorOptions extends PrivateRangeOptions {
+  keys: boolean;
+  values: boolean;
+  valueEncoding: string;
+}
+
+/** What db._values() gets. */
+export interface PrivateValueIteratorOptions extends PrivateRangeOptions {
+  valueEncoding: string;
+}
+
+type Entry = [Uint8Array, Uint8Array];
+
+/** A view as a Uint8Array over the same bytes (abstract-level's 'view' may be any view). */
+export function toBytes(view: ArrayBufferView): Uint8Array {
+  return view instanceof Uint8Array
+    ? view
+    : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+/** An engine range with byte bounds (what the adapter builds; a subset of RangeOptions). */
+export interface ByteRange extends RangeOptions {
+  gt?: Uint8Array;
+  gte?: Uint8Array;
+  lt?: Uint8Array;
+  lte?: Uint8Array;
+}
+
+/**
+ * The engine range for abstract-level's range options (limit left to the caller). In
+ * abstract-level `gte` overrides `gt` and `lte` overrides `lt` (sublevels rely on it: they
+ * prefix only the option that wins), whereas the engine would intersect them: so at most
+ * one bound per side reaches the engine.
+ */
+export function engineRange(options: PrivateRangeOptions): ByteRange {
+  const range: ByteRange = { reverse: options.reverse };
+  if (options.gte !== undefined) range.gte = toBytes(options.gte);
+  else if (options.gt !== undefined) range.gt = toBytes(options.gt);
+  if (options.lte !== undefined) range.lte = toBytes(options.lte);
+  else if (options.lt !== undefined) range.lt = toBytes(options.lt);
+  return range;
+}
+
+/** Unsigned byte order, the engine's key order. */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return (a[i] ?? 0) - (b[i] ?? 0);
+  }
+  return a.length - b.length;
+}
+
+/** One engine range iterator over a fixed range, which seek() restarts inside that range. */
+export class Cursor {
+  private entries: Iterator<Entry>;
+
+  constructor(
+    private readonly db: Database,
+    private readonly range: ByteRange,
+  ) {
+    this.entries = db.range(range);
+  }
+
+  /** The next entry, or undefined at the end of the range. */
+  next(): Entry | undefined {
+    try {
+      const r = this.entries.next();
+      return r.done === true ? undefined : r.value;
+    } catch (e) {
+      throw toLevelError(e);
+    }
+  }
+
+  /**
+   * Continue from the first key at or after `target` (at or before it when reverse), never
+   * leaving the original range: the engine intersects the bounds given to it.
+   */
+  seek(target: Uint8Array): void {
+    const r = this.range;
+    const next: ByteRange = { ...r };
+    if (r.reverse === true) {
+      next.lte = r.lte === undefined || compareBytes(target, r.lte) < 0 ? target : r.lte;
+    } else {
+      next.gte = r.gte === undefined || compareBytes(target, r.gte) > 0 ? target : r.gte;
+    }
+    this.entries.return?.();
+    this.entries = this.db.range(next);
+  }
+
+  /** Let the engine iterator go (it holds no pins between steps, so this only drops it). */
+  close(): void {
+    this.entries.return?.();
+  }
+
+  /** Up to `n` items made by `map`, fewer only at the end of the range. */
+  take<T>(n: number, map: (e: Entry) => T): T[] {
+    const out: T[] = [];
+    while (out.length < n) {
+      const e = this.next();
+      if (e === undefined) break;
+      out.push(map(e));
+    }
+    return out;
+  }
+}
+
+/** Entries remaining under the limit (abstract-level's limit is Infinity when unset). */
+function remaining(limit: number, count: number): number {
+  return limit === Number.POSITIVE_INFINITY ? Number.POSITIVE_INFINITY : limit - count;
+}
+
+// The iterators' key type parameter is ArrayBufferView because that is what abstract-level
+// hands them (range options, seek targets); what they yield is always a Uint8Array. The
+// database type is a parameter so that any PagekvLevel<K, V> can make them.
+
+/** abstract-level's entry iterator; `keys: false` / `values: false` yield undefined there. */
+export class PagekvIterator<TDatabase> extends AbstractIterator<
+  TDatabase,
+  ArrayBufferView | undefined,
+  ArrayBufferView | undefined
+> {
+  private readonly cursor: Cursor;
+  private readonly map: (e: Entry) => [Uint8Array | undefined, Uint8Array | undefined];
+
+  constructor(db: TDatabase, options: PrivateIteratorOptions, engine: Database) {
+    super(db, options);
+    this.cursor = new Cursor(engine, engineRange(options));
+    const { keys, values } = options;
+    this.map =
+      keys && values ? (e) => e : (e) => [keys ? e[0] : undefined, values ? e[1] : undefined];
+  }
+
+  async _next(): Promise<[Uint8Array | undefined, Uint8Array | undefined] | undefined> {
+    const e = this.cursor.next();
+    return e === undefined ? undefined : this.map(e);
+  }
+
+  async _nextv(size: number): Promise<[Uint8Array | undefined, Uint8Array | undefined][]> {
+    return this.cursor.take(size, this.map);
+  }
+
+  async _all(): Promise<[Uint8Array | undefined, Uint8Array | undefined][]> {
+    return this.cursor.take(remaining(this.limit, this.count), this.map);
+  }
+
+  _seek(target: ArrayBufferView): void {
+    this.cursor.seek(toBytes(target));
+  }
+
+  async _close(): Promise<void> {
+    this.cursor.close();
+  }
+}
+
+const entryKey = (e: Entry) => e[0];
+const entryValue = (e: Entry) => e[1];
+
+/** abstract-level's key iterator. */
+export class PagekvKeyIterator<TDatabase> extends AbstractKeyIterator<TDatabase, ArrayBufferView> {
+  private readonly cursor: Cursor;
+
+  constructor(db: TDatabase, options: PrivateRangeOptions, engine: Database) {
+    super(db, options);
+    this.cursor = new Cursor(engine, engineRange(options));
+  }
+
+  async _next(): Promise<Uint8Array | undefined> {
+    return this.cursor.next()?.[0];
+  }
+
+  async _nextv(size: number): Promise<Uint8Array[]> {
+    return this.cursor.take(size, entryKey);
+  }
+
+  async _all(): Promise<Uint8Array[]> {
+    return this.cursor.take(remaining(this.limit, this.count), entryKey);
+  }
+
+  _seek(target: ArrayBufferView): void {
+    this.cursor.seek(toBytes(target));
+  }
+
+  async _close(): Promise<void> {
+    this.cursor.close();
+  }
+}
+
+/** abstract-level's value iterator. */
+export class PagekvValueIterator<TDatabase> extends AbstractValueIterator<
+  TDatabase,
+  ArrayBufferView,
+  ArrayBufferView
+> {
+  private readonly cursor: Cursor;
+
+  constructor(db: TDatabase, options: PrivateValueIteratorOptions, engine: Database) {
+    super(db, options);
+    this.cursor = new Cursor(engine, engineRange(options));
+  }
+
+  async _next(): Promise<Uint8Array | undefined> {
+    return this.cursor.next()?.[1];
+  }
+
+  async _nextv(size: number): Promise<Uint8Array[]> {
+    return this.cursor.take(size, entryValue);
+  }
+
+  async _all(): Promise<Uint8Array[]> {
+    return this.cursor.take(remaining(this.limit, this.count), entryValue);
+  }
+
+  _seek(target: ArrayBufferView): void {
+    this.cursor.seek(toBytes(target));
+  }
+
+  async _close(): Promise<void> {
+    this.cursor.close();
+  }
+}

@@ -1,0 +1,253 @@
+// PagekvLevel: the abstract-level 3 database over one pagekv file. It owns the mapping from
+// abstract-level's private API (_open, _get, _put, _batch, _iterator, _clear, ...) to the
+// synchronous engine, and the manifest that says what of abstract-level is supported. It
+// never reaches below the public Database API and never encodes or decodes values itself:
+// the private API takes and returns Uint8Array ('view'), abstract-level transcodes the rest.
+//
+// Invariants:
+//   - `engine` is a live Database while abstract-level's status is 'open' or 'closing'
+//     (abstract-level calls no private read or write method in any other state), and null
+//     once _close has begun, even if the engine's close then fails (a Database whose
+//     close threw is unusable): a call then is LEVEL_DATABASE_NOT_OPEN;
+//   - every write (_put, _del, _batch) is one engine transaction, durable when its promise
+//     resolves as the `sync` option says; _clear is one transaction per CLEAR_BATCH_KEYS
+//     keys (abstract-level does not require clear() to be atomic);
+//   - nothing here claims a snapshot: reads, including iterators, see the latest commit.
+
+import { type AbstractDatabaseOptions, AbstractLevel } from "abstract-level";
+import { type BatchOp, type Database, type DbOpenOptions, openDatabase } from "../db/db.js";
+import { assert, PagekvError } from "../errors.js";
+import { NodeFS } from "../vfs/node/nodefs.js";
+import type { VFS } from "../vfs/vfs.js";
+import { PagekvLevelError, toLevelError } from "./errors.js";
+import {
+  engineRange,
+  PagekvIterator,
+  PagekvKeyIterator,
+  PagekvValueIterator,
+  type PrivateIteratorOptions,
+  type PrivateRangeOptions,
+  type PrivateValueIteratorOptions,
+  toBytes,
+} from "./iterator.js";
+
+/** _clear deletes in transactions of at most this many keys, bounding one commit's size. */
+export const CLEAR_BATCH_KEYS = 1024;
+
+/** Options of the PagekvLevel constructor: abstract-level's plus the engine's open options. */
+export interface PagekvLevelOptions<K, V> extends AbstractDatabaseOptions<K, V> {
+  /** Page size of a new file (default 4096); an existing file keeps its own. */
+  pageSize?: number;
+  /** Buffer pool bytes (default 8 MiB). */
+  cacheBytes?: number;
+  /**
+   * The engine's durability for every write of this database: "full" (default: a write
+   * whose promise resolved survives power loss), "normal" (the log is synced only at
+   * checkpoint; power loss may lose recent writes, never tear one) or "off" (never syncs;
+   * safe against a process crash only). abstract-level's per-call `sync` option, which
+   * some stores honour, is ignored: durability is a property of the open database.
+   */
+  sync?: DbOpenOptions["sync"];
+  /** Open for reading only: every write rejects with LEVEL_READONLY. */
+  readOnly?: boolean;
+  /** The file system (default NodeFS; MemFS keeps the database in memory, for tests). */
+  vfs?: VFS;
+}
+
+/** abstract-level's private open options (always both present). */
+interface PrivateOpenOptions {
+  createIfMissing: boolean;
+  errorIfExists: boolean;
+}
+
+/** A batch operation as abstract-level hands it over: encoded, type checked. */
+type PrivateBatchOp =
+  | { type: "put"; key: ArrayBufferView; value: ArrayBufferView }
+  | { type: "del"; key: ArrayBufferView };
+
+/**
+ * What this adapter supports, declared to abstract-level (and so to its test suite, which
+ * skips what is not claimed). Snapshots are not claimed: the engine's range iterators read
+ * the live tree and continue after writes, and get() reads the latest commit.
+ */
+const MANIFEST = {
+  encodings: { view: true },
+  implicitSnapshots: false,
+  explicitSnapshots: false,
+  permanence: true,
+  seek: true,
+  createIfMissing: true,
+  errorIfExists: true,
+  has: true,
+  getSync: true,
+};
+
+/**
+ * An abstract-level database stored in the pagekv file at `location`:
+ * `new PagekvLevel("app.pkv", { valueEncoding: "json" })`. Opens itself (deferred open)
+ * like every abstract-level database; `close()` checkpoints the file.
+ */
+export class PagekvLevel<KDefault = string, VDefault = string> extends AbstractLevel<
+  Uint8Array,
+  KDefault,
+  VDefault
+> {
+  /** The database file's path in `vfs`. */
+  readonly location: string;
+  private readonly vfs: VFS;
+  private readonly engineOptions: Omit<DbOpenOptions, "vfs" | "create">;
+  private engine: Database | null = null;
+
+  constructor(location: string, options: PagekvLevelOptions<KDefault, VDefault> = {}) {
+    const { pageSize, cacheBytes, sync, readOnly, vfs, ...levelOptions } = options;
+    super(MANIFEST, levelOptions);
+    if (typeof location !== "string" || location === "") {
+      throw new TypeError("PagekvLevel: location must be a non-empty string");
+    }
+    this.location = location;
+    this.vfs = vfs ?? new NodeFS();
+    this.engineOptions = { pageSize, cacheBytes, sync, readOnly };
+  }
+
+  /** Open (or create) the file; errors name the file, abstract-level wraps them. */
+  async _open(options: PrivateOpenOptions): Promise<void> {
+    assert(this.engine === null, "PagekvLevel: _open while open");
+    const path = this.location;
+    const readOnly = this.engineOptions.readOnly === true;
+    // These checks give abstract-level's messages. openDatabase decides again under
+    // `create`, so a file removed in between is still ERR_NOT_FOUND when createIfMissing
+    // is false; but a file created by another process in between is opened despite
+    // errorIfExists (the engine has no exclusive create at this level).
+    const exists = this.vfs.exists(path);
+    if (exists && options.errorIfExists) {
+      throw new PagekvError("ERR_EXISTS", `${path}: database exists (errorIfExists)`, { path });
+    }
+    if (!exists && (!options.createIfMissing || readOnly)) {
+      const why = readOnly ? "readOnly" : "createIfMissing: false";
+      throw new PagekvError("ERR_NOT_FOUND", `${path}: database does not exist (${why})`, {
+        path,
+      });
+    }
+    try {
+      this.engine = openDatabase(path, {
+        ...this.engineOptions,
+        create: options.createIfMissing,
+        vfs: this.vfs,
+      });
+    } catch (e) {
+      throw toLevelError(e);
+    }
+  }
+
+  /** Close the file (checkpointing it). A failed close leaves the handle unusable. */
+  async _close(): Promise<void> {
+    const db = this.engine;
+    this.engine = null;
+    if (db !== null) this.call(() => db.close());
+  }
+
+  async _get(key: ArrayBufferView): Promise<Uint8Array | undefined> {
+    return this.run((db) => db.get(toBytes(key)));
+  }
+
+  _getSync(key: ArrayBufferView): Uint8Array | undefined {
+    return this.run((db) => db.get(toBytes(key)));
+  }
+
+  async _getMany(keys: ArrayBufferView[]): Promise<(Uint8Array | undefined)[]> {
+    return this.run((db) => keys.map((k) => db.get(toBytes(k))));
+  }
+
+  async _has(key: ArrayBufferView): Promise<boolean> {
+    return this.run((db) => db.has(toBytes(key)));
+  }
+
+  async _hasMany(keys: ArrayBufferView[]): Promise<boolean[]> {
+    return this.run((db) => keys.map((k) => db.has(toBytes(k))));
+  }
+
+  async _put(key: ArrayBufferView, value: ArrayBufferView): Promise<void> {
+    this.run((db) => db.put(toBytes(key), toBytes(value)));
+  }
+
+  async _del(key: ArrayBufferView): Promise<void> {
+    this.run((db) => db.delete(toBytes(key)));
+  }
+
+  /** All operations in one transaction, in array order. */
+  async _batch(operations: PrivateBatchOp[]): Promise<void> {
+    const ops: BatchOp[] = operations.map((op) =>
+      op.type === "put"
+        ? { type: "put", key: toBytes(op.key), value: toBytes(op.value) }
+        : { type: "del", key: toBytes(op.key) },
+    );
+    this.run((db) => db.batch(ops));
+  }
+
+  /**
+   * Delete the range (with reverse and limit), CLEAR_BATCH_KEYS keys per transaction. It
+   * relies on the engine's range iterator continuing after the deletes between its steps.
+   */
+  async _clear(options: PrivateRangeOptions): Promise<void> {
+    const range = engineRange(options);
+    if (options.limit >= 0) range.limit = options.limit;
+    this.run((db) => {
+      const entries = db.range(range);
+      for (;;) {
+        const ops: BatchOp[] = [];
+        while (ops.length < CLEAR_BATCH_KEYS) {
+          const r = entries.next();
+          if (r.done === true) break;
+          ops.push({ type: "del", key: r.value[0] });
+        }
+        if (ops.length === 0) return;
+        db.batch(ops);
+      }
+    });
+  }
+
+  _iterator(options: PrivateIteratorOptions): PagekvIterator<this> {
+    return new PagekvIterator(
+      this,
+      options,
+      this.run((db) => db),
+    );
+  }
+
+  _keys(options: PrivateRangeOptions): PagekvKeyIterator<this> {
+    return new PagekvKeyIterator(
+      this,
+      options,
+      this.run((db) => db),
+    );
+  }
+
+  _values(options: PrivateValueIteratorOptions): PagekvValueIterator<this> {
+    return new PagekvValueIterator(
+      this,
+      options,
+      this.run((db) => db),
+    );
+  }
+
+  // ---- internals ----
+
+  /** Run `fn` on the open engine, renaming engine errors for abstract-level. */
+  private run<T>(fn: (db: Database) => T): T {
+    const db = this.engine;
+    if (db === null) {
+      const path = this.location;
+      const closed = new PagekvError("ERR_CLOSED", `${path}: the database is closed`, { path });
+      throw new PagekvLevelError("LEVEL_DATABASE_NOT_OPEN", closed);
+    }
+    return this.call(() => fn(db));
+  }
+
+  private call<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw toLevelError(e);
+    }
+  }
+}
