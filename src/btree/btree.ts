@@ -8,11 +8,11 @@
 //     cell's key; the rightmost child holds keys >= the last cell's key;
 //   - all leaves are at the same depth; the leaf chain visits every leaf in key order;
 //   - every page is accounted for exactly once: page 1, the tree, overflow chains, free;
-//   - an operation pins at most 3 frames at once (a node, its new sibling or a parent and
-//     two children), so a pool of BTREE_CACHE_FRAMES_MIN frames never runs out mid-way.
+//   - an operation pins at most 4 frames at once (a leaf, its parent, a sibling and a new
+//     page), so a pool of BTREE_CACHE_FRAMES_MIN frames never runs out mid-way.
 
 import { assert, PagekvError } from "../errors.js";
-import { readU32, writeU16, writeU32 } from "../format/codec.js";
+import { readU16, readU32, writeU16, writeU32 } from "../format/codec.js";
 import type { Frame, Pager } from "../pager/pager.js";
 import { copyEntry, copyOut } from "./copies.js";
 import {
@@ -26,6 +26,7 @@ import {
   INTERIOR_CELL_HEADER_BYTES,
   initNode,
   insertCell,
+  interiorCellBytes,
   interiorChild,
   KIND_INTERIOR,
   KIND_LEAF,
@@ -34,6 +35,8 @@ import {
   keyOffsetAt,
   kind,
   LEAF_CELL_HEADER_BYTES,
+  leafCellBytes,
+  leafKeyOffset,
   leafValueOffset,
   leafValueWord,
   NODE_HEADER_BYTES,
@@ -56,6 +59,10 @@ export const TREE_DEPTH_MAX = 32;
 export const BTREE_CACHE_FRAMES_MIN = 8;
 /** A node is merged with a sibling when its cells fill less than this share of it. */
 const UNDERFULL_SHARE = 0.25;
+/** A full leaf shares its cells with a sibling that has at least this share of a page free. */
+const SHARE_FREE_SHARE = 1 / 16;
+/** Which sibling a full leaf tries first: the left, then the right. */
+const SIDES = [-1, 1] as const;
 /** Entries a range copies out of one leaf at a time (bounds the copies held ahead). */
 const LEAF_COPY_MAX = 256;
 
@@ -92,6 +99,14 @@ export class BTree {
   private readonly overflowPayload: number;
   private readonly scratch: Uint8Array;
   private readonly copy: Uint8Array;
+  private readonly copy2: Uint8Array;
+  /** shareCells' list of cells: the bytes each lies in and its offset there (reused). */
+  private readonly dealtSrc: Uint8Array[] = [];
+  private readonly dealtOff: number[] = [];
+  private readonly dealtPages: Uint8Array[] = [EMPTY, EMPTY, EMPTY];
+  private readonly cuts = new Int32Array(4);
+  /** The page a three-way deal made, the page it follows, and its separator. */
+  private readonly third = { key: EMPTY, pgno: 0, after: 0 };
   private readonly cell: Uint8Array;
   private readonly found: SearchResult = { index: 0, exact: false };
   /** Where a range goes next: written by the positioning methods (leaf 0: nowhere). */
@@ -99,7 +114,7 @@ export class BTree {
   private readonly pathPages = new Uint32Array(TREE_DEPTH_MAX);
   private readonly pathIndex = new Int32Array(TREE_DEPTH_MAX);
   private depth = 0;
-  /** Pins the current operation holds (at most 3 by design; 8 is the hard bound). */
+  /** Pins the current operation holds (at most 4 by design; 8 is the hard bound). */
   private readonly held: Frame[] = new Array<Frame>(8);
   private readonly heldWrite: boolean[] = new Array<boolean>(8).fill(false);
   private heldCount = 0;
@@ -118,6 +133,7 @@ export class BTree {
     this.overflowPayload = this.usable - NODE_HEADER_BYTES;
     this.scratch = new Uint8Array(this.usable);
     this.copy = new Uint8Array(this.usable);
+    this.copy2 = new Uint8Array(this.usable);
     this.cell = new Uint8Array(this.inlineCellMax);
   }
 
@@ -289,11 +305,12 @@ export class BTree {
     if (freeBytes(d) >= spaceNeeded(cellLen)) {
       const at = insertCell(d, index, cellLen, this.scratch);
       d.set(c.subarray(0, cellLen), at);
-      this.unpin(f, true);
-    } else {
-      this.splitLeaf(f.data, leaf, index, cellLen);
-      this.unpin(f, true);
+    } else if (index === count(d) && right(d) === 0) {
+      this.splitLeaf(d, leaf, index, cellLen); // an append: splitLeaf keeps the left page full
+    } else if (!this.shareLeaf(f, index, cellLen)) {
+      this.splitLeaf(d, leaf, index, cellLen);
     }
+    this.unpin(f, true);
     if (oldChain !== 0) this.freeChain(oldChain);
   }
 
@@ -788,6 +805,177 @@ export class BTree {
    * `cellLen` bytes) at `index`: share its cells and the new one with a new right sibling
    * and post the sibling's first key to the parent.
    */
+  /**
+   * A full leaf `lf` (at the end of the recorded path) must take the new cell (this.cell,
+   * `cellLen` bytes) at `index`. Instead of a split into two half-full pages:
+   *   - share: a sibling under the same parent with at least SHARE_FREE_SHARE of a page free
+   *     takes cells from it, both ending about equally full;
+   *   - else split in three: it and its (full) sibling become three pages about 2/3 full.
+   * This keeps the leaves of a random-order load about 80% full instead of 70%. Returns false,
+   * changing nothing, when the leaf has no sibling under its parent, or the parent cannot
+   * take the new separator in place of the old: the caller then splits the leaf in two.
+   * Pins: the leaf (the caller's), the parent, the sibling, and a new page: four.
+   */
+  private shareLeaf(lf: Frame, index: number, cellLen: number): boolean {
+    const level = this.depth - 2;
+    if (level < 0) return false;
+    const pf = this.write(this.pathPages[level]);
+    const pd = pf.data;
+    const at = this.pathIndex[level];
+    const n = count(pd);
+    const want = Math.max(
+      (this.usable - NODE_HEADER_BYTES) * SHARE_FREE_SHARE,
+      spaceNeeded(cellLen),
+    );
+    for (let pass = 0; pass < 2; pass++) {
+      for (const side of SIDES) {
+        const sep = side < 0 ? at - 1 : at; // the parent cell between the two leaves
+        if (sep < 0 || sep >= n) continue;
+        const siblingPgno = childAt(pd, side < 0 ? at - 1 : at + 1);
+        const sf = this.write(siblingPgno);
+        const three = pass === 1;
+        if (!three && freeBytes(sf.data) < want) {
+          this.unpin(sf);
+          continue;
+        }
+        const dealt =
+          side < 0
+            ? this.deal(pd, sep, sf, -1, lf, index, cellLen, three)
+            : this.deal(pd, sep, lf, index, sf, -1, cellLen, three);
+        this.unpin(sf, dealt);
+        if (dealt) {
+          this.unpin(pf, true);
+          if (three) this.postThird(level, side < 0 ? at : at + 1);
+          return true;
+        }
+      }
+    }
+    this.unpin(pf);
+    return false;
+  }
+
+  /**
+   * Deal the cells of adjacent leaves `lf` and `rf` (with the new cell this.cell inserted at
+   * `newLeft` of the left or `newRight` of the right; -1 for neither) out again, in two
+   * pages about equally full, or with `three` in three (the third a new page after the
+   * right one, its separator left in this.third for postThird), and set the parent's
+   * separator cell `sep` to the right page's new first key. Returns false, changing nothing,
+   * when no way to cut fits the pages and the parent.
+   */
+  private deal(
+    pd: Uint8Array,
+    sep: number,
+    lf: Frame,
+    newLeft: number,
+    rf: Frame,
+    newRight: number,
+    cellLen: number,
+    three: boolean,
+  ): boolean {
+    const ld = lf.data;
+    const rd = rf.data;
+    const oldL = this.copy;
+    const oldR = this.copy2;
+    oldL.set(ld);
+    oldR.set(rd);
+    const srcs = this.dealtSrc;
+    const offs = this.dealtOff;
+    srcs.length = 0;
+    offs.length = 0;
+    const gather = (src: Uint8Array, newAt: number) => {
+      const k = count(src);
+      for (let i = 0; i <= k; i++) {
+        if (i === newAt) {
+          srcs.push(this.cell);
+          offs.push(0);
+        }
+        if (i < k) {
+          srcs.push(src);
+          offs.push(cellAt(src, i));
+        }
+      }
+    };
+    gather(oldL, newLeft);
+    gather(oldR, newRight);
+    const bytes = (i: number) =>
+      spaceNeeded(srcs[i] === this.cell ? cellLen : leafCellBytes(srcs[i], offs[i]));
+    const total = srcs.length;
+    let sum = 0;
+    for (let i = 0; i < total; i++) sum += bytes(i);
+    const room = this.usable - NODE_HEADER_BYTES;
+    const parts = three ? 3 : 2;
+    // Cut points: each page takes cells while it stays within its share of the bytes,
+    // then more while what is left would not fit the pages after it.
+    const cuts = this.cuts;
+    let i = 0;
+    let before = 0;
+    for (let p = 1; p < parts; p++) {
+      let used = 0;
+      while (i < total && before + used + bytes(i) <= (sum * p) / parts) used += bytes(i++);
+      while (i < total && sum - before - used > room * (parts - p)) used += bytes(i++);
+      if (used === 0 || used > room || i === total) return false;
+      cuts[p] = i;
+      before += used;
+    }
+    if (sum - before > room) return false;
+    cuts[0] = 0;
+    cuts[parts] = total;
+    const m = cuts[1];
+    const keyLen = readU16(srcs[m], offs[m]);
+    const oldSep = cellAt(pd, sep);
+    const newSepBytes = INTERIOR_CELL_HEADER_BYTES + keyLen;
+    if (freeBytes(pd) + interiorCellBytes(pd, oldSep) < newSepBytes) return false;
+    // Rebuild the pages; the chain runs left -> right (-> third) -> the right's old next.
+    const tf = three ? this.allocate() : null;
+    const pages = this.dealtPages;
+    pages[0] = ld;
+    pages[1] = rd;
+    pages[2] = tf === null ? rd : tf.data;
+    initNode(ld, KIND_LEAF);
+    setRight(ld, rf.pgno);
+    initNode(rd, KIND_LEAF);
+    setRight(rd, tf === null ? right(oldR) : tf.pgno);
+    if (tf !== null) {
+      initNode(tf.data, KIND_LEAF);
+      setRight(tf.data, right(oldR));
+    }
+    for (let p = 0; p < parts; p++) {
+      const dst = pages[p];
+      for (let c = cuts[p]; c < cuts[p + 1]; c++) {
+        if (srcs[c] === this.cell) {
+          dst.set(
+            this.cell.subarray(0, cellLen),
+            insertCell(dst, count(dst), cellLen, this.scratch),
+          );
+        } else {
+          appendCellFrom(dst, srcs[c], offs[c], this.scratch);
+        }
+      }
+    }
+    const child = interiorChild(pd, oldSep);
+    removeCell(pd, sep);
+    const keyOff = leafKeyOffset(offs[m]);
+    const key = srcs[m].subarray(keyOff, keyOff + keyLen);
+    writeInteriorCell(pd, insertCell(pd, sep, newSepBytes, this.scratch), child, key);
+    if (tf !== null) {
+      const k = keyOffsetAt(tf.data, 0);
+      this.third.key = tf.data.slice(k, k + keyLengthAt(tf.data, 0));
+      this.third.pgno = tf.pgno;
+      this.third.after = rf.pgno;
+      this.unpin(tf, true);
+    }
+    srcs.length = 0;
+    return true;
+  }
+
+  /** After deal(three): add the third page's separator to the parent at `level`. */
+  private postThird(level: number, rightIndex: number): void {
+    const t = this.third;
+    this.pathIndex[level] = rightIndex; // the right page's place: the third goes after it
+    this.postSeparator(level, t.after, t.key, t.pgno);
+    t.key = EMPTY;
+  }
+
   private splitLeaf(d: Uint8Array, pgno: number, index: number, cellLen: number): void {
     this.copy.set(d);
     const old = this.copy;
