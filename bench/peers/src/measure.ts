@@ -1,0 +1,92 @@
+// Timing: stores take turns round by round (rotated order, as bench/harness.ts does), so
+// clock and thermal drift and background work hit every store alike; the bulk load,
+// which cannot be repeated, is timed once per store. Nothing here asserts a timing.
+
+import * as fs from "node:fs";
+import { collectGarbage } from "./env.js";
+import { RECORD_BYTES, recordKey, recordValue } from "./records.js";
+import type { Store } from "./stores/store.js";
+
+/** One contender of a workload: a store, or the raw floor. */
+export interface Side {
+  readonly name: string;
+  run(round: number): Promise<number>;
+}
+
+let sinkValue = 0;
+
+/** Folded results of every timed run (so no work can be optimised away). */
+export function sink(): number {
+  return sinkValue;
+}
+
+async function timed(side: Side, round: number, ops: number): Promise<number> {
+  collectGarbage();
+  const t0 = process.hrtime.bigint();
+  const r = await side.run(round);
+  const ns = Number(process.hrtime.bigint() - t0);
+  sinkValue = (sinkValue ^ (r | 0)) >>> 0;
+  return (ops * 1e9) / ns;
+}
+
+/**
+ * `rounds` rounds that each run every side once; the order rotates from round to round
+ * and turns around after every `sides.length` rounds. Returns ops/s as result[side][round].
+ */
+export async function rotatedRounds(
+  sides: readonly Side[],
+  rounds: number,
+  opsPerRound: number,
+): Promise<number[][]> {
+  const k = sides.length;
+  const out: number[][] = sides.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    const step = Math.floor(r / k) % 2 === 0 ? 1 : k - 1;
+    for (let j = 0; j < k; j++) {
+      const i = (r + j * step) % k;
+      out[i][r] = await timed(sides[i], r, opsPerRound);
+    }
+  }
+  return out;
+}
+
+/** The durable floor: per commit, append one record's bytes (key + value), then fdatasync. */
+export function rawAppendSide(file: string, opsPerRound: number): Side & { close(): void } {
+  const fd = fs.openSync(file, "w");
+  const record = Buffer.concat([recordKey(0), recordValue(0, 0)]);
+  let offset = 0;
+  return {
+    name: `raw append ${RECORD_BYTES} B + fdatasync`,
+    run: async () => {
+      for (let c = 0; c < opsPerRound; c++) {
+        offset += fs.writeSync(fd, record, 0, record.length, offset);
+        fs.fdatasyncSync(fd);
+      }
+      return offset;
+    },
+    close: () => fs.closeSync(fd),
+  };
+}
+
+/**
+ * Loads records 0..records-1 (hashed keys: a random key order) into the open `store` in
+ * transactions of `perTxn`, then closes it; returns records/s, the close included (it
+ * finishes deferred work: checkpoints, compactions). Generating records is not timed.
+ */
+export async function bulkLoad(store: Store, records: number, perTxn: number): Promise<number> {
+  collectGarbage();
+  let ns = 0;
+  for (let s = 0; s < records; s += perTxn) {
+    const end = Math.min(records, s + perTxn);
+    const entries: [Buffer, Buffer][] = [];
+    for (let n = s; n < end; n++) entries.push([recordKey(n), recordValue(n, 0)]);
+    const t0 = process.hrtime.bigint();
+    const r = store.batch(entries);
+    if (r !== undefined) await r;
+    ns += Number(process.hrtime.bigint() - t0);
+  }
+  const t0 = process.hrtime.bigint();
+  await store.close();
+  ns += Number(process.hrtime.bigint() - t0);
+  return (records * 1e9) / ns;
+}
