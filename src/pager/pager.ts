@@ -21,9 +21,10 @@
 //     then committed), the main file. Reads follow that order;
 //   - every bound frame holds a page in 2..pageCount that is not free: a free page never
 //     has a frame, so it can never be read or logged as live data;
-//   - a dirty frame exists only inside a transaction; commit logs every dirty frame plus
-//     page 1 (the header, with the commit mark), so the freelist and slots are exact at
-//     every commit point;
+//   - a dirty frame exists only inside a transaction; commit logs every dirty frame, and
+//     page 1 (the header) whenever it changed and in a generation's first commit, so the
+//     freelist and slots are exact at every commit point and a log with commits holds
+//     page 1 (what repairs a torn write of it home);
 //   - pageCount only grows within a transaction, and a page number or freelist entry is
 //     consumed only once the frame that will hold it is secured;
 //   - commit, rollback and checkpoint never run while a frame is pinned for writing;
@@ -163,7 +164,10 @@ export class Pager {
   readonly path: string;
   readonly pageSize: number;
   readonly usableSize: number;
-  /** Commits found after damage to synced log frames and dropped at open (recover: "truncate"). */
+  /**
+   * Commit marks found after damage to synced log frames, dropped at open (recover:
+   * "truncate"). A lower bound: the damaged frame may itself have been a commit mark.
+   */
   readonly droppedTransactions: number;
   private readonly vfs: VFS;
   private readonly file: VFile;
@@ -178,6 +182,8 @@ export class Pager {
   private readonly scratchCovered: Uint8Array;
   /** Page 1 as each commit logs it. */
   private readonly commitHead: Uint8Array;
+  /** The header bytes of page 1's newest image, in the log or at home. */
+  private readonly lastHead = new Uint8Array(HEADER_BYTES);
   /** Commit's dirty frames, reused from commit to commit. */
   private readonly dirtyFrames: PoolFrame[] = [];
   /** Reused by spill(): the frames, page numbers and pages of one log write. */
@@ -335,6 +341,8 @@ export class Pager {
       const recovered = Wal.recover(vfs, walPathOf(path), expect, crc, mode, readOnly);
       wal = recovered?.wal ?? null;
       const found = recovered?.found ?? null;
+      // Committed frames to redo. The first commit of a generation always logs page 1
+      // (see commitTxn), so a log with commits holds page 1 too.
       const logged =
         found !== null && found.commits > 0 && wal !== null && wal.lookupCommitted(1) >= 0;
       if (home === null && !logged) throw homeError;
@@ -375,6 +383,7 @@ export class Pager {
       );
       // Page 1 as a whole (header and trailer) verifies, from the log if it is there.
       pager.readInto(1, pager.scratch, pager.scratchCovered);
+      pager.lastHead.set(pager.scratch.subarray(0, HEADER_BYTES));
       if (logged) {
         header = decodeHeader(pager.scratch, crc, `${walPathOf(path)} (page 1)`);
         pager.adoptHeader(header);
@@ -803,12 +812,23 @@ export class Pager {
     }
     try {
       if (this.freelistDirty) this.logFreelist(pgnos, pages);
-      this.changeCounter = (this.changeCounter + 1) >>> 0;
+      // Page 1 goes in when the header changed, when nothing else is logged, and in the
+      // first commit of a log generation (so that a log with commits always holds page 1,
+      // and a checkpoint can repair a torn write of page 1 home from it). Otherwise the
+      // log's or the home image of page 1 is still exact, and the commit mark rides on the
+      // last page logged: a one-page update logs one frame, not two.
       const head = this.commitHead;
       this.encodeHeaderPage(head, this.checkpointLsnValue);
-      pgnos.push(1);
-      pages.push(head);
+      const withHeader =
+        pgnos.length === 0 || this.wal.lookupCommitted(1) < 0 || !sameHeader(head, this.lastHead);
+      if (withHeader) {
+        this.changeCounter = (this.changeCounter + 1) >>> 0;
+        this.encodeHeaderPage(head, this.checkpointLsnValue);
+        pgnos.push(1);
+        pages.push(head);
+      }
       this.wal.append(pgnos, pages, this.txnLsn, this.pageCountValue);
+      if (withHeader) this.lastHead.set(head.subarray(0, HEADER_BYTES));
       this.pagesWritten += pages.length;
       if (this.opts.sync === "full") this.wal.sync();
     } catch (e) {
@@ -895,6 +915,8 @@ export class Pager {
     if (this.wal.committedPages === 0) {
       if (lsn === this.checkpointLsnValue) return;
       // Only the LSN changes: log page 1 first, so a torn write of it home is repairable.
+      // (Any commit in the log logged page 1 already: see commitTxn.)
+      assert(!cutLog, "recovery found no commit to redo");
       this.beginImplicit();
       this.commitTxn();
     }
@@ -1158,6 +1180,7 @@ export class Pager {
 
   private writeHeaderHome(): void {
     this.encodeHeaderPage(this.scratch, this.checkpointLsnValue);
+    this.lastHead.set(this.scratch.subarray(0, HEADER_BYTES));
     this.writeHome([this.scratch], 1);
     this.pagesWritten++;
   }
@@ -1436,4 +1459,10 @@ function closeQuietly(file: { close(): void }): void {
   } catch {
     // Already failing: the first error is the one worth reporting.
   }
+}
+
+/** True when two header images (page 1's first HEADER_BYTES) are equal. */
+function sameHeader(page: Uint8Array, head: Uint8Array): boolean {
+  for (let i = 0; i < HEADER_BYTES; i++) if (page[i] !== head[i]) return false;
+  return true;
 }
