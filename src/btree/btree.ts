@@ -251,9 +251,23 @@ export class BTree {
   private getIn(key: Uint8Array): Uint8Array | undefined {
     this.checkKey(key);
     if (this.root() === 0) return undefined;
-    const leaf = this.descend(key);
-    if (!this.found.exact) return undefined;
-    return this.readValue(leaf, this.found.index);
+    const f = this.descendPinned(key);
+    const d = f.data;
+    if (!this.found.exact) {
+      this.unpin(f);
+      return undefined;
+    }
+    const off = cellAt(d, this.found.index);
+    const word = leafValueWord(d, off);
+    if (word < OVERFLOW_FLAG) {
+      // The common case, copied while the leaf is still pinned from the descent.
+      const at = leafValueOffset(d, off);
+      const value = copyOut(d, at, at + word);
+      this.unpin(f);
+      return value;
+    }
+    this.unpin(f);
+    return this.readValue(f.pgno, this.found.index);
   }
 
   private hasIn(key: Uint8Array): boolean {
@@ -521,6 +535,14 @@ export class BTree {
    * the leaf index. Pins one page at a time and allocates nothing.
    */
   private descend(key: Uint8Array): number {
+    const f = this.descendPinned(key);
+    const pgno = f.pgno;
+    this.unpin(f);
+    return pgno;
+  }
+
+  /** descend(), returning the leaf still pinned for reading: the caller unpins it. */
+  private descendPinned(key: Uint8Array): Frame {
     let pgno = this.root();
     for (let depth = 0; depth < TREE_DEPTH_MAX; depth++) {
       const f = this.read(pgno);
@@ -530,9 +552,8 @@ export class BTree {
       this.pathPages[depth] = pgno;
       this.pathIndex[depth] = this.found.index;
       if (k === KIND_LEAF) {
-        this.unpin(f);
         this.depth = depth + 1;
-        return pgno;
+        return f;
       }
       const child = k === KIND_INTERIOR ? childAt(d, this.found.index) : 0;
       this.unpin(f);

@@ -33,6 +33,13 @@ import type { Crc32, VFile, VFS } from "../vfs/vfs.js";
 
 /** Frames appended in one writev (two buffers a frame, within Linux's IOV_MAX of 1024). */
 export const WAL_APPEND_FRAMES_MAX = 512;
+/**
+ * Frames of zeros written past the end of the log whenever an append extends it, so that
+ * the appends after it overwrite allocated blocks: a sync then need not also record a new
+ * file size (here, on ext4, a 4 KiB write + fdatasync took about 360 us appending and 270 us
+ * overwriting). Zeros never pass a frame's checks: recovery reads them as the end of the log.
+ */
+const WAL_GROW_FRAMES = 64;
 /** Frames read per call during the recovery scan. */
 const SCAN_FRAMES_PER_READ = 128;
 /** Most frames one log generation may hold: frame positions are u32. */
@@ -68,6 +75,10 @@ export class Wal {
   private framesSynced = 0;
   /** Frames up to the last commit mark: everything after belongs to no commit. */
   private committedEnd = 0;
+  /** Known size of the log file, or -1 until the first append reads it. */
+  private fileBytes = -1;
+  /** WAL_GROW_FRAMES frames of zeros, made at the first growth. */
+  private zeros: Uint8Array | null = null;
   /** Frame headers for one append; grown on demand, never shrunk. */
   private headers: Uint8Array;
   private readonly fields: FrameFields = { pgno: 0, commit: 0, lsn: 0n, index: 0, synced: 0 };
@@ -240,6 +251,16 @@ export class Wal {
       for (let i = start; i < end; i++) this.txn.set(pgnos[i], this.frames + (i - start));
       this.frames += end - start;
     }
+    this.growPast(walFrameOffset(this.frames, this.pageSize));
+  }
+
+  /** After an append that ended at byte `end`: zero-fill ahead if it extended the file. */
+  private growPast(end: number): void {
+    if (this.fileBytes < 0) this.fileBytes = this.file.size();
+    if (end <= this.fileBytes) return;
+    const zeros = (this.zeros ??= new Uint8Array(WAL_GROW_FRAMES * walFrameBytes(this.pageSize)));
+    this.file.writeAt(zeros, end);
+    this.fileBytes = end + zeros.length;
   }
 
   /** Make every appended frame durable. */
@@ -265,6 +286,7 @@ export class Wal {
     this.frames = this.committedEnd;
     if (this.framesSynced > this.frames) this.framesSynced = this.frames;
     try {
+      this.fileBytes = -1;
       this.file.truncate(walFrameOffset(this.committedEnd, this.pageSize));
     } catch {
       // The device is failing; recovery's checks still hold without this.
@@ -296,6 +318,7 @@ export class Wal {
     // over a prefix of its frames, and replaying a prefix would undo later commits.
     if (keepFrames === undefined) return;
     const keepBytes = walFrameOffset(keepFrames, this.pageSize);
+    this.fileBytes = -1;
     if (this.file.size() > keepBytes) this.file.truncate(keepBytes);
   }
 
