@@ -258,7 +258,10 @@ export class Wal {
   private growPast(end: number): void {
     if (this.fileBytes < 0) this.fileBytes = this.file.size();
     if (end <= this.fileBytes) return;
-    const zeros = (this.zeros ??= new Uint8Array(WAL_GROW_FRAMES * walFrameBytes(this.pageSize)));
+    if (this.zeros === null) {
+      this.zeros = new Uint8Array(WAL_GROW_FRAMES * walFrameBytes(this.pageSize));
+    }
+    const zeros = this.zeros;
     this.file.writeAt(zeros, end);
     this.fileBytes = end + zeros.length;
   }
