@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { copyOut, SLAB_BYTES, SLAB_COPY_BYTES_MAX } from "../../src/btree/copies.js";
+import { copyEntry, copyOut, SLAB_BYTES, SLAB_COPY_BYTES_MAX } from "../../src/btree/copies.js";
 
 test("copies from a slab never overlap, and changing one changes nothing else", () => {
   const src = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
@@ -24,4 +24,19 @@ test("a long copy gets a buffer of its own; an empty copy is empty", () => {
   assert.equal(c.buffer.byteLength, big.length);
   assert.ok(SLAB_BYTES > SLAB_COPY_BYTES_MAX);
   assert.equal(copyOut(big, 5, 5).length, 0);
+});
+
+test("copyEntry copies a key and the value after it, each its own bytes", () => {
+  const src = Uint8Array.from({ length: 40 }, (_, i) => i);
+  const [k, v] = copyEntry(src, 4, 6, 10);
+  assert.deepEqual(k, src.subarray(4, 10));
+  assert.deepEqual(v, src.subarray(10, 20));
+  k.fill(0xaa);
+  assert.deepEqual(v, src.subarray(10, 20), "the value is not changed through the key");
+  src.fill(0);
+  assert.equal(v[0], 10);
+  const big = new Uint8Array(SLAB_COPY_BYTES_MAX + 2).fill(3);
+  const [bk, bv] = copyEntry(big, 0, 2, SLAB_COPY_BYTES_MAX);
+  assert.equal(bk.length + bv.length, big.length);
+  assert.notEqual(bk.buffer, bv.buffer);
 });
