@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, test } from "node:test";
 import { isPagekvError } from "../../src/errors.js";
 import { NodeFS } from "../../src/vfs/node/nodefs.js";
 import type { VLock } from "../../src/vfs/vfs.js";
+import { throwsCode } from "../pager/pages.js";
 import { readAll, text } from "./bytes.js";
 
 /** A PagekvError of `code` whose cause is the platform error with `causeCode`. */
@@ -314,5 +315,48 @@ describe("NodeFS lock", () => {
         e instanceof Error &&
         e.message.includes(`${missing}-lock`),
     );
+  });
+  test("a shared lock leaves <path>-lock.r<pid> while any reader of this process holds it", () => {
+    const readerFile = `${lockFile}.r${process.pid}`;
+    const a = vfs.lock(file, "shared");
+    const b = vfs.lock(file, "shared");
+    assert.equal(fs.existsSync(readerFile), true);
+    a.release();
+    assert.equal(fs.existsSync(readerFile), true, "one reader still holds it");
+    b.release();
+    assert.equal(fs.existsSync(readerFile), false);
+  });
+
+  test("a live reader in another process makes a writer ERR_LOCKED, leaving no lock file", async () => {
+    const child = await spawnIdleChild();
+    try {
+      fs.writeFileSync(`${lockFile}.r${child.pid}`, "");
+      const e = throwsCode(() => lock(file), "ERR_LOCKED");
+      assert.ok(e.message.includes(`reader, live process ${child.pid}`), e.message);
+      assert.equal(fs.existsSync(lockFile), false);
+    } finally {
+      child.kill();
+      if (child.exitCode === null && child.signalCode === null) await once(child, "exit");
+    }
+  });
+
+  test("a reader file of a dead process is removed by the next writer", async () => {
+    const stale = `${lockFile}.r${await deadPid()}`;
+    fs.writeFileSync(stale, "");
+    const l = lock(file);
+    assert.equal(l.held, true);
+    assert.equal(fs.existsSync(stale), false);
+  });
+
+  test("a reader refused by a live writer leaves no reader file", async () => {
+    const child = await spawnIdleChild();
+    try {
+      fs.writeFileSync(lockFile, String(child.pid));
+      throwsCode(() => vfs.lock(file, "shared"), "ERR_LOCKED");
+      assert.equal(fs.existsSync(`${lockFile}.r${process.pid}`), false);
+    } finally {
+      child.kill();
+      if (child.exitCode === null && child.signalCode === null) await once(child, "exit");
+    }
   });
 });

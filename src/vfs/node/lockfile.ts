@@ -19,6 +19,13 @@ import type { VLock } from "../vfs.js";
  *   unlinking it and retrying the exclusive create once; losing that race is ERR_LOCKED.
  * A dead process's lock is taken over at the next lock(), so no 'exit' hook is needed.
  *
+ * Readers (shared locks) of other processes are seen through reader files
+ * `${dbPath}-lock.r<pid>`, one per process that has the database open read-only. A reader
+ * creates its file, then checks for a live writer; a writer creates the lock file, then
+ * looks for live readers' files. Each creates before it checks, so of a reader and a writer
+ * arriving together at least one sees the other (both may, and both back off): they never
+ * both proceed. A reader file naming a dead process is removed by the next writer.
+ *
  * Known limits, the price of having no flock: two processes taking over the same stale
  * file at the same instant can both win (one unlinks the other's fresh file), and a lock
  * file seen in the instant between its create and its pid write reads as empty, so
@@ -31,6 +38,8 @@ import type { VLock } from "../vfs.js";
 
 /** The lock file of database `dbPath` is `dbPath + LOCK_FILE_SUFFIX`. */
 export const LOCK_FILE_SUFFIX = "-lock";
+/** A reader file is `${dbPath}${LOCK_FILE_SUFFIX}${READER_FILE_INFIX}<pid>`. */
+export const READER_FILE_INFIX = ".r";
 /** At most this many bytes of a lock file are read; a longer one is garbage, so stale. */
 export const LOCK_FILE_BYTES_MAX = 32;
 /** Largest pid believed: a bigger number is garbage, and kill() must never see it. */
@@ -223,16 +232,58 @@ export function takeLock(dbPath: string): VLock {
       throw lockedError(dbPath, lockPath, "another process that took it just now");
     }
   }
+  // Now that the lock file exists, a reader arriving later sees it: look for earlier ones.
+  let reader: number | null;
+  try {
+    reader = liveOtherReader(lockPath);
+  } catch (e) {
+    unlinkQuietly(lockPath);
+    throw e;
+  }
+  if (reader !== null) {
+    unlinkQuietly(lockPath);
+    throw lockedError(dbPath, lockPath, `a reader, live process ${reader}`);
+  }
   const lock = new NodeLock(key, lockPath);
   heldLocks.set(key, lock);
   return lock;
 }
 
 /**
+ * The pid of a live process other than this one with a reader file for `lockPath`, or
+ * null. Reader files of dead processes, and our own pid's when this process has no reader
+ * (a leftover of an earlier process with our pid), are removed on the way.
+ */
+function liveOtherReader(lockPath: string): number | null {
+  const dir = path.dirname(lockPath);
+  const prefix = `${path.basename(lockPath)}${READER_FILE_INFIX}`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (e) {
+    throw ioError("list the readers of", lockPath, e);
+  }
+  const key = lockPath.slice(0, -LOCK_FILE_SUFFIX.length);
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const digits = name.slice(prefix.length);
+    const pid = /^\d{1,10}$/.test(digits) ? Number(digits) : 0;
+    const ours = pid === process.pid && (readers.get(key) ?? 0) > 0;
+    if (ours) continue;
+    if (pid >= 1 && pid <= PID_MAX && pid !== process.pid && isAlive(pid, lockPath)) return pid;
+    unlinkQuietly(path.join(dir, name)); // stale: its reader is gone
+  }
+  return null;
+}
+
+function readerFilePath(lockPath: string): string {
+  return `${lockPath}${READER_FILE_INFIX}${process.pid}`;
+}
+
+/**
  * A reader's lock: refused (ERR_LOCKED) while a writer holds the database, in this
- * process or in a live other one. For now readers leave no file behind: a writer in this
- * process sees them, a writer in another process does not (and a reader open while it
- * checkpoints may then fail with ERR_CORRUPT or read a mix; reopen to see its commits).
+ * process or in a live other one. The first reader of this process creates its reader
+ * file (which writers in other processes see), the last one to release removes it.
  */
 export function takeSharedLock(dbPath: string): VLock {
   if (typeof dbPath !== "string" || dbPath.length === 0) {
@@ -241,9 +292,25 @@ export function takeSharedLock(dbPath: string): VLock {
   const key = path.resolve(dbPath);
   const lockPath = lockFilePath(key);
   if (heldLocks.has(key)) throw lockedError(dbPath, lockPath, "a writer in this process");
-  const pid = readOwnerPid(lockPath);
-  if (pid !== undefined && pid !== null && pid !== process.pid && isAlive(pid, lockPath)) {
-    throw lockedError(dbPath, lockPath, `the writer, live process ${pid}`);
+  const first = (readers.get(key) ?? 0) === 0;
+  const readerFile = readerFilePath(lockPath);
+  if (first) {
+    try {
+      fs.writeFileSync(readerFile, "");
+    } catch (e) {
+      throw ioError("create the reader file of", lockPath, e);
+    }
+  }
+  // The reader file exists: a writer arriving now sees it. Look for one that came before.
+  let pid: number | null | undefined;
+  try {
+    pid = readOwnerPid(lockPath);
+    if (pid !== undefined && pid !== null && pid !== process.pid && isAlive(pid, lockPath)) {
+      throw lockedError(dbPath, lockPath, `the writer, live process ${pid}`);
+    }
+  } catch (e) {
+    if (first) unlinkQuietly(readerFile);
+    throw e;
   }
   readers.set(key, (readers.get(key) ?? 0) + 1);
   let held = true;
@@ -255,8 +322,17 @@ export function takeSharedLock(dbPath: string): VLock {
       if (!held) return;
       held = false;
       const n = (readers.get(key) ?? 1) - 1;
-      if (n === 0) readers.delete(key);
-      else readers.set(key, n);
+      if (n > 0) {
+        readers.set(key, n);
+        return;
+      }
+      readers.delete(key);
+      try {
+        fs.unlinkSync(readerFile);
+      } catch (e) {
+        // Gone already is fine; otherwise writers see a live reader until we exit.
+        if (errnoCode(e) !== "ENOENT") throw ioError("remove the reader file of", lockPath, e);
+      }
     },
   };
 }
