@@ -87,9 +87,11 @@ export function openDatabase(path: string, options: DbOpenOptions): Database {
     Math.max(BTREE_CACHE_FRAMES_MIN, Math.min(2 ** 20, Math.floor(cacheBytes / size)));
   const sync = options.sync ?? "full";
   const walAutoCheckpointPages = options.autoCheckpointPages;
+  // An existing file's page size wins: size the pool in its pages.
+  const filePageSize = exists ? (Pager.pageSizeOf(vfs, path) ?? pageSize) : pageSize;
   const pager = exists
     ? Pager.open(vfs, path, {
-        cacheFrames: framesFor(pageSize),
+        cacheFrames: framesFor(filePageSize),
         sync,
         readOnly,
         walAutoCheckpointPages,

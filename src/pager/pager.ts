@@ -304,6 +304,24 @@ export class Pager {
   }
 
   /**
+   * The page size in the header of the database at `path`, or null when it cannot be read
+   * (open then says why): for sizing a pool in bytes before opening. Takes no lock.
+   */
+  static pageSizeOf(vfs: VFS, path: string): number | null {
+    let file: VFile | null = null;
+    try {
+      file = vfs.open(path, { readOnly: true });
+      const first = new Uint8Array(HEADER_BYTES);
+      if (file.readAt(first, 0) < HEADER_BYTES) return null;
+      return decodeHeader(first, vfs.crc32 ?? crc32Fallback, path).pageSize;
+    } catch {
+      return null;
+    } finally {
+      if (file !== null) closeQuietly(file);
+    }
+  }
+
+  /**
    * Open an existing database: take the writer lock, recover the log (redoing any
    * checkpoint a crash interrupted) and start a fresh log generation.
    * ERR_NOT_FOUND, ERR_LOCKED, ERR_CORRUPT.

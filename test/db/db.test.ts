@@ -29,6 +29,14 @@ describe("open", () => {
     again.close();
   });
 
+  test("cacheBytes is counted in the file's own pages, whatever pageSize says", () => {
+    const { fs, db: d } = db();
+    d.close();
+    const again = open("/db.pkv", { vfs: fs, pageSize: 4096, cacheBytes: 512 * 100 });
+    assert.equal(again.stats().cacheFrames, 100);
+    again.close();
+  });
+
   test("create: false on a missing file is ERR_NOT_FOUND", () => {
     throwsCode(() => open("/none.pkv", { vfs: new MemFS(), create: false }), "ERR_NOT_FOUND");
   });
