@@ -15,9 +15,13 @@ import { CliError, EXIT_FAILURE, EXIT_OK, type Io, usageError } from "./io.js";
 /** Pool frames for the inspection commands' own pager (they pin one page at a time). */
 const INSPECT_CACHE_FRAMES = 256;
 
-/** Run `fn` on the database at `path` and close it, even when `fn` throws. */
-function withDb<T>(path: string, create: boolean, fn: (db: Database) => T): T {
-  const db = open(path, { create });
+/**
+ * Run `fn` on the database at `path` and close it, even when `fn` throws. "read" opens it
+ * read-only (no lock against other readers, nothing written, not even a checkpoint);
+ * "write" needs the file; "create" makes it when missing.
+ */
+function withDb<T>(path: string, mode: "read" | "write" | "create", fn: (db: Database) => T): T {
+  const db = open(path, { create: mode === "create", readOnly: mode === "read" });
   try {
     return fn(db);
   } finally {
@@ -25,8 +29,12 @@ function withDb<T>(path: string, create: boolean, fn: (db: Database) => T): T {
   }
 }
 
+/** Run `fn` on a read-only pager of the database at `path` (for stats and dump). */
 function withPager<T>(path: string, fn: (pager: Pager) => T): T {
-  const pager = Pager.open(new NodeFS(), path, { cacheFrames: INSPECT_CACHE_FRAMES });
+  const pager = Pager.open(new NodeFS(), path, {
+    cacheFrames: INSPECT_CACHE_FRAMES,
+    readOnly: true,
+  });
   try {
     return fn(pager);
   } finally {
@@ -41,14 +49,14 @@ function keyNotFound(path: string, key: string): CliError {
 export function put(args: string[], _io: Io): number {
   const { positionals: p } = parse("put", args, {});
   const [file, key, value] = positionals("put", p, ["file", "key", "value"]);
-  withDb(file, true, (db) => db.put(key, value));
+  withDb(file, "create", (db) => db.put(key, value));
   return EXIT_OK;
 }
 
 export function get(args: string[], io: Io): number {
   const { positionals: p } = parse("get", args, {});
   const [file, key] = positionals("get", p, ["file", "key"]);
-  const value = withDb(file, false, (db) => db.get(key));
+  const value = withDb(file, "read", (db) => db.get(key));
   if (value === undefined) throw keyNotFound(file, key);
   io.out(`${show(value)}\n`);
   return EXIT_OK;
@@ -57,7 +65,7 @@ export function get(args: string[], io: Io): number {
 export function del(args: string[], _io: Io): number {
   const { positionals: p } = parse("del", args, {});
   const [file, key] = positionals("del", p, ["file", "key"]);
-  if (!withDb(file, false, (db) => db.delete(key))) throw keyNotFound(file, key);
+  if (!withDb(file, "write", (db) => db.delete(key))) throw keyNotFound(file, key);
   return EXIT_OK;
 }
 
@@ -81,7 +89,7 @@ export function scan(args: string[], io: Io): number {
   const limit = count("scan", "limit", v.limit);
   if (limit !== undefined) range.limit = limit;
   const json = v.json === true;
-  withDb(file, false, (db) => {
+  withDb(file, "read", (db) => {
     // Lines are gathered into chunks so a long scan is not one write call per key.
     let chunk = "";
     for (const [key, value] of db.range(range)) {
@@ -110,7 +118,6 @@ export function stats(args: string[], io: Io): number {
   const { positionals: p } = parse("stats", args, {});
   const [file] = positionals("stats", p, ["file"]);
   if (!fs.existsSync(file)) throw new CliError("ERR_NOT_FOUND", `${file}: no such database`);
-  // Sizes first: opening recovers and checkpoints, which changes the log.
   const fileBytes = fileSize(file);
   const logBytes = fileSize(walPathOf(file));
   const lines = withPager(file, (pager) => {
@@ -146,7 +153,7 @@ export function stats(args: string[], io: Io): number {
 export function check(args: string[], io: Io): number {
   const { positionals: p } = parse("check", args, {});
   const [file] = positionals("check", p, ["file"]);
-  const problems = withDb(file, false, (db) => db.check());
+  const problems = withDb(file, "read", (db) => db.check());
   if (problems.length === 0) {
     io.out(`${file}: ok\n`);
     return EXIT_OK;

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
 import { run } from "../../src/cli/run.js";
+import { open } from "../../src/index.js";
 import { withTempDir } from "../tmpdir.js";
 
 interface Result {
@@ -276,6 +277,24 @@ describe("stats, check, dump", () => {
       assert.match(out, /^log size /m);
       assert.match(out, /hit ratio/);
       assert.match(out, /evictions/);
+    }));
+
+  test("get, scan, check, stats and dump open read-only: they run beside another reader", () =>
+    withTempDir((dir) => {
+      const db = loaded(dir, ["a\t1", "b\t2"]);
+      const before = fs.readFileSync(db);
+      const reader = open(db, { readOnly: true }); // a writer open would be ERR_LOCKED now
+      try {
+        assert.equal(ok(["get", db, "a"]), "1\n");
+        assert.equal(ok(["scan", db]), "a\t1\nb\t2\n");
+        ok(["check", db]);
+        ok(["stats", db]);
+        ok(["dump", db, "1"]);
+        assert.equal(cli(["put", db, "c", "3"]).code, 1, "a write is refused meanwhile");
+      } finally {
+        reader.close();
+      }
+      assert.deepEqual(fs.readFileSync(db), before);
     }));
 
   test("check exits 0 on a good file", () =>
