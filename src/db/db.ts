@@ -27,7 +27,8 @@ export interface DbOpenOptions {
   sync?: SyncMode;
   /**
    * Checkpoint (copy the log home) after a commit leaves at least this many pages in the
-   * log; 0: only at close or db.checkpoint(). Default WAL_AUTO_CHECKPOINT_PAGES_DEFAULT.
+   * log; 0: only at close or db.checkpoint(). Default: 8192 pages, or the pool's pages
+   * (cacheBytes / pageSize) when that is more.
    */
   autoCheckpointPages?: number;
   /** Create the file when it does not exist (default true; never when readOnly). */
