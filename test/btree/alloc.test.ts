@@ -1,7 +1,8 @@
 // "A hot path allocates nothing", measured: the heap's used bytes before and after many
-// calls, in a stretch during which no garbage collection ran (used bytes only fell if one
-// did, and such a stretch is measured again). One object per call, even 16 bytes, would
-// show as at least 16 bytes per call; the bound allows under one.
+// calls, in stretches during which no garbage collection ran (used bytes only fell if one
+// did), the least of several. One object per call, even 16 bytes, would show as at least
+// 16 bytes per call; the bound, 4, leaves room for what the engine itself may allocate
+// meanwhile (compiled code, feedback), shared by all the calls of a stretch.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -13,17 +14,24 @@ import { MemFS } from "../../src/vfs/memfs.js";
 const CALLS = 200_000;
 const TRIES = 10;
 
-/** Bytes allocated per call of `fn` (over a stretch with no collection), after a warm-up. */
+/** Bytes allocated per call of `fn`: the least over stretches with no collection. */
 function bytesPerCall(fn: (i: number) => void): number {
-  for (let i = 0; i < CALLS; i++) fn(i); // warm-up: inline caches, compiled code
+  for (let i = 0; i < 2 * CALLS; i++) fn(i); // warm-up: inline caches, compiled code
+  let least = Number.POSITIVE_INFINITY;
   for (let t = 0; t < TRIES; t++) {
     const before = v8.getHeapStatistics().used_heap_size;
     for (let i = 0; i < CALLS; i++) fn(i);
     const after = v8.getHeapStatistics().used_heap_size;
-    if (after >= before) return (after - before) / CALLS;
+    if (after >= before) least = Math.min(least, (after - before) / CALLS);
   }
-  assert.fail(`a garbage collection ran during each of ${TRIES} measurements`);
+  if (least === Number.POSITIVE_INFINITY) {
+    assert.fail(`a garbage collection ran during each of ${TRIES} measurements`);
+  }
+  return least;
 }
+
+/** Under this many bytes per call is "nothing" (see the top of the file). */
+const NOTHING = 4;
 
 function keyOf(i: number): Uint8Array {
   const k = new Uint8Array(16);
@@ -44,7 +52,7 @@ test("a cache-hit get + unpin allocates nothing", () => {
   }
   pager.commit();
   const perCall = bytesPerCall((i) => pager.unpin(pager.get(pages[i & 31])));
-  assert.ok(perCall < 1, `get + unpin allocated ${perCall} bytes per call`);
+  assert.ok(perCall < NOTHING, `get + unpin allocated ${perCall} bytes per call`);
   pager.close();
 });
 
@@ -59,7 +67,7 @@ test("a B-tree descent (db.has) allocates nothing", () => {
   const misses = bytesPerCall(() => {
     if (db.has(missing)) assert.fail("a key never stored is found");
   });
-  assert.ok(hits < 1, `has() of stored keys allocated ${hits} bytes per call`);
-  assert.ok(misses < 1, `has() of a missing key allocated ${misses} bytes per call`);
+  assert.ok(hits < NOTHING, `has() of stored keys allocated ${hits} bytes per call`);
+  assert.ok(misses < NOTHING, `has() of a missing key allocated ${misses} bytes per call`);
   db.close();
 });
