@@ -41,6 +41,8 @@ import {
   leafValueWord,
   NODE_HEADER_BYTES,
   OVERFLOW_FLAG,
+  OVERFLOW_MARK,
+  OVERFLOW_REF_BYTES,
   removeCell,
   right,
   type SearchResult,
@@ -291,15 +293,22 @@ export class BTree {
       );
     }
     this.version++;
+    // inlineCellMax < usable/4 <= 16 KiB, so an inline value's length is below OVERFLOW_MARK.
     const inline = LEAF_CELL_HEADER_BYTES + key.length + value.length <= this.inlineCellMax;
     const first = inline ? 0 : this.writeOverflow(value);
-    const cellLen = LEAF_CELL_HEADER_BYTES + key.length + (inline ? value.length : 4);
+    const cellLen =
+      LEAF_CELL_HEADER_BYTES + key.length + (inline ? value.length : OVERFLOW_REF_BYTES);
     const c = this.cell;
+    const at = LEAF_CELL_HEADER_BYTES + key.length;
     writeU16(c, 0, key.length);
-    writeU32(c, 2, inline ? value.length : value.length + OVERFLOW_FLAG);
+    writeU16(c, 2, inline ? value.length : OVERFLOW_MARK);
     c.set(key, LEAF_CELL_HEADER_BYTES);
-    if (inline) c.set(value, LEAF_CELL_HEADER_BYTES + key.length);
-    else writeU32(c, LEAF_CELL_HEADER_BYTES + key.length, first);
+    if (inline) {
+      c.set(value, at);
+    } else {
+      writeU32(c, at, first);
+      writeU32(c, at + 4, value.length);
+    }
 
     if (this.root() === 0) {
       const f = this.allocate();

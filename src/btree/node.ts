@@ -4,7 +4,9 @@
 // node into objects: search compares key bytes where they lie.
 //
 //   header: [u8 kind][u8 0][u16 count][u16 content start][u16 garbage][u32 right][u32 0]
-//   leaf cell:     [u16 key length][u32 value length | OVERFLOW][key][value | u32 first page]
+//   leaf cell:     [u16 key length][u16 value length | OVERFLOW_MARK][key][value]
+//                  or, for a value in an overflow chain (OVERFLOW_MARK):
+//                  [u16 key length][u16 OVERFLOW_MARK][key][u32 first page][u32 value length]
 //   interior cell: [u32 child][u16 key length][key]   (child holds keys < key)
 //   overflow page: header (kind, right = next page), then payload bytes
 //
@@ -19,9 +21,16 @@ export const KIND_LEAF = 1;
 export const KIND_INTERIOR = 2;
 export const KIND_OVERFLOW = 3;
 export const NODE_HEADER_BYTES = 16;
-/** Set in a leaf cell's value length when the value lives in an overflow chain. */
+/**
+ * Added to the value length in the word leafValueWord() returns when the value lives in
+ * an overflow chain (on the page, the cell's u16 value field then holds OVERFLOW_MARK).
+ */
 export const OVERFLOW_FLAG = 0x8000_0000;
-export const LEAF_CELL_HEADER_BYTES = 6;
+/** The u16 value field of a leaf cell whose value is in an overflow chain. */
+export const OVERFLOW_MARK = 0xffff;
+/** An overflow cell's body after the key: u32 first page, u32 value length. */
+export const OVERFLOW_REF_BYTES = 8;
+export const LEAF_CELL_HEADER_BYTES = 4;
 export const INTERIOR_CELL_HEADER_BYTES = 6;
 
 const OFF_KIND = 0;
@@ -67,18 +76,24 @@ export function leafKeyOffset(off: number): number {
   return off + LEAF_CELL_HEADER_BYTES;
 }
 
-/** The value-length word: the length, with OVERFLOW_FLAG when the value is in a chain. */
+/**
+ * The value-length word: the inline value's length, or OVERFLOW_FLAG plus the length of a
+ * value in an overflow chain (whose first page is the u32 at leafValueOffset()).
+ */
 export function leafValueWord(d: Uint8Array, off: number): number {
-  return readU32(d, off + 2);
+  const v = readU16(d, off + 2);
+  if (v !== OVERFLOW_MARK) return v;
+  return OVERFLOW_FLAG + readU32(d, leafValueOffset(d, off) + 4);
 }
 
+/** Where the value starts (for an overflow cell: its first page, then its length). */
 export function leafValueOffset(d: Uint8Array, off: number): number {
   return off + LEAF_CELL_HEADER_BYTES + readU16(d, off);
 }
 
 export function leafCellBytes(d: Uint8Array, off: number): number {
-  const word = readU32(d, off + 2);
-  const stored = word >= OVERFLOW_FLAG ? 4 : word;
+  const v = readU16(d, off + 2);
+  const stored = v === OVERFLOW_MARK ? OVERFLOW_REF_BYTES : v;
   return LEAF_CELL_HEADER_BYTES + readU16(d, off) + stored;
 }
 

@@ -9,7 +9,8 @@ import { readU32, readU64, writeU32, writeU64 } from "./codec.js";
 import { hex32, isValidPageSize, PAGE_NUMBER_MAX } from "./page.js";
 
 export const HEADER_BYTES = 128;
-export const FORMAT_VERSION = 1;
+/** 2: leaf cells with a 4-byte header (1 had 6). Files of another version do not open. */
+export const FORMAT_VERSION = 2;
 export const APP_SLOTS = 8;
 /** "pagekv" then 0x00 0x1a: stops `cat` and text tools early, like PNG's signature. */
 export const MAGIC = Uint8Array.of(0x70, 0x61, 0x67, 0x65, 0x6b, 0x76, 0x00, 0x1a);
