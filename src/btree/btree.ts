@@ -1126,8 +1126,8 @@ export class BTree {
 
   /**
    * After a delete, the node at `level` of the recorded path may be underfull: merge it
-   * with a sibling when both fit in one page, then check the parent; collapse a root
-   * left with a single child.
+   * with a sibling when both fit in one page, then check the parent; a leaf that cannot
+   * merge shares the cells of both evenly instead. Collapse a root left with one child.
    */
   private rebalance(level: number): void {
     if (level === 0) {
@@ -1159,9 +1159,12 @@ export class BTree {
     const leaf = kind(ld) === KIND_LEAF;
     const need = usedBytes(rd) + (leaf ? 0 : spaceNeeded(INTERIOR_CELL_HEADER_BYTES + sepLen));
     if (freeBytes(ld) < need) {
-      this.unpin(rf);
-      this.unpin(lf);
-      this.unpin(pf);
+      // Too full together to merge: leaves share their cells evenly instead (an interior
+      // node stays as it is: underfull interior nodes cost little).
+      const dealt = leaf && this.deal(pd, l, lf, -1, rf, -1, 0, false);
+      this.unpin(rf, dealt);
+      this.unpin(lf, dealt);
+      this.unpin(pf, dealt);
       return;
     }
     if (!leaf) {

@@ -13,6 +13,14 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import fc from "fast-check";
 import { BTree } from "../../src/btree/btree.js";
+import {
+  childAt,
+  KIND_LEAF,
+  kind,
+  NODE_HEADER_BYTES,
+  right,
+  usedBytes,
+} from "../../src/btree/node.js";
 import { Pager } from "../../src/pager/pager.js";
 import { MemFS } from "../../src/vfs/memfs.js";
 import { Prng } from "../../src/vfs/prng.js";
@@ -340,5 +348,65 @@ test("deleting every key of a 2000-key tree leaves one tree page and the rest on
   assertClean(tree);
   assert.equal(pager.stats().pageCount, grown, "re-inserting the same keys grew the file");
   for (const [i, k] of list.entries()) assert.deepEqual(tree.get(k), valueAt(i));
+  pager.close();
+});
+
+/** used bytes / capacity of every leaf, left to right (walked through the pager). */
+function leafFills(pager: Pager): number[] {
+  const capacity = pager.usableSize - NODE_HEADER_BYTES;
+  let pgno = pager.getSlot(0);
+  for (;;) {
+    const f = pager.get(pgno);
+    const next = kind(f.data) === KIND_LEAF ? 0 : childAt(f.data, 0);
+    pager.unpin(f);
+    if (next === 0) break;
+    pgno = next;
+  }
+  const fills: number[] = [];
+  while (pgno !== 0) {
+    const f = pager.get(pgno);
+    fills.push(usedBytes(f.data) / capacity);
+    pgno = right(f.data);
+    pager.unpin(f);
+  }
+  return fills;
+}
+
+test("random inserts keep leaves over 3/4 full on average; a leaf left underfull beside a full one shares with it", () => {
+  const { pager, tree } = create(64);
+  const rng = new Prng(77);
+  const key = (i: number) => new TextEncoder().encode(`k${String(i).padStart(5, "0")}`);
+  const order = Array.from({ length: 3000 }, (_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    [order[i], order[j]] = [order[j] ?? 0, order[i] ?? 0];
+  }
+  pager.begin();
+  for (const i of order) tree.put(key(i), valueBytes(30, i));
+  pager.commit();
+  const fills = leafFills(pager);
+  const mean = fills.reduce((a, b) => a + b, 0) / fills.length;
+  assert.ok(mean > 0.75, `mean leaf fill ${mean.toFixed(3)} over ${fills.length} leaves`);
+
+  // Sequential keys fill each leaf (an append keeps the left page full). Then every key of
+  // one middle leaf but its first goes: too full to merge with its full neighbour.
+  const seq = create(64);
+  seq.pager.begin();
+  for (let i = 0; i < 400; i++) seq.tree.put(key(i), valueBytes(30, i));
+  seq.pager.commit();
+  const before = leafFills(seq.pager);
+  assert.ok(before.length > 4 && before.slice(0, -1).every((x) => x > 0.85), String(before));
+  const perLeaf = Math.round(400 / before.length);
+  seq.pager.begin();
+  for (let i = 2 * perLeaf + 1; i < 3 * perLeaf; i++) assert.ok(seq.tree.delete(key(i)));
+  seq.pager.commit();
+  const after = leafFills(seq.pager);
+  assert.ok(
+    after.every((x) => x >= 0.25),
+    `a leaf stayed underfull: ${after.map((x) => x.toFixed(2)).join(" ")}`,
+  );
+  assertClean(seq.tree);
+  assertClean(tree);
+  seq.pager.close();
   pager.close();
 });
