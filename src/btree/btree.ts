@@ -61,8 +61,12 @@ export const TREE_DEPTH_MAX = 32;
 export const BTREE_CACHE_FRAMES_MIN = 8;
 /** A node is merged with a sibling when its cells fill less than this share of it. */
 const UNDERFULL_SHARE = 0.25;
-/** A full leaf shares its cells with a sibling that has at least this share of a page free. */
-const SHARE_FREE_SHARE = 1 / 16;
+/**
+ * A full leaf shares its cells with a sibling that has at least this share of a page free
+ * (and room for the new cell). Measured, 1,000,000 random 16+100-byte entries: file 1.25x
+ * the raw bytes at 1/16, 1.234x at 1/32 and at 0, in about the same time.
+ */
+const SHARE_FREE_SHARE = 1 / 32;
 /** Which sibling a full leaf tries first: the left, then the right. */
 const SIDES = [-1, 1] as const;
 /** Entries a range copies out of one leaf at a time (bounds the copies held ahead). */
