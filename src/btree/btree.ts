@@ -326,7 +326,15 @@ export class BTree {
     const d = f.data;
     let oldChain = 0;
     if (this.found.exact) {
-      oldChain = chainOf(d, cellAt(d, index));
+      const off = cellAt(d, index);
+      oldChain = chainOf(d, off);
+      if (leafCellBytes(d, off) === cellLen) {
+        // A new value of the same size (the common update): the cell is rewritten in place.
+        d.set(c.subarray(0, cellLen), off);
+        this.unpin(f, true);
+        if (oldChain !== 0) this.freeChain(oldChain);
+        return;
+      }
       removeCell(d, index);
     }
     if (freeBytes(d) >= spaceNeeded(cellLen)) {
