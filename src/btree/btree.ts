@@ -258,22 +258,11 @@ export class BTree {
     this.checkKey(key);
     if (this.root() === 0) return undefined;
     const f = this.descendPinned(key);
-    const d = f.data;
     if (!this.found.exact) {
       this.unpin(f);
       return undefined;
     }
-    const off = cellAt(d, this.found.index);
-    const word = leafValueWord(d, off);
-    if (word < OVERFLOW_FLAG) {
-      // The common case, copied while the leaf is still pinned from the descent.
-      const at = leafValueOffset(d, off);
-      const value = copyOut(d, at, at + word);
-      this.unpin(f);
-      return value;
-    }
-    this.unpin(f);
-    return this.readValue(f.pgno, this.found.index);
+    return this.valueOf(f, this.found.index); // the leaf is still pinned from the descent
   }
 
   private hasIn(key: Uint8Array): boolean {
@@ -751,7 +740,12 @@ export class BTree {
   // ---- internals: values ----
 
   private readValue(leaf: number, index: number): Uint8Array {
-    const f = this.read(leaf);
+    return this.valueOf(this.read(leaf), index);
+  }
+
+  /** A copy of the value of cell `index` of leaf `f`, which is pinned: this unpins it. */
+  private valueOf(f: Frame, index: number): Uint8Array {
+    const leaf = f.pgno;
     const d = f.data;
     const off = cellAt(d, index);
     const word = leafValueWord(d, off);
