@@ -1,16 +1,15 @@
-// The page table: page number -> frame index, an open-addressing hash table over one typed
-// array of (page, frame) pairs (linear probing, Fibonacci hashing, backward-shift deletion
-// so no tombstones ever build up). Sized once at open to twice the frame count: a lookup
-// allocates nothing and probes a short run whatever the pool size; a slot's page and frame
-// share a cache line, so a hit touches one line.
+// The page table: page number -> frame index, an open-addressing hash table over two typed
+// arrays (linear probing, Fibonacci hashing, backward-shift deletion so no tombstones ever
+// build up). Sized once at open to twice the frame count: a lookup allocates nothing and
+// probes a short run whatever the pool size.
 
 import { assert, assertFailed } from "../errors.js";
 
 const EMPTY = 0; // page 0 is the null page and never stored
 
 export class PageTable {
-  /** Slot i is entries[2i] (page, EMPTY when free) and entries[2i + 1] (frame index). */
-  private readonly entries: Uint32Array;
+  private readonly keys: Uint32Array;
+  private readonly values: Int32Array;
   private readonly mask: number;
   private readonly shift: number;
   private readonly capacity: number;
@@ -19,7 +18,8 @@ export class PageTable {
   constructor(capacity: number) {
     let bits = 4;
     while (1 << bits < capacity * 2) bits++;
-    this.entries = new Uint32Array(2 << bits);
+    this.keys = new Uint32Array(1 << bits);
+    this.values = new Int32Array(1 << bits);
     this.mask = (1 << bits) - 1;
     this.shift = 32 - bits;
     this.capacity = capacity;
@@ -35,36 +35,36 @@ export class PageTable {
 
   /** Frame index holding `pgno`, or -1. */
   get(pgno: number): number {
-    const e = this.entries;
+    const keys = this.keys;
     let i = this.home(pgno);
     for (;;) {
-      const k = e[2 * i];
+      const k = keys[i];
       // EMPTY first: page 0 must never match an empty slot.
       if (k === EMPTY) return -1;
-      if (k === pgno) return e[2 * i + 1];
+      if (k === pgno) return this.values[i];
       i = (i + 1) & this.mask;
     }
   }
 
   set(pgno: number, frameIndex: number): void {
     assert(pgno !== EMPTY && this.count < this.capacity, "page table insert out of bounds");
-    const e = this.entries;
+    const keys = this.keys;
     let i = this.home(pgno);
-    while (e[2 * i] !== EMPTY) {
-      if (e[2 * i] === pgno) assertFailed(`page ${pgno} is already in the page table`);
+    while (keys[i] !== EMPTY) {
+      if (keys[i] === pgno) assertFailed(`page ${pgno} is already in the page table`);
       i = (i + 1) & this.mask;
     }
-    e[2 * i] = pgno;
-    e[2 * i + 1] = frameIndex;
+    keys[i] = pgno;
+    this.values[i] = frameIndex;
     this.count++;
   }
 
   delete(pgno: number): void {
-    const e = this.entries;
+    const keys = this.keys;
     const mask = this.mask;
     let i = this.home(pgno);
-    while (e[2 * i] !== pgno) {
-      if (e[2 * i] === EMPTY) assertFailed(`page ${pgno} is not in the page table`);
+    while (keys[i] !== pgno) {
+      if (keys[i] === EMPTY) assertFailed(`page ${pgno} is not in the page table`);
       i = (i + 1) & mask;
     }
     // Backward shift: pull later entries of the probe run into the hole when the hole lies
@@ -72,16 +72,16 @@ export class PageTable {
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      const k = e[2 * j];
+      const k = keys[j];
       if (k === EMPTY) break;
       const h = this.home(k);
       if (((j - h) & mask) >= ((j - i) & mask)) {
-        e[2 * i] = k;
-        e[2 * i + 1] = e[2 * j + 1];
+        keys[i] = k;
+        this.values[i] = this.values[j];
         i = j;
       }
     }
-    e[2 * i] = EMPTY;
+    keys[i] = EMPTY;
     this.count--;
   }
 }

@@ -38,3 +38,15 @@ test("a full table of page numbers that collide still finds each one", () => {
   for (const k of keys.slice(0, 8)) t.delete(k);
   for (const [i, k] of keys.entries()) assert.equal(t.get(k), i < 8 ? -1 : i);
 });
+
+test("page numbers up to 2^32 - 2 are stored and found, also past 2^31", () => {
+  const t = new PageTable(16);
+  const keys = [1, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, 2 ** 32 - 3, 2 ** 32 - 2];
+  for (const [i, k] of keys.entries()) t.set(k, i);
+  for (const [i, k] of keys.entries()) assert.equal(t.get(k), i);
+  assert.equal(t.get(2 ** 32 - 4), -1);
+  t.delete(2 ** 31);
+  assert.equal(t.get(2 ** 31), -1);
+  assert.equal(t.get(2 ** 31 + 1), 3);
+  assert.equal(t.get(2 ** 32 - 2), 5);
+});
