@@ -4,6 +4,8 @@
 // Benchmarks report numbers; nothing here asserts a timing.
 
 import { statfsSync } from "node:fs";
+import { Pager, type PagerOptions } from "../src/pager/pager.js";
+import type { VFS } from "../src/vfs/vfs.js";
 
 /** Every measured function's result is folded in here, so the JIT cannot drop a loop. */
 let sinkValue = 0;
@@ -189,4 +191,19 @@ const FS_TYPES = new Map<number, string>([
 export function fsTypeName(dir: string): string {
   const type = statfsSync(dir).type;
   return FS_TYPES.get(type) ?? `statfs type 0x${type.toString(16)}`;
+}
+
+/**
+ * A new database of `pages` pages (page p stamped with p & 0xff in its first byte), all
+ * checkpointed home: the starting point of most pager and log benchmarks.
+ */
+export function stampedPager(vfs: VFS, path: string, pages: number, options: PagerOptions): Pager {
+  const pager = Pager.create(vfs, path, options);
+  for (let i = 0; i < pages; i++) {
+    const f = pager.allocate();
+    f.data[0] = f.pgno & 0xff;
+    pager.unpin(f, true);
+  }
+  pager.checkpoint();
+  return pager;
 }

@@ -24,6 +24,7 @@ import {
   printTable,
   rotated,
   type Side,
+  stampedPager,
   verdict,
   XorShift32,
 } from "./harness.js";
@@ -90,16 +91,10 @@ function main(): void {
 
 function benchHits(): Row {
   console.log(`\n## 1. Cache hit: get+unpin of a resident page vs Map.get (MemFS)\n`);
-  const pager = Pager.create(new MemFS(), "/hits.pkv", {
+  const pager = stampedPager(new MemFS(), "/hits.pkv", HIT_PAGES, {
     pageSize: PAGE_BYTES,
     cacheFrames: HIT_FRAMES,
   });
-  for (let i = 0; i < HIT_PAGES; i++) {
-    const f = pager.allocate();
-    f.data[0] = f.pgno & 0xff;
-    pager.unpin(f, true);
-  }
-  pager.checkpoint();
   const first = 2;
   const rng = new XorShift32(0x5eed_0001);
   const seq = new Uint32Array(HITS_PER_RUN);
@@ -444,16 +439,10 @@ function benchCheckpoint(dir: string): Row[] {
 
 function benchEviction(label: string, vfs: VFS): Row {
   console.log(`\n## 4. Eviction round trip through ${EVICT_FRAMES} frames, ${label}\n`);
-  const pager = Pager.create(vfs, "/evict.pkv", {
+  const pager = stampedPager(vfs, "/evict.pkv", EVICT_PAGES, {
     pageSize: PAGE_BYTES,
     cacheFrames: EVICT_FRAMES,
   });
-  for (let i = 0; i < EVICT_PAGES; i++) {
-    const f = pager.allocate();
-    f.data[0] = f.pgno & 0xff;
-    pager.unpin(f, true);
-  }
-  pager.checkpoint();
   const first = 2;
   const last = first + EVICT_PAGES - 1;
   let next = first;

@@ -21,6 +21,7 @@ import {
   printTable,
   rotated,
   type Side,
+  stampedPager,
   verdict,
 } from "./harness.js";
 
@@ -267,18 +268,11 @@ function benchCommits(dir: string, txnPages: number, commits: number): Row[] {
 
 /** A database of HOT_PAGES pages, all home, pool at its default size. */
 function commitPager(vfs: NodeFS, dbPath: string, walAutoCheckpointPages: number): Pager {
-  const pager = Pager.create(vfs, dbPath, {
+  return stampedPager(vfs, dbPath, HOT_PAGES, {
     pageSize: PAGE_BYTES,
     sync: "full",
     walAutoCheckpointPages,
   });
-  for (let i = 0; i < HOT_PAGES; i++) {
-    const f = pager.allocate();
-    f.data[0] = f.pgno & 0xff;
-    pager.unpin(f, true);
-  }
-  pager.checkpoint();
-  return pager;
 }
 
 /** `commits` transactions of `txnPages` consecutive hot pages each (cycling). */
@@ -382,17 +376,11 @@ function benchAppend(dir: string): Row[] {
   );
   const vfs = new NodeFS();
   const dbPath = path.join(dir, "append.pkv");
-  const pager = Pager.create(vfs, dbPath, {
+  const pager = stampedPager(vfs, dbPath, APPEND_TXN_PAGES, {
     pageSize: PAGE_BYTES,
     sync: "off",
     walAutoCheckpointPages: 0,
   });
-  for (let i = 0; i < APPEND_TXN_PAGES; i++) {
-    const f = pager.allocate();
-    f.data[0] = f.pgno & 0xff;
-    pager.unpin(f, true);
-  }
-  pager.checkpoint();
   const pagekvRun = (): number => {
     let sink = 0;
     for (let t = 0; t < APPEND_TXNS_PER_RUN; t++) {
@@ -693,18 +681,12 @@ function benchRecovery(dir: string): Row[] {
  * process killed right after its last commit leaves. The builder is closed only then.
  */
 function buildCrashed(vfs: NodeFS, buildPath: string, crash: string): void {
-  const pager = Pager.create(vfs, buildPath, {
+  const pager = stampedPager(vfs, buildPath, RECOVERY_PAGES, {
     pageSize: PAGE_BYTES,
     cacheFrames: RECOVERY_BUILD_FRAMES,
     sync: "normal",
     walAutoCheckpointPages: 0,
   });
-  for (let i = 0; i < RECOVERY_PAGES; i++) {
-    const f = pager.allocate();
-    f.data[0] = f.pgno & 0xff;
-    pager.unpin(f, true);
-  }
-  pager.checkpoint();
   for (let t = 0; t < RECOVERY_TXNS; t++) {
     pager.begin();
     for (let j = 0; j < RECOVERY_TXN_PAGES; j++) {
@@ -939,19 +921,12 @@ function benchCheckpoint(dir: string): Row[] {
 
 /** CKPT_PAGES pages, all home, with a pool of `cacheFrames`. */
 function checkpointPager(vfs: NodeFS, dbPath: string, cacheFrames: number): Pager {
-  const pager = Pager.create(vfs, dbPath, {
+  return stampedPager(vfs, dbPath, CKPT_PAGES, {
     pageSize: PAGE_BYTES,
     cacheFrames,
     sync: "full",
     walAutoCheckpointPages: 0,
   });
-  for (let i = 0; i < CKPT_PAGES; i++) {
-    const f = pager.allocate();
-    f.data[0] = f.pgno & 0xff;
-    pager.unpin(f, true);
-  }
-  pager.checkpoint();
-  return pager;
 }
 
 // ---- helpers ----
