@@ -13,14 +13,21 @@ export type ErrorCode =
   | "ERR_FULL" // the page-count limit would be passed
   | "ERR_IO" // the file system failed; `cause` holds the original error
   | "ERR_KEY_TOO_LARGE" // a key longer than the tree's documented maximum
+  | "ERR_LINKED" // the database file has more than one hard link (two names, two logs)
   | "ERR_LOCKED" // another writer (this process or a live other one) holds the database
+  | "ERR_NOT_DATABASE" // a pagekv file of another kind (its application id), not a key/value database
   | "ERR_NOT_FOUND" // open of a file that does not exist
   | "ERR_PAGE_RANGE" // a page number outside 2..pageCount (page 1 is the pager's own)
   | "ERR_PIN" // the pin contract was broken (double unpin, free of a pinned page, ...)
   | "ERR_POOL_EXHAUSTED" // every frame is pinned: no page can be brought in
   | "ERR_READ_ONLY" // a write on a database opened read-only
   | "ERR_TXN" // transaction misuse: begin inside a transaction, commit without one, ...
-  | "ERR_VALUE_TOO_LARGE"; // a value longer than the tree's documented maximum
+  | "ERR_VALUE_TOO_LARGE" // a value longer than the tree's documented maximum
+  // The command-line tool's own codes (never thrown by the engine):
+  | "ERR_USAGE" // CLI: bad command line (exit status 2)
+  | "ERR_KEY_NOT_FOUND" // CLI: get of a key that is not there
+  | "ERR_VERIFY" // CLI: check or the demo found problems
+  | "ERR_INTERNAL"; // CLI: an error that is not a PagekvError (a bug: please report it)
 
 export interface PagekvErrorDetails {
   /** The underlying error (for ERR_IO, the platform's error with its own `code`). */

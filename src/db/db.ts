@@ -14,6 +14,7 @@ import { compareKey } from "../btree/node.js";
 import { PagekvError } from "../errors.js";
 import { Pager, type PagerStats, type SyncMode } from "../pager/pager.js";
 import type { VFS } from "../vfs/vfs.js";
+import type { RecoverMode } from "../wal/wal.js";
 
 export type Bytes = Uint8Array | string;
 
@@ -38,6 +39,12 @@ export interface DbOpenOptions {
    * ERR_LOCKED; every write is ERR_READ_ONLY; a missing file is ERR_NOT_FOUND.
    */
   readOnly?: boolean;
+  /**
+   * What open does when the log holds damaged frames that had been synced (committed data
+   * lost): "strict" (default) fails with ERR_CORRUPT; "truncate" opens at the last good
+   * commit and counts what it dropped in `db.droppedTransactions`.
+   */
+  recover?: RecoverMode;
   /** The file system (default: the platform's, passed by the entry point). */
   vfs: VFS;
 }
@@ -96,6 +103,7 @@ export function openDatabase(path: string, options: DbOpenOptions): Database {
         sync,
         readOnly,
         walAutoCheckpointPages,
+        recover: options.recover,
       })
     : Pager.create(vfs, path, {
         pageSize,
@@ -120,6 +128,14 @@ export class Database {
     this.path = pager.path;
     this.tree = new BTree(pager);
     this.committedTree = new BTree(pager, 0, "committed");
+  }
+
+  /**
+   * Commits dropped at open because synced log frames before them were damaged (only with
+   * recover: "truncate"; 0 otherwise). A lower bound: the damaged frame may have been one.
+   */
+  get droppedTransactions(): number {
+    return this.pager.droppedTransactions;
   }
 
   get(key: Bytes): Uint8Array | undefined {

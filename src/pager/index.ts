@@ -1,4 +1,5 @@
-export type { Frame, Intent, PagerOptions, PagerStats } from "./pager.js";
+export type { RecoverMode } from "../wal/wal.js";
+export type { Frame, Intent, PagerOptions, PagerStats, SyncMode } from "./pager.js";
 export {
   ARENA_BYTES_MAX,
   CACHE_FRAMES_DEFAULT,

@@ -283,6 +283,7 @@ export class Pager {
       );
     }
     const opts = resolveOptions(path, pageSize, options);
+    path = canonicalPath(vfs, path);
     const lock = vfs.lock(path);
     let file: VFile | null = null;
     let wal: Wal | null = null;
@@ -338,6 +339,7 @@ export class Pager {
     if (!vfs.exists(path)) {
       throw new PagekvError("ERR_NOT_FOUND", `${path}: no such database file`, { path });
     }
+    path = canonicalPath(vfs, path);
     const readOnly = options.readOnly === true;
     const lock = vfs.lock(path, readOnly ? "shared" : "exclusive");
     let file: VFile | null = null;
@@ -1398,6 +1400,20 @@ export class Pager {
       : "the process holding it died (its lock is gone)";
     return new PagekvError("ERR_CLOSED", `${this.path}: ${why}`, { path: this.path });
   }
+}
+
+/**
+ * The name every file of the database at `path` is derived from: the VFS's one name for
+ * the file (symlinks resolved), so that two names of one file never make two databases.
+ */
+function canonicalPath(vfs: VFS, path: string): string {
+  if (typeof path !== "string" || path.length === 0) {
+    throw new PagekvError(
+      "ERR_ARG",
+      `database path must be a non-empty string, got ${String(path)}`,
+    );
+  }
+  return vfs.canonical === undefined ? path : vfs.canonical(path);
 }
 
 /** The `recover` option, validated before recovery reads anything. */

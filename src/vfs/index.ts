@@ -15,4 +15,4 @@ export {
   type MemFSOptions,
 } from "./memfs.js";
 export { mixSeed, PRNG_INT_RANGE_MAX, Prng } from "./prng.js";
-export type { Crc32, OpenOptions, SyncMode, VFile, VFS, VLock } from "./vfs.js";
+export type { Crc32, FileSyncMode, OpenOptions, VFile, VFS, VLock } from "./vfs.js";

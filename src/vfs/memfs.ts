@@ -5,7 +5,7 @@
 
 import { assert, PagekvError } from "../errors.js";
 import { Prng } from "./prng.js";
-import type { Crc32, LockMode, OpenOptions, SyncMode, VFile, VFS, VLock } from "./vfs.js";
+import type { Crc32, FileSyncMode, LockMode, OpenOptions, VFile, VFS, VLock } from "./vfs.js";
 
 /*
  * Invariants kept by this file:
@@ -569,7 +569,7 @@ class MemFile implements VFile {
     this.applyWrite(data, offset);
   }
 
-  sync(mode?: SyncMode): void {
+  sync(mode?: FileSyncMode): void {
     this.checkOpen("sync");
     if (mode !== undefined && mode !== "data" && mode !== "full") {
       throw new PagekvError("ERR_ARG", `MemFS: cannot sync "${this.path}": bad mode ${mode}`, {

@@ -13,7 +13,8 @@ export interface OpenOptions {
   readOnly?: boolean;
 }
 
-export type SyncMode = "data" | "full";
+/** How far VFile.sync() goes: "data" (fdatasync) or "full" (fsync). Not the pager's SyncMode. */
+export type FileSyncMode = "data" | "full";
 
 /** CRC-32 (IEEE 802.3, as zlib computes it), continuing from `initial` (0 to start). */
 export type Crc32 = (data: Uint8Array, initial: number) => number;
@@ -30,6 +31,14 @@ export interface VFS {
    * process holds readers on it. A lock left by a dead process is taken over.
    */
   lock(path: string, mode?: LockMode): VLock;
+  /**
+   * The one name of the file at `path`: the name its lock, its log and its lock files are
+   * kept under, so that two names of one file (a symlink, "./x" and an absolute path) are
+   * one database. NodeFS resolves symlinks and makes the path absolute (for a file that
+   * does not exist yet, it resolves its directory); ERR_LINKED when the file has more than
+   * one hard link, since two names would mean two logs. Absent: the path is its own name.
+   */
+  canonical?(path: string): string;
   /**
    * A fast CRC-32 the platform provides (Node: zlib's native one). The engine falls back
    * to its pure-TypeScript crc32 when absent; both give identical values.
@@ -55,7 +64,7 @@ export interface VFile {
   /** Write the buffers back to back from `offset`, as one call where the platform can. */
   writevAt(bufs: readonly Uint8Array[], offset: number): void;
   /** Make every completed write durable. "data" may skip metadata not needed to read it. */
-  sync(mode?: SyncMode): void;
+  sync(mode?: FileSyncMode): void;
   /** Set the file's length, cutting or extending with zeros. */
   truncate(size: number): void;
   size(): number;

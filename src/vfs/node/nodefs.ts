@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { PagekvError } from "../../errors.js";
-import type { Crc32, LockMode, OpenOptions, SyncMode, VFile, VFS, VLock } from "../vfs.js";
+import type { Crc32, FileSyncMode, LockMode, OpenOptions, VFile, VFS, VLock } from "../vfs.js";
 import { takeLock, takeSharedLock } from "./lockfile.js";
 
 /** Largest offset and file size accepted (1 TiB), matching MemFS: catches garbage numbers. */
@@ -212,7 +212,7 @@ class NodeFile implements VFile {
     }
   }
 
-  sync(mode?: SyncMode): void {
+  sync(mode?: FileSyncMode): void {
     const fd = this.openFd("sync");
     try {
       if (mode === "data") fs.fdatasyncSync(fd);
