@@ -8,9 +8,20 @@
 //   OPEN, transaction         pages or the header changed since the last commit. Implicit
 //                             (no begin) until checkpoint()/close() commits it; explicit
 //                             after begin(), ended by commit() or rollback()
-//   FENCED                    a sync or a log write failed: write calls throw ERR_FENCED,
-//                             reads see the last commit; close() (without checkpoint) and
-//                             reopen recover to the last durable commit
+//   FENCED                    a sync failed: write calls throw ERR_FENCED, reads see the
+//                             last commit; close() (without checkpoint) and reopen recover
+//                             to the last durable commit
+//
+// A failed write and a failed sync are not alike. A failed write of log frames (disk full,
+// EIO on write) is ERR_IO for the call that made it: the log rewinds the append, a commit
+// rolls its transaction back, a spill leaves its frames dirty, and the pager stays OPEN:
+// reads always work, writes again once there is space. Nothing was lost, because nothing
+// that was written can be trusted before a sync that succeeded. A failed sync is
+// different: the kernel may have dropped the dirty pages and marked them clean
+// (fsyncgate), so which of the log's writes are on the disk is unknown, and a retry would
+// report success for bytes that are gone. So a failed sync fences, as does a failed write
+// of the log's header (a new generation half started) and of a checkpoint's sync. A failed
+// write home during a checkpoint (the log still holds every page) is ERR_IO and no more.
 //   CLOSED / DEAD             every call throws ERR_CLOSED (DEAD: the VFS lost its lock,
 //                             MemFS.crash() simulating the death of the process)
 //
@@ -415,6 +426,10 @@ export class Pager {
       if (logged) {
         header = decodeHeader(pager.scratch, crc, `${walPathOf(path)} (page 1)`);
         pager.adoptHeader(header);
+        // A checkpoint that wrote its LSN home and then failed to start a new generation
+        // left the log's older page 1: the LSN a caller recorded must not go back.
+        if (home !== null)
+          pager.checkpointLsnValue = laterLsn(home.checkpointLsn, header.checkpointLsn);
       }
       pager.loadFreelist(header?.freeTrunk ?? 0, header?.freeCount ?? 0);
       const lastLsn = found === null ? 0n : found.lastCommitLsn;
@@ -838,6 +853,7 @@ export class Pager {
       pgnos.push(f.pgno);
       pages.push(f.page);
     }
+    let withHeader = false;
     try {
       if (this.freelistDirty) this.logFreelist(pgnos, pages);
       // Page 1 goes in when the header changed, when nothing else is logged, and in the
@@ -847,7 +863,7 @@ export class Pager {
       // last page logged: a one-page update logs one frame, not two.
       const head = this.commitHead;
       this.encodeHeaderPage(head, this.checkpointLsnValue);
-      const withHeader =
+      withHeader =
         pgnos.length === 0 || this.wal.lookupCommitted(1) < 0 || !sameHeader(head, this.lastHead);
       if (withHeader) {
         this.changeCounter = (this.changeCounter + 1) >>> 0;
@@ -856,13 +872,20 @@ export class Pager {
         pages.push(head);
       }
       this.wal.append(pgnos, pages, this.txnLsn, this.pageCountValue);
-      if (withHeader) this.lastHead.set(head.subarray(0, HEADER_BYTES));
-      this.pagesWritten += pages.length;
+    } catch (e) {
+      // The log rewound the failed append; nothing of this transaction is committed, and
+      // the pager stays usable (see "A failed write" at the top).
+      this.rollbackTxn();
+      throw this.ioError(e, `committing ${pgnos.length} page(s) to the log`, 0);
+    }
+    if (withHeader) this.lastHead.set(this.commitHead.subarray(0, HEADER_BYTES));
+    this.pagesWritten += pages.length;
+    try {
       if (this.opts.sync === "full") this.wal.sync();
     } catch (e) {
       this.rollbackTxn();
-      const err = this.fence(e, "committing");
-      if (this.fenced !== null) this.wal.discardUncommitted();
+      const err = this.fence(e, "syncing the log for a commit");
+      this.wal.discardUncommitted();
       throw err;
     }
     this.wal.commitTxn();
@@ -1009,13 +1032,22 @@ export class Pager {
     }
     // One sync covers the pages and page 1: until the log reset below is durable, the log
     // still holds every one of them, so their order on the way to the disk does not matter.
+    const lsnBefore = this.checkpointLsnValue;
     this.checkpointLsnValue = lsn;
-    this.writeHeaderHome();
+    try {
+      this.writeHeaderHome();
+    } catch (e) {
+      this.checkpointLsnValue = lsnBefore; // the log's page 1 still holds the old one
+      throw e;
+    }
     if (syncing) this.syncMain();
     try {
       this.wal.reset(this.wal.generation + 1, cutLog ? this.walKeepFrames() : undefined);
     } catch (e) {
-      throw this.fence(e, "starting a new log generation");
+      // A failed write of the new header left the log in its generation (the pages are
+      // home and synced, and the log still holds them): only a failed sync fences.
+      const what = "starting a new log generation";
+      throw this.wal.headerRewritePending ? this.ioError(e, what, 0) : this.fence(e, what);
     }
     this.checkpoints++;
   }
@@ -1095,7 +1127,9 @@ export class Pager {
     try {
       this.wal.append(pgnos, pages, this.txnLsn, 0);
     } catch (e) {
-      throw this.fence(e, `logging ${batch.length} page(s) to make room`);
+      // Rewound by the log; the frames stay dirty and the transaction intact.
+      batch.length = 0;
+      throw this.ioError(e, `logging ${pgnos.length} page(s) to make room in the pool`, 0);
     }
     for (const f of batch) this.pool.markClean(f);
     this.writebacks += batch.length;
@@ -1208,8 +1242,8 @@ export class Pager {
 
   private writeHeaderHome(): void {
     this.encodeHeaderPage(this.scratch, this.checkpointLsnValue);
-    this.lastHead.set(this.scratch.subarray(0, HEADER_BYTES));
     this.writeHome([this.scratch], 1);
+    this.lastHead.set(this.scratch.subarray(0, HEADER_BYTES));
     this.pagesWritten++;
   }
 

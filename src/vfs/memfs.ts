@@ -318,6 +318,14 @@ export class MemFS implements VFS {
     return this.device.mutatingOps;
   }
 
+  /**
+   * Calls of kind `op` (readAt; writeAt and writevAt; sync) so far, as injectFault counts
+   * them: a test sweeping a fault over every call of a workload counts them first.
+   */
+  callCount(op: FaultOp): number {
+    return this.device.callCounts[op];
+  }
+
   open(path: string, options: OpenOptions = {}): VFile {
     const device = this.device;
     device.checkAlive("open", path);

@@ -4,12 +4,16 @@
 // main file.
 //
 // Invariants:
-//   - within one generation a frame position is written at most once: appends only move
-//     forward, a rolled-back transaction's frames stay where they are (its LSN never
-//     commits), and a failed append fences the pager instead of rewinding. So a valid
-//     frame of the current generation is always the one written at that position;
-//   - every transaction has its own LSN, carried by each of its frames; its last frame
-//     carries the commit mark, and a commit covers exactly the frames of its LSN;
+//   - appends only move forward, and a rolled-back transaction's frames stay where they
+//     are (its LSN never commits), with one exception: an append whose write fails (disk
+//     full, EIO) is rewound, and the next append overwrites its positions. The failed
+//     write may have left some of its frames valid on disk behind the new end;
+//   - every transaction has its own LSN, carried by each of its frames, and LSNs never
+//     decrease along the log of a generation. So a frame whose LSN is lower than the one
+//     before it is a leftover of a rewound append, and the recovery scan ends there: a
+//     leftover can never join a later commit, nor be applied after frames that replaced it;
+//   - a transaction's last frame carries the commit mark, and a commit covers exactly the
+//     frames of its LSN;
 //   - `committed` maps a page to its newest committed frame; `txn` to its newest frame of
 //     the open transaction. A lookup prefers `txn`, so the writer reads its own writes;
 //   - a frame records how many frames of its generation were synced before it was
@@ -75,6 +79,8 @@ export class Wal {
   private framesSynced = 0;
   /** Frames up to the last commit mark: everything after belongs to no commit. */
   private committedEnd = 0;
+  /** A write of a new generation's header failed: the header on disk is unknown. */
+  private headerUnsure = false;
   /** Known size of the log file, or -1 until the first append reads it. */
   private fileBytes = -1;
   /** WAL_GROW_FRAMES frames of zeros, made at the first growth. */
@@ -100,7 +106,8 @@ export class Wal {
     const file = vfs.open(path, { create: true });
     try {
       const wal = new Wal(file, crc, salt);
-      wal.writeHeader();
+      wal.writeHeader(salt);
+      file.sync("data");
       return wal;
     } catch (e) {
       closeQuietly(file);
@@ -160,6 +167,14 @@ export class Wal {
 
   get generation(): number {
     return this.salt.generation;
+  }
+
+  /**
+   * True after a failed write of a new generation's header (reset), until the next append
+   * has written the current header again: the generation did not change.
+   */
+  get headerRewritePending(): boolean {
+    return this.headerUnsure;
   }
 
   /** Frames written in this generation, committed or not. */
@@ -234,36 +249,57 @@ export class Wal {
     }
     const f = this.fields;
     const bufs: Uint8Array[] = [];
-    for (let start = 0; start < n; start += WAL_APPEND_FRAMES_MAX) {
-      const end = Math.min(n, start + WAL_APPEND_FRAMES_MAX);
-      bufs.length = 0;
-      for (let i = start; i < end; i++) {
-        const header = this.headers.subarray((i - start) * hb, (i - start + 1) * hb);
-        f.pgno = pgnos[i];
-        f.commit = i === n - 1 ? commitPageCount : 0;
-        f.lsn = lsn;
-        f.index = this.frames + (i - start);
-        f.synced = this.framesSynced;
-        encodeFrameHeader(header, f, this.salt, readTrailerCrc(pages[i]), this.crc);
-        bufs.push(header, pages[i]);
-      }
-      this.file.writevAt(bufs, walFrameOffset(this.frames, this.pageSize));
-      for (let i = start; i < end; i++) this.txn.set(pgnos[i], this.frames + (i - start));
-      this.frames += end - start;
+    const first = this.frames;
+    if (this.headerUnsure) {
+      // Synced together with the frames that follow it, by the commit's sync.
+      this.writeHeader(this.salt);
+      this.headerUnsure = false;
     }
+    try {
+      for (let start = 0; start < n; start += WAL_APPEND_FRAMES_MAX) {
+        const end = Math.min(n, start + WAL_APPEND_FRAMES_MAX);
+        bufs.length = 0;
+        for (let i = start; i < end; i++) {
+          const header = this.headers.subarray((i - start) * hb, (i - start + 1) * hb);
+          f.pgno = pgnos[i];
+          f.commit = i === n - 1 ? commitPageCount : 0;
+          f.lsn = lsn;
+          f.index = first + i;
+          f.synced = this.framesSynced;
+          encodeFrameHeader(header, f, this.salt, readTrailerCrc(pages[i]), this.crc);
+          bufs.push(header, pages[i]);
+        }
+        this.file.writevAt(bufs, walFrameOffset(first + start, this.pageSize));
+      }
+    } catch (e) {
+      // Rewound: the next append overwrites these positions (see the invariants above).
+      this.fileBytes = -1;
+      throw e;
+    }
+    // Only a whole append enters the index.
+    for (let i = 0; i < n; i++) this.txn.set(pgnos[i], first + i);
+    this.frames = first + n;
     this.growPast(walFrameOffset(this.frames, this.pageSize));
   }
 
-  /** After an append that ended at byte `end`: zero-fill ahead if it extended the file. */
+  /**
+   * After an append that ended at byte `end`: zero-fill ahead if it extended the file. Only
+   * a speed-up (see WAL_GROW_FRAMES): when it fails (a full disk) the append stands, and
+   * the next one extends the file itself.
+   */
   private growPast(end: number): void {
-    if (this.fileBytes < 0) this.fileBytes = this.file.size();
-    if (end <= this.fileBytes) return;
-    if (this.zeros === null) {
-      this.zeros = new Uint8Array(WAL_GROW_FRAMES * walFrameBytes(this.pageSize));
+    try {
+      if (this.fileBytes < 0) this.fileBytes = this.file.size();
+      if (end <= this.fileBytes) return;
+      if (this.zeros === null) {
+        this.zeros = new Uint8Array(WAL_GROW_FRAMES * walFrameBytes(this.pageSize));
+      }
+      const zeros = this.zeros;
+      this.file.writeAt(zeros, end);
+      this.fileBytes = end + zeros.length;
+    } catch {
+      this.fileBytes = -1;
     }
-    const zeros = this.zeros;
-    this.file.writeAt(zeros, end);
-    this.fileBytes = end + zeros.length;
   }
 
   /** Make every appended frame durable. */
@@ -308,32 +344,49 @@ export class Wal {
    * `keepFrames` the file is also cut to that many frames, so that a long finished
    * generation leaves no stale tail for a later open to read (cutting a large file costs
    * milliseconds: recovery does it, a routine checkpoint does not).
+   *
+   * A failed write of the header (ERR_IO) changes nothing: the log stays in its generation,
+   * whose frames stay valid. Since the header on disk may then be the new one, old or torn,
+   * the next append first writes the current header again (see append). A failed sync of
+   * it is the caller's to fence: the log's state on disk is then unknown.
    */
   reset(generation: number, keepFrames?: number): void {
-    this.salt = { ...this.salt, generation };
+    const salt = { ...this.salt, generation };
+    try {
+      this.writeHeader(salt);
+    } catch (e) {
+      this.headerUnsure = true;
+      throw e;
+    }
+    this.headerUnsure = false;
+    this.file.sync("data");
+    this.salt = salt;
     this.committed.clear();
     this.txn.clear();
     this.frames = 0;
     this.framesSynced = 0;
     this.committedEnd = 0;
-    this.writeHeader();
     // Only now: cut before the new header were durable, a crash could leave the old header
     // over a prefix of its frames, and replaying a prefix would undo later commits.
     if (keepFrames === undefined) return;
     const keepBytes = walFrameOffset(keepFrames, this.pageSize);
     this.fileBytes = -1;
-    if (this.file.size() > keepBytes) this.file.truncate(keepBytes);
+    try {
+      if (this.file.size() > keepBytes) this.file.truncate(keepBytes);
+    } catch {
+      // Only space: the stale tail fails the salt check, and is overwritten in place.
+    }
   }
 
   close(): void {
     this.file.close();
   }
 
-  private writeHeader(): void {
+  /** Write the header of generation `salt` (not synced: the caller syncs). */
+  private writeHeader(salt: WalHeader): void {
     const head = new Uint8Array(WAL_HEADER_BYTES);
-    encodeWalHeader(this.salt, head, this.crc);
+    encodeWalHeader(salt, head, this.crc);
     this.file.writeAt(head, 0);
-    this.file.sync("data");
   }
 
   /** The recovery scan; see `recover`. */
@@ -392,6 +445,10 @@ export class Wal {
         pageDamage(fr.page, fr.covered, f.pgno, this.crc) !== null
       ) {
         breakAt = i;
+        break;
+      }
+      if (f.lsn < lsn) {
+        breakAt = i; // a leftover of a rewound append: the log ended before it
         break;
       }
       if (f.lsn !== lsn) {
