@@ -72,6 +72,14 @@ export function decodeWalHeader(bytes: Uint8Array, crc: Crc32): WalHeader | null
   };
 }
 
+/**
+ * The generation a frame header claims, unverified: what a scan tries when the log header
+ * that names the generation is damaged (decodeFrameHeader then checks the claim).
+ */
+export function frameGeneration(header: Uint8Array): number {
+  return readU32(header, F_GENERATION);
+}
+
 export interface FrameFields {
   pgno: number;
   commit: number;

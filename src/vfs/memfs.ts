@@ -181,6 +181,8 @@ interface QueuedFault {
   /** Fires on the call whose per-op count reaches this. */
   readonly callNumber: number;
   readonly code: FaultCode;
+  /** A write that reaches the file and still reports the error (EIO after the fact). */
+  readonly landed: boolean;
 }
 
 /**
@@ -216,10 +218,13 @@ class Device {
     this.mutatingOps++;
   }
 
-  /** Counts a read/write/sync call and throws its queued fault, if this is its call. */
-  takeFault(op: FaultOp, path: string): void {
+  /**
+   * Counts a read/write/sync call and throws its queued fault, if this is its call; a
+   * landed fault is returned instead, for the write to throw once it has been applied.
+   */
+  takeFault(op: FaultOp, path: string): PagekvError | null {
     const callNumber = ++this.callCounts[op];
-    if (this.faults.length === 0) return;
+    if (this.faults.length === 0) return null;
     let hit: QueuedFault | null = null;
     const kept: QueuedFault[] = [];
     for (const f of this.faults) {
@@ -227,12 +232,14 @@ class Device {
       if (f.op === op && f.callNumber === callNumber) hit ??= f;
       else kept.push(f);
     }
-    if (hit === null) return;
+    if (hit === null) return null;
     this.faults = kept;
-    throw new PagekvError("ERR_IO", `MemFS: cannot ${op} "${path}": injected ${hit.code}`, {
+    const e = new PagekvError("ERR_IO", `MemFS: cannot ${op} "${path}": injected ${hit.code}`, {
       path,
       cause: ioCause(hit.code, `injected fault on ${op} of "${path}"`),
     });
+    if (hit.landed) return e;
+    throw e;
   }
 }
 
@@ -434,9 +441,13 @@ export class MemFS implements VFS {
    * Make the nth read/write/sync call from now (1 = the next one) fail with ERR_IO whose
    * cause has `code`. A failed read or write has no effect; a failed sync discards the
    * file's pending mutations (they stay readable but can never become durable).
-   * writevAt counts as one write call.
+   * writevAt counts as one write call. With `landed`, a write fault is reported only after
+   * the write took effect (the device wrote it and still said EIO): the engine cannot know.
    */
-  injectFault(op: FaultOp, nth: number, code: FaultCode = "EIO"): void {
+  injectFault(op: FaultOp, nth: number, code: FaultCode = "EIO", landed = false): void {
+    if (landed && op !== "write") {
+      throw new PagekvError("ERR_ARG", "MemFS: injectFault: only a write fault can land");
+    }
     if (op !== "read" && op !== "write" && op !== "sync") {
       throw new PagekvError("ERR_ARG", `MemFS: injectFault: unknown op ${String(op)}`);
     }
@@ -453,7 +464,7 @@ export class MemFS implements VFS {
     if (device.faults.length >= MEMFS_FAULTS_MAX) {
       throw new PagekvError("ERR_ARG", `MemFS: injectFault: at most ${MEMFS_FAULTS_MAX} queued`);
     }
-    device.faults.push({ op, callNumber: device.callCounts[op] + nth, code });
+    device.faults.push({ op, callNumber: device.callCounts[op] + nth, code, landed });
   }
 
   /** File names, sorted, for tests. Never throws ERR_CRASHED: inspection is not I/O. */
@@ -547,9 +558,10 @@ class MemFile implements VFile {
     checkBuffer("write", this.path, buf);
     this.checkRange("write", offset, buf.length);
     this.device.gateMutation("write", this.path);
-    this.device.takeFault("write", this.path);
+    const late = this.device.takeFault("write", this.path);
     // The private copy is what makes later caller edits of `buf` invisible to durability.
     this.applyWrite(buf.slice(), offset);
+    if (late !== null) throw late;
   }
 
   writevAt(bufs: readonly Uint8Array[], offset: number): void {
@@ -566,7 +578,7 @@ class MemFile implements VFile {
     }
     this.checkRange("write", offset, total);
     this.device.gateMutation("write", this.path);
-    this.device.takeFault("write", this.path);
+    const late = this.device.takeFault("write", this.path);
     // One call, one pending write: a crash tears it like any single write.
     const data = new Uint8Array(total);
     let at = 0;
@@ -575,6 +587,7 @@ class MemFile implements VFile {
       at += b.length;
     }
     this.applyWrite(data, offset);
+    if (late !== null) throw late;
   }
 
   sync(mode?: FileSyncMode): void {

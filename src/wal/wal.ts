@@ -27,6 +27,7 @@ import {
   encodeFrameHeader,
   encodeWalHeader,
   type FrameFields,
+  frameGeneration,
   WAL_FRAME_HEADER_BYTES,
   WAL_HEADER_BYTES,
   type WalHeader,
@@ -135,7 +136,15 @@ export class Wal {
     const file = vfs.open(path, { readOnly });
     try {
       const head = new Uint8Array(WAL_HEADER_BYTES);
-      const salt = file.readAt(head, 0) === WAL_HEADER_BYTES ? decodeWalHeader(head, crc) : null;
+      let salt = file.readAt(head, 0) === WAL_HEADER_BYTES ? decodeWalHeader(head, crc) : null;
+      let dropped = 0;
+      if (salt === null && expect !== null) {
+        // A damaged header is not an empty log when the frames behind it are this
+        // database's: they carry the salts themselves.
+        const salvaged = saltFromFrames(file, path, expect, crc, mode);
+        salt = salvaged.salt;
+        dropped = salvaged.dropped;
+      }
       const belongs =
         salt !== null &&
         (expect === null ||
@@ -145,6 +154,11 @@ export class Wal {
         return null;
       }
       const wal = new Wal(file, crc, salt);
+      if (dropped > 0) {
+        // recover: "truncate" over a log whose header and first frame are both damaged:
+        // nothing of it can be trusted, so it opens as an empty log (reset by the pager).
+        return { wal, found: { ...emptyRecovery(), droppedTransactions: dropped } };
+      }
       return { wal, found: wal.scan(mode) };
     } catch (e) {
       closeQuietly(file);
@@ -409,13 +423,7 @@ export class Wal {
     }
     const f = this.fields;
     const pending = new Map<number, number>();
-    const found: WalRecovery = {
-      commits: 0,
-      droppedTransactions: 0,
-      lastCommitLsn: 0n,
-      maxLsn: 0n,
-      pageCount: 0,
-    };
+    const found = emptyRecovery();
     let lsn = -1n;
     let breakAt = -1;
     let chunkStart = -1;
@@ -493,6 +501,71 @@ export class Wal {
     this.framesSynced = this.frames;
     return found;
   }
+}
+
+function emptyRecovery(): WalRecovery {
+  return { commits: 0, droppedTransactions: 0, lastCommitLsn: 0n, maxLsn: 0n, pageCount: 0 };
+}
+
+/**
+ * The salts of a log whose header is damaged, read from its frames. When frame 0 verifies
+ * as this database's (under the generation it names), that generation is the log's to
+ * replay: frame 0 is the first frame a generation writes, after its header is durable, so
+ * it names either the header's generation or, when that one wrote no frame yet, the one
+ * before it, whose every page a checkpoint already copied home (replaying it writes the
+ * same images again; the home header's checkpoint LSN is kept). Otherwise, if any
+ * frame of this database says frames had been synced, committed data is damaged: strict
+ * is ERR_CORRUPT naming the header; "truncate" gives up the log (returning how many commit
+ * marks it gives up, at least 1). With no such frame the log holds nothing durable: null.
+ */
+function saltFromFrames(
+  file: VFile,
+  path: string,
+  expect: { pageSize: number; databaseId: number },
+  crc: Crc32,
+  mode: RecoverMode,
+): { salt: WalHeader | null; dropped: number } {
+  const frameBytes = walFrameBytes(expect.pageSize);
+  const total = Math.floor(Math.max(0, file.size() - WAL_HEADER_BYTES) / frameBytes);
+  const frame = new Uint8Array(frameBytes);
+  const header = frame.subarray(0, WAL_FRAME_HEADER_BYTES);
+  const page = frame.subarray(WAL_FRAME_HEADER_BYTES);
+  const covered = page.subarray(0, expect.pageSize - 4);
+  const fields: FrameFields = { pgno: 0, commit: 0, lsn: 0n, index: 0, synced: 0 };
+  const verifies = (i: number): WalHeader | null => {
+    if (file.readAt(frame, walFrameOffset(i, expect.pageSize)) < frameBytes) return null;
+    const salt = { ...expect, generation: frameGeneration(header) };
+    const ok =
+      decodeFrameHeader(header, readTrailerCrc(page), salt, i, crc, fields) &&
+      fields.pgno !== 0 &&
+      pageDamage(page, covered, fields.pgno, crc) === null;
+    return ok ? salt : null;
+  };
+  if (total === 0) return { salt: null, dropped: 0 };
+  const first = verifies(0);
+  if (first !== null) return { salt: first, dropped: 0 };
+  let synced = 0;
+  let commits = 0;
+  let witness = -1;
+  for (let i = 1; i < total; i++) {
+    if (verifies(i) === null) continue;
+    if (fields.synced > synced) {
+      synced = fields.synced;
+      witness = i;
+    }
+    if (fields.commit !== 0) commits++;
+  }
+  if (witness < 0) return { salt: null, dropped: 0 };
+  if (mode === "strict") {
+    throw new PagekvError(
+      "ERR_CORRUPT",
+      `${path}: the log header is damaged and so is its first frame, while frame ${witness} ` +
+        `of this database says ${synced} frames had been synced: committed data is lost ` +
+        `(open with recover: "truncate" to open without the log)`,
+      { path },
+    );
+  }
+  return { salt: { ...expect, generation: 0 }, dropped: Math.max(1, commits) };
 }
 
 function closeQuietly(file: VFile): void {

@@ -134,14 +134,6 @@ describe("recovery", () => {
     assert.equal(pager.pageCount, 2);
   });
 
-  test("a log whose header is torn is ignored", () => {
-    const { fs, a } = threeCommits("full");
-    const image = diskImage(fs);
-    flip(image, WAL, 13);
-    const pager = Pager.open(image, PATH, { debug: true });
-    assertPage(pager, a, 1);
-  });
-
   test("a checkpoint torn while writing page 1 home still opens, from the log", () => {
     const { fs, a } = threeCommits("full");
     const image = diskImage(fs);
@@ -180,6 +172,85 @@ describe("recovery", () => {
     assertPage(again, pages[0], 3);
     assertPage(again, pages[1], 1);
     assertPage(again, pages[2], 1);
+  });
+
+  test("a damaged log header does not discard the log: every commit is recovered from the frames", () => {
+    for (let at = 0; at < 32; at++) {
+      const { fs, a } = threeCommits("full");
+      const image = diskImage(fs);
+      flip(image, WAL, at); // any byte of the 32-byte header
+      const pager = Pager.open(image, PATH, { debug: true });
+      assertPage(pager, a, 4);
+      pager.begin();
+      writePage(pager, a, 5);
+      pager.commit();
+      pager.close();
+      const again = Pager.open(image, PATH);
+      assertPage(again, a, 5);
+      again.close();
+    }
+  });
+
+  test("a damaged log header is repaired read-only too, and writes nothing", () => {
+    const { fs, a } = threeCommits("full");
+    const image = diskImage(fs);
+    flip(image, WAL, 13);
+    const before = image.readDurable(WAL);
+    const reader = Pager.open(image, PATH, { readOnly: true });
+    assertPage(reader, a, 4);
+    reader.close();
+    assert.deepEqual(image.readDurable(WAL), before);
+  });
+
+  test('a damaged header and first frame with synced frames behind them: ERR_CORRUPT naming the header; "truncate" opens without the log', () => {
+    const { fs, a } = threeCommits("full");
+    const image = diskImage(fs);
+    flip(image, WAL, 13);
+    flip(image, WAL, inFrame(0));
+    const e = throwsCode(() => Pager.open(image, PATH), "ERR_CORRUPT");
+    assert.match(e.message, /log header is damaged and so is its first frame/);
+    assert.match(e.message, /recover: "truncate"/);
+    const pager = Pager.open(image, PATH, { recover: "truncate", debug: true });
+    assert.ok(pager.droppedTransactions >= 1);
+    assertPage(pager, a, 1); // the checkpointed state
+    pager.close();
+  });
+
+  test("a damaged header over a log with no frames opens as an empty log", () => {
+    const fs = new MemFS();
+    const pager = Pager.create(fs, PATH, { pageSize: PAGE, cacheFrames: 4 });
+    const a = allocatePage(pager, 1);
+    pager.checkpoint();
+    const image = diskImage(fs);
+    flip(image, WAL, 13);
+    const again = Pager.open(image, PATH, { debug: true });
+    assertPage(again, a, 1);
+    again.close();
+  });
+
+  test("frames left behind a rewound append (a failed write that landed) are never applied", () => {
+    // A commit's append fails after its frames reached the file (EIO after the fact): it
+    // is rolled back and the log rewound, and the next, shorter commit overwrites only the
+    // first of them. The leftovers, whole and valid, commit mark included, carry a lower
+    // LSN than the frames before them: the log ends there.
+    const fs = new MemFS();
+    const pager = Pager.create(fs, PATH, { pageSize: PAGE, cacheFrames: 8 });
+    const q = [allocatePage(pager, 1), allocatePage(pager, 1), allocatePage(pager, 1)];
+    pager.checkpoint();
+    pager.begin();
+    for (const p of q) writePage(pager, p, 2);
+    fs.injectFault("write", 1, "EIO", true);
+    throwsCode(() => pager.commit(), "ERR_IO");
+    assertPage(pager, q[1], 1); // rolled back
+    pager.begin();
+    writePage(pager, q[0], 3);
+    pager.commit(); // frames 0 (page q0) and 1 (page 1): frames 2 and 3 are leftovers
+    const image = diskImage(fs);
+    const again = Pager.open(image, PATH, { debug: true });
+    assertPage(again, q[0], 3);
+    assertPage(again, q[1], 1);
+    assertPage(again, q[2], 1);
+    again.close();
   });
 
   test("the frame size is a header plus a whole page", () => {
