@@ -14,6 +14,7 @@ export {
   Database,
   type DbOpenOptions,
   type DbStats,
+  KV_APPLICATION_ID,
   type RangeOptions,
   Transaction,
 } from "./db/db.js";
@@ -24,9 +25,12 @@ export * from "./vfs/index.js";
 export { NODEFS_FILE_BYTES_MAX, NodeFS } from "./vfs/node/nodefs.js";
 
 /** Open (by default creating) the database at `path`, on the local file system by default. */
-export function open(
-  path: string,
-  options: Omit<DbOpenOptions, "vfs"> & { vfs?: VFS } = {},
-): Database {
-  return openDatabase(path, { ...options, vfs: options.vfs ?? new NodeFS() });
+export function open(path: string, options?: Omit<DbOpenOptions, "vfs"> & { vfs?: VFS }): Database {
+  const o = options === undefined ? {} : options;
+  // Anything but a plain object goes through as it is, for openDatabase to refuse.
+  const withVfs =
+    typeof o === "object" && o !== null && !Array.isArray(o) && o.vfs === undefined
+      ? { ...o, vfs: new NodeFS() }
+      : o;
+  return openDatabase(path, withVfs as DbOpenOptions);
 }

@@ -10,9 +10,31 @@
 //   - returned keys and values are copies the caller owns.
 
 import { BTREE_CACHE_FRAMES_MIN, BTree, type EntriesOptions } from "../btree/btree.js";
-import { compareKey } from "../btree/node.js";
+import {
+  compareKey,
+  count,
+  freeBytes,
+  KIND_INTERIOR,
+  KIND_LEAF,
+  kind,
+  usedBytes,
+} from "../btree/node.js";
 import { PagekvError } from "../errors.js";
-import { Pager, type PagerStats, type SyncMode } from "../pager/pager.js";
+import { APP_SLOTS, APPLICATION_ID_NONE } from "../format/header.js";
+import {
+  checkOptions,
+  describe,
+  optionalBoolean,
+  optionalChoice,
+  optionalInteger,
+} from "../options.js";
+import {
+  Pager,
+  type PagerStats,
+  type SyncMode,
+  WAL_AUTO_CHECKPOINT_PAGES_MAX,
+  walPathOf,
+} from "../pager/pager.js";
 import type { VFS } from "../vfs/vfs.js";
 import type { RecoverMode } from "../wal/wal.js";
 
@@ -74,44 +96,176 @@ function bytes(x: unknown, what: string, path: string): Uint8Array {
   throw new PagekvError("ERR_ARG", `${path}: ${what} must be a Uint8Array or a string`, { path });
 }
 
+/** The options open() takes. */
+const OPEN_OPTIONS = [
+  "pageSize",
+  "cacheBytes",
+  "sync",
+  "autoCheckpointPages",
+  "create",
+  "readOnly",
+  "recover",
+  "vfs",
+] as const;
+
+/**
+ * The application id of a key/value database ("PKKV"): open() refuses a pagekv file with
+ * another, such as one made with the bare Pager (APPLICATION_ID_NONE).
+ */
+export const KV_APPLICATION_ID = 0x504b_4b56;
+
 /** Open (by default creating) the database at `path`. */
 export function openDatabase(path: string, options: DbOpenOptions): Database {
-  const { vfs } = options;
-  const readOnly = options.readOnly === true;
-  const create = !readOnly && (options.create ?? true);
-  const exists = vfs.exists(path);
-  if (!exists && !create) {
-    const why = readOnly ? "readOnly" : "create: false";
-    throw new PagekvError("ERR_NOT_FOUND", `${path}: no such database (${why})`, { path });
+  if (typeof path !== "string" || path.length === 0) {
+    throw new PagekvError(
+      "ERR_ARG",
+      `open: path must be a non-empty string, got ${describe(path)}`,
+    );
   }
-  const pageSize = options.pageSize ?? 4096;
-  const cacheBytes = options.cacheBytes ?? CACHE_BYTES_DEFAULT;
-  if (!Number.isFinite(cacheBytes) || cacheBytes < 0) {
-    throw new PagekvError("ERR_ARG", `${path}: cacheBytes ${String(cacheBytes)} is not a size`, {
+  const where = `${path}: open`;
+  const o = checkOptions<DbOpenOptions>(options, OPEN_OPTIONS, where, path);
+  const vfs = o.vfs;
+  if (
+    typeof vfs !== "object" ||
+    vfs === null ||
+    typeof vfs.open !== "function" ||
+    typeof vfs.exists !== "function" ||
+    typeof vfs.lock !== "function"
+  ) {
+    throw new PagekvError("ERR_ARG", `${where}: option "vfs" must be a VFS, got ${describe(vfs)}`, {
       path,
     });
   }
+  const readOnly = optionalBoolean(o.readOnly, "readOnly", where, path) === true;
+  const createOption = optionalBoolean(o.create, "create", where, path);
+  const pageSizeOption = optionalInteger(o.pageSize, "pageSize", 512, 65536, where, path);
+  const cacheBytes =
+    optionalInteger(o.cacheBytes, "cacheBytes", 0, Number.MAX_SAFE_INTEGER, where, path) ??
+    CACHE_BYTES_DEFAULT;
+  const sync = optionalChoice(o.sync, "sync", ["full", "normal", "off"], where, path) ?? "full";
+  const walAutoCheckpointPages = optionalInteger(
+    o.autoCheckpointPages,
+    "autoCheckpointPages",
+    0,
+    WAL_AUTO_CHECKPOINT_PAGES_MAX,
+    where,
+    path,
+  );
+  const recover = optionalChoice(o.recover, "recover", ["strict", "truncate"], where, path);
+  const create = !readOnly && (createOption ?? true);
+  const state = fileState(vfs, path);
+  if (state !== "database" && !create) {
+    const why = readOnly ? "readOnly" : "create: false";
+    if (state === "empty") {
+      throw new PagekvError(
+        "ERR_NOT_DATABASE",
+        `${path}: the file is empty (0 bytes), not a database yet (${why}: open it writable to create one)`,
+        { path },
+      );
+    }
+    throw new PagekvError("ERR_NOT_FOUND", `${path}: no such database (${why})`, { path });
+  }
+  const pageSize = pageSizeOption ?? 4096;
   const framesFor = (size: number) =>
     Math.max(BTREE_CACHE_FRAMES_MIN, Math.min(2 ** 20, Math.floor(cacheBytes / size)));
-  const sync = options.sync ?? "full";
-  const walAutoCheckpointPages = options.autoCheckpointPages;
   // An existing file's page size wins: size the pool in its pages.
-  const filePageSize = exists ? (Pager.pageSizeOf(vfs, path) ?? pageSize) : pageSize;
-  const pager = exists
+  const existing = state === "database";
+  const filePageSize = existing ? (Pager.pageSizeOf(vfs, path) ?? pageSize) : pageSize;
+  const pager = existing
     ? Pager.open(vfs, path, {
         cacheFrames: framesFor(filePageSize),
         sync,
         readOnly,
         walAutoCheckpointPages,
-        recover: options.recover,
+        recover,
       })
     : Pager.create(vfs, path, {
         pageSize,
         cacheFrames: framesFor(pageSize),
         sync,
         walAutoCheckpointPages,
+        applicationId: KV_APPLICATION_ID,
       });
+  try {
+    checkKind(pager, readOnly);
+  } catch (e) {
+    pager.close();
+    throw e;
+  }
   return new Database(pager);
+}
+
+/**
+ * What is at `path`: a database to open (or a log to recover one from), an empty file to
+ * create one in (as `mktemp` leaves), or nothing.
+ */
+function fileState(vfs: VFS, path: string): "database" | "empty" | "missing" {
+  if (!vfs.exists(path)) return "missing";
+  const file = vfs.open(path, { readOnly: true });
+  let size: number;
+  try {
+    size = file.size();
+  } finally {
+    file.close();
+  }
+  if (size > 0) return "database";
+  // A log beside an empty file may hold the database (a checkpoint had not reached home).
+  const name = vfs.canonical === undefined ? path : vfs.canonical(path);
+  return vfs.exists(walPathOf(name)) ? "database" : "empty";
+}
+
+/**
+ * Refuse a pagekv file that is not a key/value database (ERR_NOT_DATABASE). A file of
+ * format version 2 has no application id: it is taken when its tree's root is a B-tree
+ * node and no other slot is used, and stamped with the id at its next commit.
+ */
+function checkKind(pager: Pager, readOnly: boolean): void {
+  const id = pager.applicationId;
+  if (id === KV_APPLICATION_ID) return;
+  const path = pager.path;
+  if (!pager.legacyFormat) {
+    const what =
+      id === APPLICATION_ID_NONE
+        ? "it has no application id (a file made with the bare Pager)"
+        : `its application id is 0x${id.toString(16).padStart(8, "0")}, not the key/value database's`;
+    throw new PagekvError("ERR_NOT_DATABASE", `${path}: not a pagekv key/value database: ${what}`, {
+      path,
+    });
+  }
+  const problem = legacyTreeProblem(pager);
+  if (problem !== null) {
+    throw new PagekvError(
+      "ERR_NOT_DATABASE",
+      `${path}: not a pagekv key/value database: a format-2 file whose ${problem} ` +
+        "(a file made with the bare Pager?)",
+      { path },
+    );
+  }
+  if (!readOnly) pager.setApplicationId(KV_APPLICATION_ID);
+}
+
+/** Why a format-2 file's slots and root page are not a tree's, or null when they are. */
+function legacyTreeProblem(pager: Pager): string | null {
+  for (let i = 1; i < APP_SLOTS; i++) {
+    if (pager.getSlot(i) !== 0) return `slot ${i} is in use (the tree uses slot 0 only)`;
+  }
+  const root = pager.getSlot(0);
+  if (root === 0) return null;
+  if (root < 2 || root > pager.pageCount) return `root page ${root} is out of range`;
+  const f = pager.get(root);
+  try {
+    const d = f.data;
+    const k = kind(d);
+    if ((k !== KIND_LEAF && k !== KIND_INTERIOR) || d[1] !== 0) {
+      return `root page ${root} is not a B-tree node (kind byte ${k})`;
+    }
+    if (freeBytes(d) < 0 || usedBytes(d) < 0 || (k === KIND_INTERIOR && count(d) === 0)) {
+      return `root page ${root} has an impossible node header`;
+    }
+    return null;
+  } finally {
+    pager.unpin(f);
+  }
 }
 
 export class Database {
@@ -333,6 +487,9 @@ export class Transaction {
 
 const EMPTY = new Uint8Array(0);
 
+/** The options range() takes (no start/end: those are another API's names). */
+const RANGE_OPTIONS = ["gt", "gte", "lt", "lte", "prefix", "reverse", "limit"] as const;
+
 /**
  * A range iterator over `tree`, with every bound intersected and `limit` applied. The
  * options are checked now; `guard` runs before the first entry and after each one.
@@ -344,17 +501,10 @@ function rangeOf(
   guard: () => void,
 ): IterableIterator<[Uint8Array, Uint8Array]> {
   guard();
-  const o: RangeOptions = options ?? {};
-  const limit = o.limit;
-  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
-    throw new PagekvError(
-      "ERR_ARG",
-      `${path}: limit ${String(limit)} is not a non-negative integer`,
-      {
-        path,
-      },
-    );
-  }
+  const where = `${path}: range`;
+  const o = checkOptions<RangeOptions>(options, RANGE_OPTIONS, where, path);
+  const limit = optionalInteger(o.limit, "limit", 0, Number.MAX_SAFE_INTEGER, where, path);
+  const reverse = optionalBoolean(o.reverse, "reverse", where, path) === true;
   const b = (x: Bytes | undefined, what: string) =>
     x === undefined ? undefined : bytes(x, what, path);
   const prefix = b(o.prefix, "prefix");
@@ -387,7 +537,7 @@ function rangeOf(
     lowerBy(prefix, false);
     upperBy(prefixEnd(prefix), true);
   }
-  const opts: EntriesOptions = { reverse: o.reverse === true, limit, guard };
+  const opts: EntriesOptions = { reverse, limit, guard };
   if (lower !== undefined) opts[lower[1] ? "gt" : "gte"] = lower[0];
   if (upper !== undefined) opts[upper[1] ? "lt" : "lte"] = upper[0];
   return tree.entries(opts);

@@ -9,13 +9,22 @@ import { readU32, readU64, writeU32, writeU64 } from "./codec.js";
 import { hex32, isValidPageSize, PAGE_NUMBER_MAX } from "./page.js";
 
 export const HEADER_BYTES = 128;
-/** 2: leaf cells with a 4-byte header (1 had 6). Files of another version do not open. */
-export const FORMAT_VERSION = 2;
+/**
+ * The version every header is written with. 3: the application id (what kind of file it
+ * is). 2 (leaf cells with a 4-byte header) is still read, as application id 0 with
+ * `legacy` set, and written as 3 at its next checkpoint. 1 (6-byte cell headers) and any
+ * other version do not open.
+ */
+export const FORMAT_VERSION = 3;
+/** The oldest version read. */
+export const FORMAT_VERSION_MIN = 2;
+/** Application id of a file that has none: the bare Pager's, unless its creator set one. */
+export const APPLICATION_ID_NONE = 0;
 export const APP_SLOTS = 8;
 /** "pagekv" then 0x00 0x1a: stops `cat` and text tools early, like PNG's signature. */
 export const MAGIC = Uint8Array.of(0x70, 0x61, 0x67, 0x65, 0x6b, 0x76, 0x00, 0x1a);
 
-// Field offsets. Bytes 76..123 are reserved and written as zeros.
+// Field offsets. Bytes 80..123 are reserved and written as zeros.
 const OFF_VERSION = 8;
 const OFF_PAGE_SIZE = 12;
 const OFF_CHANGE_COUNTER = 16;
@@ -25,6 +34,7 @@ const OFF_FREE_COUNT = 28;
 const OFF_CHECKPOINT_LSN = 32;
 const OFF_SLOTS = 40;
 const OFF_DATABASE_ID = 72;
+const OFF_APPLICATION_ID = 76;
 const OFF_CRC = 124;
 
 export interface Header {
@@ -41,9 +51,20 @@ export interface Header {
   slots: Uint32Array;
   /** Random at create: a log whose database id differs belongs to another database. */
   databaseId: number;
+  /**
+   * What kind of file this is, set by its creator (the key/value database has its own):
+   * a layer refuses files of another kind. APPLICATION_ID_NONE for the bare Pager's.
+   */
+  applicationId: number;
+  /** Read from a version-2 file, which has no application id (it reads as none). */
+  legacy: boolean;
 }
 
-export function newHeader(pageSize: number, databaseId: number): Header {
+export function newHeader(
+  pageSize: number,
+  databaseId: number,
+  applicationId = APPLICATION_ID_NONE,
+): Header {
   return {
     pageSize,
     changeCounter: 0,
@@ -53,6 +74,8 @@ export function newHeader(pageSize: number, databaseId: number): Header {
     checkpointLsn: 0n,
     slots: new Uint32Array(APP_SLOTS),
     databaseId,
+    applicationId,
+    legacy: false,
   };
 }
 
@@ -69,6 +92,7 @@ export function encodeHeader(h: Header, page: Uint8Array, crc: Crc32): void {
   writeU64(page, OFF_CHECKPOINT_LSN, h.checkpointLsn);
   for (let i = 0; i < APP_SLOTS; i++) writeU32(page, OFF_SLOTS + 4 * i, h.slots[i]);
   writeU32(page, OFF_DATABASE_ID, h.databaseId);
+  writeU32(page, OFF_APPLICATION_ID, h.applicationId);
   writeU32(page, OFF_CRC, crc(page.subarray(0, OFF_CRC), 0));
 }
 
@@ -97,9 +121,15 @@ export function decodeHeader(bytes: Uint8Array, crc: Crc32, path: string): Heade
     );
   }
   const version = readU32(bytes, OFF_VERSION);
-  if (version !== FORMAT_VERSION) {
-    return fail(corrupt(`format version ${version} is not supported (expected ${FORMAT_VERSION})`));
+  if (version < FORMAT_VERSION_MIN || version > FORMAT_VERSION) {
+    return fail(
+      corrupt(
+        `format version ${version} is not supported (this pagekv reads versions ` +
+          `${FORMAT_VERSION_MIN}..${FORMAT_VERSION})`,
+      ),
+    );
   }
+  const legacy = version < 3;
   const h: Header = {
     pageSize: readU32(bytes, OFF_PAGE_SIZE),
     changeCounter: readU32(bytes, OFF_CHANGE_COUNTER),
@@ -109,6 +139,8 @@ export function decodeHeader(bytes: Uint8Array, crc: Crc32, path: string): Heade
     checkpointLsn: readU64(bytes, OFF_CHECKPOINT_LSN),
     slots: new Uint32Array(APP_SLOTS),
     databaseId: readU32(bytes, OFF_DATABASE_ID),
+    applicationId: legacy ? APPLICATION_ID_NONE : readU32(bytes, OFF_APPLICATION_ID),
+    legacy,
   };
   for (let i = 0; i < APP_SLOTS; i++) h.slots[i] = readU32(bytes, OFF_SLOTS + 4 * i);
   if (!isValidPageSize(h.pageSize)) {

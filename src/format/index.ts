@@ -1,5 +1,5 @@
 export { crc32 } from "./crc32.js";
-export { FORMAT_VERSION, HEADER_BYTES } from "./header.js";
+export { APPLICATION_ID_NONE, FORMAT_VERSION, FORMAT_VERSION_MIN, HEADER_BYTES } from "./header.js";
 export {
   PAGE_NUMBER_MAX,
   PAGE_SIZE_DEFAULT,

@@ -48,6 +48,7 @@ import { U64_MAX } from "../format/codec.js";
 import { crc32 as crc32Fallback } from "../format/crc32.js";
 import { encodeTrunk, loadFreelist, trunkCapacity, trunksNeeded } from "../format/freelist.js";
 import {
+  APPLICATION_ID_NONE,
   decodeHeader,
   encodeHeader,
   HEADER_BYTES,
@@ -65,6 +66,13 @@ import {
   usableSizeOf,
 } from "../format/page.js";
 import { WAL_FRAME_HEADER_BYTES } from "../format/wal-format.js";
+import {
+  checkOptions,
+  describe,
+  optionalBoolean,
+  optionalChoice,
+  optionalInteger,
+} from "../options.js";
 import type { Crc32, VFile, VFS, VLock } from "../vfs/vfs.js";
 import { type RecoverMode, Wal } from "../wal/wal.js";
 import { BufferPool } from "./buffer-pool.js";
@@ -117,6 +125,11 @@ export interface PagerOptions {
   cacheFrames?: number;
   /** Check every invariant after every call (slow; for tests). */
   debug?: boolean;
+  /**
+   * What kind of file this is (create only): a u32 the layer above chooses and checks at
+   * open (see `applicationId`). Default APPLICATION_ID_NONE.
+   */
+  applicationId?: number;
   /**
    * Open for reading only (open only): a shared lock (readers coexist; a writer makes it
    * ERR_LOCKED), the log recovered in memory and never written, and every write call
@@ -171,6 +184,7 @@ interface Staging {
 }
 
 interface Resolved {
+  applicationId: number;
   cacheFrames: number;
   debug: boolean;
   pageCountMax: number;
@@ -219,6 +233,9 @@ export class Pager {
   private checkpointLsnValue: bigint;
   private readonly slots: Uint32Array;
   private databaseId: number;
+  private applicationIdValue: number;
+  /** The file was read as format version 2, which has no application id. */
+  private legacyValue: boolean;
   /** The freelist changed since its trunks were last logged. */
   private freelistDirty = false;
 
@@ -230,6 +247,7 @@ export class Pager {
   private lastCommitLsn = 0n;
   private readonly txnSlots = new Uint32Array(8);
   private txnPageCount = 0;
+  private txnApplicationId = 0;
   private txnFreelistDirty = false;
 
   private fenced: PagekvError | null = null;
@@ -281,11 +299,15 @@ export class Pager {
     this.checkpointLsnValue = header.checkpointLsn;
     this.slots = header.slots;
     this.databaseId = header.databaseId;
+    this.applicationIdValue = header.applicationId;
+    this.legacyValue = header.legacy;
   }
 
   /** Create a new database file. ERR_EXISTS if a non-empty file is already there. */
-  static create(vfs: VFS, path: string, options: PagerOptions = {}): Pager {
-    const pageSize = options.pageSize ?? PAGE_SIZE_DEFAULT;
+  static create(vfs: VFS, path: string, options?: PagerOptions): Pager {
+    checkPath(path);
+    const o = checkPagerOptions(options, "create", path);
+    const pageSize = o.pageSize ?? PAGE_SIZE_DEFAULT;
     if (!isValidPageSize(pageSize)) {
       throw new PagekvError(
         "ERR_ARG",
@@ -293,7 +315,7 @@ export class Pager {
         { path },
       );
     }
-    const opts = resolveOptions(path, pageSize, options);
+    const opts = resolveOptions(path, pageSize, o);
     path = canonicalPath(vfs, path);
     const lock = vfs.lock(path);
     let file: VFile | null = null;
@@ -309,7 +331,7 @@ export class Pager {
         );
       }
       const crc = vfs.crc32 ?? crc32Fallback;
-      const header = newHeader(pageSize, randomU32());
+      const header = newHeader(pageSize, randomU32(), opts.applicationId);
       wal = Wal.create(vfs, walPathOf(path), newSalt(header), crc);
       const pager = new Pager(vfs, file, wal, lock, crc, header, opts, 0);
       pager.writeHeaderHome();
@@ -346,12 +368,14 @@ export class Pager {
    * checkpoint a crash interrupted) and start a fresh log generation.
    * ERR_NOT_FOUND, ERR_LOCKED, ERR_CORRUPT.
    */
-  static open(vfs: VFS, path: string, options: Omit<PagerOptions, "pageSize"> = {}): Pager {
+  static open(vfs: VFS, path: string, options?: Omit<PagerOptions, "pageSize">): Pager {
+    checkPath(path);
+    const o = checkPagerOptions(options, "open", path);
     if (!vfs.exists(path)) {
       throw new PagekvError("ERR_NOT_FOUND", `${path}: no such database file`, { path });
     }
     path = canonicalPath(vfs, path);
-    const readOnly = options.readOnly === true;
+    const readOnly = o.readOnly === true;
     const lock = vfs.lock(path, readOnly ? "shared" : "exclusive");
     let file: VFile | null = null;
     let wal: Wal | null = null;
@@ -376,7 +400,7 @@ export class Pager {
       }
       const expect =
         home === null ? null : { pageSize: home.pageSize, databaseId: home.databaseId };
-      const mode = recoverMode(path, options);
+      const mode = o.recover ?? "strict";
       const recovered = Wal.recover(vfs, walPathOf(path), expect, crc, mode, readOnly);
       wal = recovered?.wal ?? null;
       const found = recovered?.found ?? null;
@@ -395,7 +419,7 @@ export class Pager {
         fresh = true;
       }
       const pageSize = home?.pageSize ?? wal.pageSizeOf();
-      const resolved = resolveOptions(path, pageSize, options);
+      const resolved = resolveOptions(path, pageSize, o);
       // A short file is damage only when no log will redo the checkpoint that was
       // extending it (page 1 may reach the disk before the pages it counts).
       if (home !== null && !logged && size < home.pageCount * home.pageSize) {
@@ -461,6 +485,34 @@ export class Pager {
   /** LSN recorded by the last checkpoint. */
   get checkpointLSN(): bigint {
     return this.checkpointLsnValue;
+  }
+
+  /**
+   * The application id in the header: what kind of file this is, as its creator (or a
+   * setApplicationId() since) said. APPLICATION_ID_NONE for a file of format version 2.
+   */
+  get applicationId(): number {
+    return this.applicationIdValue;
+  }
+
+  /** True when the file was read as format version 2 (before application ids). */
+  get legacyFormat(): boolean {
+    return this.legacyValue;
+  }
+
+  /**
+   * Set the application id, as a change of the open (or implicit) transaction: for a layer
+   * that adopts a file of format version 2 after checking its contents.
+   */
+  setApplicationId(id: number): void {
+    this.checkWritable();
+    if (!Number.isInteger(id) || id < 0 || id > 0xffff_ffff) {
+      throw new PagekvError("ERR_ARG", `${this.path}: application id ${String(id)} is not a u32`, {
+        path: this.path,
+      });
+    }
+    if (!this.txnActive) this.beginImplicit();
+    this.applicationIdValue = id;
   }
 
   /** True between begin() and commit()/rollback(). */
@@ -835,6 +887,7 @@ export class Pager {
     this.txnLsn = this.nextLsn++;
     this.txnPageCount = this.pageCountValue;
     this.txnSlots.set(this.slots);
+    this.txnApplicationId = this.applicationIdValue;
     this.txnFreelistDirty = this.freelistDirty;
     this.freePages.commit();
   }
@@ -915,6 +968,7 @@ export class Pager {
     this.wal.dropTxn();
     this.pageCountValue = this.txnPageCount;
     this.slots.set(this.txnSlots);
+    this.applicationIdValue = this.txnApplicationId;
     this.freePages.rollback();
     this.freelistDirty = this.txnFreelistDirty;
     this.txnActive = false;
@@ -1228,6 +1282,8 @@ export class Pager {
         checkpointLsn,
         slots: this.slots,
         databaseId: this.databaseId,
+        applicationId: this.applicationIdValue,
+        legacy: false,
       },
       page,
       this.crc,
@@ -1310,6 +1366,8 @@ export class Pager {
     this.checkpointLsnValue = h.checkpointLsn;
     this.slots.set(h.slots);
     this.databaseId = h.databaseId;
+    this.applicationIdValue = h.applicationId;
+    this.legacyValue = h.legacy;
   }
 
   /** Drop a frame's page from the pool (its bytes are not wanted). */
@@ -1441,72 +1499,84 @@ export class Pager {
  * the file (symlinks resolved), so that two names of one file never make two databases.
  */
 function canonicalPath(vfs: VFS, path: string): string {
-  if (typeof path !== "string" || path.length === 0) {
-    throw new PagekvError(
-      "ERR_ARG",
-      `database path must be a non-empty string, got ${String(path)}`,
-    );
-  }
   return vfs.canonical === undefined ? path : vfs.canonical(path);
 }
 
-/** The `recover` option, validated before recovery reads anything. */
-function recoverMode(path: string, options: PagerOptions): RecoverMode {
-  const recover = options.recover ?? "strict";
-  if (recover !== "strict" && recover !== "truncate") {
+/** A database path is a non-empty string: checked before it is used in any message. */
+function checkPath(path: unknown): asserts path is string {
+  if (typeof path !== "string" || path.length === 0) {
     throw new PagekvError(
       "ERR_ARG",
-      `${path}: recover ${String(recover)} must be "strict" or "truncate"`,
-      {
-        path,
-      },
+      `database path must be a non-empty string, got ${describe(path)}`,
     );
   }
-  return recover;
 }
 
+/** Options Pager.create takes, and Pager.open. */
+const CREATE_OPTIONS = [
+  "pageSize",
+  "cacheFrames",
+  "debug",
+  "applicationId",
+  "pageCountMax",
+  "sync",
+  "walAutoCheckpointPages",
+] as const;
+const OPEN_OPTIONS = [
+  "cacheFrames",
+  "debug",
+  "readOnly",
+  "pageCountMax",
+  "sync",
+  "walAutoCheckpointPages",
+  "recover",
+] as const;
+
+/**
+ * The options of `site` ("create" or "open") checked for names and types before anything
+ * is read or written; the bound that depends on the page size is resolveOptions'.
+ */
+function checkPagerOptions(options: unknown, site: "create" | "open", path: string): PagerOptions {
+  const where = `${path}: Pager.${site}`;
+  const o = checkOptions<PagerOptions>(
+    options,
+    site === "create" ? CREATE_OPTIONS : OPEN_OPTIONS,
+    where,
+    path,
+  );
+  optionalInteger(o.pageSize, "pageSize", 512, 65536, where, path); // a power of two: create
+  optionalInteger(o.cacheFrames, "cacheFrames", CACHE_FRAMES_MIN, CACHE_FRAMES_MAX, where, path);
+  optionalBoolean(o.debug, "debug", where, path);
+  optionalBoolean(o.readOnly, "readOnly", where, path);
+  optionalInteger(o.applicationId, "applicationId", 0, 0xffff_ffff, where, path);
+  optionalInteger(o.pageCountMax, "pageCountMax", 1, PAGE_NUMBER_MAX, where, path);
+  optionalChoice(o.sync, "sync", ["full", "normal", "off"], where, path);
+  const autoMax = WAL_AUTO_CHECKPOINT_PAGES_MAX;
+  optionalInteger(o.walAutoCheckpointPages, "walAutoCheckpointPages", 0, autoMax, where, path);
+  optionalChoice(o.recover, "recover", ["strict", "truncate"], where, path);
+  return o;
+}
+
+/** The options as the pager runs with them (types checked by checkPagerOptions). */
 function resolveOptions(path: string, pageSize: number, options: PagerOptions): Resolved {
-  const bad = (what: string) => new PagekvError("ERR_ARG", `${path}: ${what}`, { path });
   const cacheFrames = options.cacheFrames ?? CACHE_FRAMES_DEFAULT;
-  if (
-    !Number.isInteger(cacheFrames) ||
-    cacheFrames < CACHE_FRAMES_MIN ||
-    cacheFrames > CACHE_FRAMES_MAX ||
-    cacheFrames * pageSize > ARENA_BYTES_MAX
-  ) {
-    throw bad(
-      `cacheFrames ${String(cacheFrames)} must be an integer in ` +
-        `${CACHE_FRAMES_MIN}..${CACHE_FRAMES_MAX} with at most ${ARENA_BYTES_MAX} bytes of pages`,
+  if (cacheFrames * pageSize > ARENA_BYTES_MAX) {
+    throw new PagekvError(
+      "ERR_ARG",
+      `${path}: cacheFrames ${cacheFrames} of ${pageSize}-byte pages is more than the ` +
+        `${ARENA_BYTES_MAX} bytes one pool may hold`,
+      { path },
     );
   }
-  const pageCountMax = options.pageCountMax ?? PAGE_NUMBER_MAX;
-  if (!Number.isInteger(pageCountMax) || pageCountMax < 1 || pageCountMax > PAGE_NUMBER_MAX) {
-    throw bad(`pageCountMax ${String(pageCountMax)} must be an integer in 1..${PAGE_NUMBER_MAX}`);
-  }
-  const sync = options.sync ?? "full";
-  if (sync !== "full" && sync !== "normal" && sync !== "off") {
-    throw bad(`sync ${String(sync)} must be "full", "normal" or "off"`);
-  }
-  const walAutoCheckpointPages =
-    options.walAutoCheckpointPages ?? Math.max(WAL_AUTO_CHECKPOINT_PAGES_DEFAULT, cacheFrames);
-  if (
-    !Number.isInteger(walAutoCheckpointPages) ||
-    walAutoCheckpointPages < 0 ||
-    walAutoCheckpointPages > WAL_AUTO_CHECKPOINT_PAGES_MAX
-  ) {
-    throw bad(
-      `walAutoCheckpointPages ${String(walAutoCheckpointPages)} must be an integer in ` +
-        `0..${WAL_AUTO_CHECKPOINT_PAGES_MAX}`,
-    );
-  }
-  const recover = recoverMode(path, options);
   return {
+    applicationId: options.applicationId ?? APPLICATION_ID_NONE,
     cacheFrames,
     debug: options.debug === true,
-    pageCountMax,
-    sync,
-    walAutoCheckpointPages,
-    recover,
+    pageCountMax: options.pageCountMax ?? PAGE_NUMBER_MAX,
+    sync: options.sync ?? "full",
+    walAutoCheckpointPages:
+      options.walAutoCheckpointPages ?? Math.max(WAL_AUTO_CHECKPOINT_PAGES_DEFAULT, cacheFrames),
+    recover: options.recover ?? "strict",
   };
 }
 
