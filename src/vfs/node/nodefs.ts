@@ -1,13 +1,14 @@
 // NodeFS: the VFS over node:fs with synchronous positional I/O, plus zlib's native crc32.
 // It owns mapping platform errors to PagekvError and making creates and deletes durable.
-// With lockfile.ts, the only engine code allowed node:* imports; it must never buffer or
-// reorder writes.
+// With the other files of src/vfs/node/ (canonical names, the lock), the only engine code
+// allowed node:* imports; it must never buffer or reorder writes.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { PagekvError } from "../../errors.js";
 import type { Crc32, FileSyncMode, LockMode, OpenOptions, VFile, VFS, VLock } from "../vfs.js";
+import { canonicalName } from "./canonical.js";
 import { takeLock, takeSharedLock } from "./lockfile.js";
 
 /** Largest offset and file size accepted (1 TiB), matching MemFS: catches garbage numbers. */
@@ -138,6 +139,14 @@ export class NodeFS implements VFS {
 
   exists(filePath: string): boolean {
     return fs.existsSync(filePath);
+  }
+
+  /**
+   * Absolute, symlinks resolved (for a new file, its directory's); ERR_LINKED for a file
+   * with more than one hard link, ERR_NOT_FOUND for a missing directory. See canonical.ts.
+   */
+  canonical(filePath: string): string {
+    return canonicalName(filePath);
   }
 
   /**
