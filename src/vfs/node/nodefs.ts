@@ -1,6 +1,6 @@
 // NodeFS: the VFS over node:fs with synchronous positional I/O, plus zlib's native crc32.
 // It owns mapping platform errors to PagekvError and making creates and deletes durable.
-// With the other files of src/vfs/node/ (canonical names, the lock), the only engine code
+// With the other files of src/vfs/node/ (canonical names, locks), the only engine code
 // allowed node:* imports; it must never buffer or reorder writes.
 
 import * as fs from "node:fs";
@@ -150,8 +150,9 @@ export class NodeFS implements VFS {
   }
 
   /**
-   * The lock is the file `${filePath}-lock` holding the owner's pid, plus this process's
-   * own registry; a dead owner's lock file is taken over. Rules and limits: lockfile.ts.
+   * The lock is the file `${filePath}-lock` holding the owner's pid, thread and process
+   * start time, reader files beside it, and this thread's own registry; a dead owner's
+   * lock file is taken over. Pass the canonical() name. Protocol and limits: lockfile.ts.
    */
   lock(filePath: string, mode: LockMode = "exclusive"): VLock {
     return mode === "shared" ? takeSharedLock(filePath) : takeLock(filePath);
