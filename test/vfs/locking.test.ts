@@ -1,6 +1,6 @@
 // NodeFS locking through the public open(): one writer per file whatever its name (symlinks,
 // relative paths, hard links refused), across processes and worker threads; stale locks
-// of a reused pid.
+// of a reused pid; read-only opens in a directory the reader cannot write.
 
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -41,6 +41,7 @@ beforeEach(() => {
 afterEach(() => {
   for (const db of opened.splice(0)) db.close();
   for (const l of locks.splice(0)) l.release();
+  fs.chmodSync(dir, 0o755);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -394,5 +395,63 @@ describe("a lock of a dead process whose pid was reused", () => {
     const e = throwsCode(() => vfs.lock(file), "ERR_LOCKED");
     assert.ok(e.message.includes(`process ${child.pid}`), e.message);
     assert.equal(fs.existsSync(readerFile), true);
+  });
+});
+
+describe("a read-only open in a directory the reader cannot write", () => {
+  const NOBODY = 65534;
+
+  /** The child script and the compiled engine, copied where `nobody` can read them. */
+  function childCopy(): string {
+    const root = path.join(dir, "code");
+    const built = path.resolve(here, "..", "..");
+    fs.cpSync(path.join(built, "src"), path.join(root, "src"), { recursive: true });
+    fs.mkdirSync(path.join(root, "test", "vfs"), { recursive: true });
+    fs.copyFileSync(childScript, path.join(root, "test", "vfs", "lock-child.js"));
+    fs.writeFileSync(path.join(root, "package.json"), '{ "type": "module" }\n');
+    const open = (p: string): void => {
+      fs.chmodSync(p, fs.statSync(p).isDirectory() ? 0o755 : 0o644);
+      if (fs.statSync(p).isDirectory()) for (const n of fs.readdirSync(p)) open(path.join(p, n));
+    };
+    open(root);
+    return path.join(root, "test", "vfs", "lock-child.js");
+  }
+
+  function readAsNobody(script: string, db: string): Promise<Record<string, unknown>> {
+    const child = spawn(process.execPath, [script, "read", db, "k"], {
+      uid: NOBODY,
+      gid: NOBODY,
+      cwd: "/",
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    return firstLine(child).then(async (line) => {
+      await exited(child);
+      return JSON.parse(line) as Record<string, unknown>;
+    });
+  }
+
+  test("proceeds without a reader file, and still refuses while a writer holds it", async (t) => {
+    if (process.getuid?.() !== 0) {
+      return t.skip("needs root to run the reader as another user (nobody)");
+    }
+    fs.chmodSync(dir, 0o755);
+    const script = childCopy();
+    const dataDir = path.join(dir, "data");
+    fs.mkdirSync(dataDir);
+    const file = path.join(dataDir, "db.pkv");
+    const db = openDb(file);
+    db.put("k", "v");
+    db.close();
+    opened.length = 0;
+    fs.chmodSync(dataDir, 0o555);
+    assert.deepEqual(await readAsNobody(script, file), { ok: true, value: "v" });
+    assert.deepEqual(
+      fs.readdirSync(dataDir).filter((n) => n.includes("-lock")),
+      [],
+      "no reader file",
+    );
+    openDb(file);
+    const refused = await readAsNobody(script, file);
+    assert.equal(refused.code, "ERR_LOCKED", String(refused.message));
   });
 });

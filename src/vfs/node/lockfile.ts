@@ -50,7 +50,8 @@ import {
  * A reader's lock(): refused (ERR_LOCKED) if this thread holds the writer; creates its
  * reader file (first shared lock of this thread on the file); then reads the lock file: a
  * live writer is ERR_LOCKED (the new reader file is removed again). Later shared locks of
- * the thread read the lock file again.
+ * the thread read the lock file again, since a reader without a reader file (below) is
+ * invisible to writers.
  *
  * Races. A reader and a writer arriving together: each creates its file before it looks
  * for the other's, so at least one sees the other (both may, and both back off): they
@@ -79,12 +80,15 @@ import {
  * recorded: a dead holder's pid reused by a live process keeps the lock until that
  * process exits, and a leftover naming our own pid and another thread reads as a sibling
  * thread. Such a stuck lock is cleared by hand: delete `${dbPath}-lock` (and
- * `${dbPath}-lock.r*`) when no process uses the database. A hard link made while the
- * database is open is not noticed (canonical() checks at open). Across threads and
- * processes a bind mount meets at one lock file only when a directory is the thing
- * mounted, not the database file alone. Processes on other machines, or in another pid
- * namespace (containers sharing a directory), cannot be probed: locks assume one machine
- * and one pid namespace.
+ * `${dbPath}-lock.r*`) when no process uses the database. A reader in a directory it
+ * cannot write (EACCES, EPERM, EROFS) proceeds without a reader file: it still sees a
+ * writer's lock file, but a writer (one who can write the directory, another user)
+ * cannot see it: such a reader is not protected from a writer that comes in while it
+ * reads. A hard link made while the database is open is not noticed (canonical() checks
+ * at open). Across threads and processes a bind mount meets at one lock file only when a
+ * directory is the thing mounted, not the database file alone. Processes on other
+ * machines, or in another pid namespace (containers sharing a directory), cannot be
+ * probed: locks assume one machine and one pid namespace.
  *
  * Invariant: `heldLocks` holds exactly this thread's held writer locks, `readers` exactly
  * the databases this thread holds shared locks on (count > 0), at most one entry per file.
@@ -99,6 +103,9 @@ export const READER_FILE_INFIX = ".r";
  * A record is under 100 bytes (10-digit pid, 15-digit thread, 20-digit start, 36-char id).
  */
 export const LOCK_FILE_BYTES_MAX = 256;
+
+/** Directory errors that mean "this user may not create files here". */
+const DIR_NOT_WRITABLE = new Set(["EACCES", "EPERM", "EROFS"]);
 
 function errnoCode(e: unknown): string | undefined {
   if (typeof e === "object" && e !== null && "code" in e) {
@@ -411,12 +418,16 @@ function readerFilePath(lockPath: string): string {
   return `${lockPath}${READER_FILE_INFIX}${me.pid}.${me.thread}`;
 }
 
-/** The reader file of this thread for `lockPath`, created. */
+/**
+ * The reader file of this thread for `lockPath`, created; null when the directory is not
+ * writable by this user (the reader then goes unseen by writers: see the protocol).
+ */
 function createReaderFile(lockPath: string): string | null {
   const file = readerFilePath(lockPath);
   try {
     createRecordFile(file, false);
   } catch (e) {
+    if (DIR_NOT_WRITABLE.has(errnoCode(e) ?? "")) return null;
     throw ioError("create the reader file of", lockPath, e);
   }
   return file;
@@ -465,7 +476,8 @@ export function takeSharedLock(dbPath: string): VLock {
   if (heldOf(names) !== undefined) throw lockedError(dbPath, lockPath, "a writer in this thread");
   const existing = readersOf(names);
   if (existing !== undefined) {
-    // Checked again: a writer may have taken this thread's reader file over as stale.
+    // Checked again: without a reader file (a directory we cannot write) a writer of
+    // another user may have come in since this thread's first shared lock.
     checkNoWriter(dbPath, lockPath);
     existing.count++;
     return new SharedLock(existing);
