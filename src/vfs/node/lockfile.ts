@@ -173,7 +173,7 @@ class NodeLock implements VLock {
   }
 
   get held(): boolean {
-    return this.isHeld;
+    return this.isHeld && !exited;
   }
 
   /**
@@ -184,6 +184,7 @@ class NodeLock implements VLock {
   release(): void {
     if (!this.isHeld) return;
     this.isHeld = false;
+    if (exited) return;
     assert(heldLocks.has(this), `NodeFS: held lock of "${this.names.resolved}" unlisted`);
     heldLocks.delete(this);
     try {
@@ -218,6 +219,8 @@ function readersOf(names: DbNames): ReaderEntry | undefined {
 }
 
 let exitHooked = false;
+/** Set in the 'exit' event, once every lock of this thread is given up: release() is then a no-op. */
+let exited = false;
 
 /**
  * Release this thread's locks when it ends without close(): the 'exit' event of a
@@ -231,6 +234,7 @@ function hookExit(): void {
     for (const r of readers) if (r.file !== null) unlinkQuietly(r.file);
     heldLocks.clear();
     readers.clear();
+    exited = true;
   });
 }
 
@@ -442,13 +446,14 @@ class SharedLock implements VLock {
   }
 
   get held(): boolean {
-    return this.isHeld;
+    return this.isHeld && !exited;
   }
 
   /** Idempotent; the last shared lock of this thread on the file removes its reader file. */
   release(): void {
     if (!this.isHeld) return;
     this.isHeld = false;
+    if (exited) return;
     const entry = this.entry;
     assert(readers.has(entry) && entry.count > 0, "NodeFS: shared lock unlisted");
     entry.count--;
