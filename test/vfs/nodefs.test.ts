@@ -8,7 +8,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, test } from "node:test";
+import { threadId } from "node:worker_threads";
 import { isPagekvError } from "../../src/errors.js";
+import { LOCK_FILE_BYTES_MAX } from "../../src/vfs/node/lockfile.js";
 import { NodeFS } from "../../src/vfs/node/nodefs.js";
 import type { VLock } from "../../src/vfs/vfs.js";
 import { throwsCode } from "../pager/pages.js";
@@ -184,6 +186,13 @@ async function deadPid(): Promise<number> {
   return pid;
 }
 
+/** Whether a lock or reader file's content is this thread's record. */
+function namesUs(content: string): boolean {
+  return new RegExp(`^pid=${process.pid} thread=${threadId}( start=\\d+)?( boot=\\S+)?\n$`).test(
+    content,
+  );
+}
+
 describe("NodeFS lock", () => {
   let dir = "";
   let file = "";
@@ -208,10 +217,11 @@ describe("NodeFS lock", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test("lock creates the file <path>-lock holding our pid, and no database file", () => {
+  test("lock creates the file <path>-lock holding our record, and no database file", () => {
     const l = lock(file);
     assert.equal(l.held, true);
-    assert.equal(fs.readFileSync(lockFile, "utf8"), String(process.pid));
+    const content = fs.readFileSync(lockFile, "utf8");
+    assert.ok(namesUs(content), content);
     assert.equal(fs.existsSync(file), false);
   });
 
@@ -222,7 +232,7 @@ describe("NodeFS lock", () => {
       (e) => isPagekvError(e, "ERR_LOCKED") && e.message.includes(file),
     );
     assert.equal(first.held, true);
-    assert.equal(fs.readFileSync(lockFile, "utf8"), String(process.pid));
+    assert.ok(namesUs(fs.readFileSync(lockFile, "utf8")));
   });
 
   test("a relative path to a locked database is the same lock", () => {
@@ -283,7 +293,7 @@ describe("NodeFS lock", () => {
     fs.writeFileSync(lockFile, `${pid}\n`);
     const l = lock(file);
     assert.equal(l.held, true);
-    assert.equal(fs.readFileSync(lockFile, "utf8"), String(process.pid));
+    assert.ok(namesUs(fs.readFileSync(lockFile, "utf8")));
   });
 
   test("a lock file with garbage or no content is taken over", () => {
@@ -291,7 +301,7 @@ describe("NodeFS lock", () => {
       fs.writeFileSync(lockFile, content);
       const l = lock(file);
       assert.equal(l.held, true, JSON.stringify(content));
-      assert.equal(fs.readFileSync(lockFile, "utf8"), String(process.pid));
+      assert.ok(namesUs(fs.readFileSync(lockFile, "utf8")));
       l.release();
     }
   });
@@ -316,11 +326,11 @@ describe("NodeFS lock", () => {
         e.message.includes(`${missing}-lock`),
     );
   });
-  test("a shared lock leaves <path>-lock.r<pid> while any reader of this process holds it", () => {
-    const readerFile = `${lockFile}.r${process.pid}`;
+  test("a shared lock leaves <path>-lock.r<pid>.<threadId> while any reader of this thread holds it", () => {
+    const readerFile = `${lockFile}.r${process.pid}.${threadId}`;
     const a = vfs.lock(file, "shared");
     const b = vfs.lock(file, "shared");
-    assert.equal(fs.existsSync(readerFile), true);
+    assert.ok(namesUs(fs.readFileSync(readerFile, "utf8")));
     a.release();
     assert.equal(fs.existsSync(readerFile), true, "one reader still holds it");
     b.release();
@@ -348,12 +358,66 @@ describe("NodeFS lock", () => {
     assert.equal(fs.existsSync(stale), false);
   });
 
+  test("a reader file <pid>.<threadId> of a dead process is removed by the next writer", async () => {
+    const pid = await deadPid();
+    const stale = `${lockFile}.r${pid}.3`;
+    fs.writeFileSync(stale, `pid=${pid} thread=3\n`);
+    lock(file);
+    assert.equal(fs.existsSync(stale), false);
+  });
+
+  test("a lock file naming this process and another thread is a live sibling: ERR_LOCKED", () => {
+    const sibling = threadId + 1;
+    // Our own start time where /proc has it (a record from another platform has none).
+    let start = "";
+    if (fs.existsSync("/proc/self/stat")) {
+      const stat = fs.readFileSync("/proc/self/stat", "latin1");
+      start = ` start=${stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]}`;
+    }
+    fs.writeFileSync(lockFile, `pid=${process.pid} thread=${sibling}${start}\n`);
+    const e = throwsCode(() => lock(file), "ERR_LOCKED");
+    assert.ok(
+      e.message.includes(`another thread (threadId ${sibling}) of this process`),
+      e.message,
+    );
+    throwsCode(() => vfs.lock(file, "shared"), "ERR_LOCKED");
+    // The same record naming this very thread is a leftover of a failed release.
+    fs.writeFileSync(lockFile, `pid=${process.pid} thread=${threadId}${start}\n`);
+    assert.equal(lock(file).held, true);
+  });
+
+  test("a lock record's unknown fields are skipped; a malformed or oversized one is stale", async () => {
+    const child = await spawnIdleChild();
+    try {
+      fs.writeFileSync(lockFile, `pid=${child.pid} thread=0 later=field\n`);
+      throwsCode(() => lock(file), "ERR_LOCKED");
+      for (const content of [
+        `pid=${child.pid} pid=${child.pid}`,
+        `pid=${child.pid} thread=x`,
+        `thread=0`,
+        `pid=${child.pid} junk`,
+        `pid=${child.pid} thread=0 x=${"y".repeat(LOCK_FILE_BYTES_MAX)}`,
+      ]) {
+        fs.writeFileSync(lockFile, content);
+        const l = lock(file);
+        assert.ok(namesUs(fs.readFileSync(lockFile, "utf8")), content);
+        l.release();
+      }
+    } finally {
+      child.kill();
+      if (child.exitCode === null && child.signalCode === null) await once(child, "exit");
+    }
+  });
+
   test("a reader refused by a live writer leaves no reader file", async () => {
     const child = await spawnIdleChild();
     try {
       fs.writeFileSync(lockFile, String(child.pid));
       throwsCode(() => vfs.lock(file, "shared"), "ERR_LOCKED");
-      assert.equal(fs.existsSync(`${lockFile}.r${process.pid}`), false);
+      assert.deepEqual(
+        fs.readdirSync(dir).filter((n) => n.includes(".r")),
+        [],
+      );
     } finally {
       child.kill();
       if (child.exitCode === null && child.signalCode === null) await once(child, "exit");

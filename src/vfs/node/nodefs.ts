@@ -1,13 +1,14 @@
 // NodeFS: the VFS over node:fs with synchronous positional I/O, plus zlib's native crc32.
 // It owns mapping platform errors to PagekvError and making creates and deletes durable.
-// With lockfile.ts, the only engine code allowed node:* imports; it must never buffer or
-// reorder writes.
+// With the other files of src/vfs/node/ (canonical names, locks), the only engine code
+// allowed node:* imports; it must never buffer or reorder writes.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { PagekvError } from "../../errors.js";
 import type { Crc32, FileSyncMode, LockMode, OpenOptions, VFile, VFS, VLock } from "../vfs.js";
+import { canonicalName } from "./canonical.js";
 import { takeLock, takeSharedLock } from "./lockfile.js";
 
 /** Largest offset and file size accepted (1 TiB), matching MemFS: catches garbage numbers. */
@@ -141,8 +142,17 @@ export class NodeFS implements VFS {
   }
 
   /**
-   * The lock is the file `${filePath}-lock` holding the owner's pid, plus this process's
-   * own registry; a dead owner's lock file is taken over. Rules and limits: lockfile.ts.
+   * Absolute, symlinks resolved (for a new file, its directory's); ERR_LINKED for a file
+   * with more than one hard link, ERR_NOT_FOUND for a missing directory. See canonical.ts.
+   */
+  canonical(filePath: string): string {
+    return canonicalName(filePath);
+  }
+
+  /**
+   * The lock is the file `${filePath}-lock` holding the owner's pid, thread and process
+   * start time, reader files beside it, and this thread's own registry; a dead owner's
+   * lock file is taken over. Pass the canonical() name. Protocol and limits: lockfile.ts.
    */
   lock(filePath: string, mode: LockMode = "exclusive"): VLock {
     return mode === "shared" ? takeSharedLock(filePath) : takeLock(filePath);
