@@ -1,6 +1,7 @@
 // What `npm pack` ships, as npm itself lists it: the built entry points, their type
 // declarations, the CLI, the licence and the README, and nothing of the development tree
-// (tests, benchmarks, scripts, build output). The dry run skips lifecycle scripts: `npm
+// (tests, benchmarks, scripts, build output); and every source map it ships resolves to a
+// file it ships (src/ is shipped for them). The dry run skips lifecycle scripts: `npm
 // test` has just built dist/.
 
 import * as assert from "node:assert/strict";
@@ -23,7 +24,7 @@ const REQUIRED = [
 
 /** Only these root files, and files under these folders, belong in the package. */
 const ROOT_FILES = new Set(["LICENSE", "README.md", "package.json"]);
-const FOLDERS = ["dist/"];
+const FOLDERS = ["dist/", "src/"];
 
 let shipped: string[] = [];
 
@@ -61,5 +62,35 @@ describe("npm pack", () => {
     assert.equal(pkg.license, "MIT");
     const text = fs.readFileSync(path.join(repoRoot, "LICENSE"), "utf8");
     assert.match(text, /^MIT License\n\nCopyright \(c\) 2026 the pagekv authors\n/);
+  });
+
+  test("every shipped source map's sources are shipped files", () => {
+    const files = new Set(shipped);
+    const maps = shipped.filter((p) => p.endsWith(".map"));
+    const unresolved: string[] = [];
+    for (const map of maps) {
+      const json = JSON.parse(fs.readFileSync(path.join(repoRoot, map), "utf8")) as {
+        sourceRoot?: string;
+        sources: string[];
+      };
+      for (const source of json.sources) {
+        const resolved = path.posix.join(path.posix.dirname(map), json.sourceRoot ?? "", source);
+        if (!files.has(resolved)) unresolved.push(`${map} -> ${source}`);
+      }
+    }
+    assert.deepEqual(unresolved, []);
+  });
+
+  test("every sourceMappingURL in a shipped file names a shipped map", () => {
+    const files = new Set(shipped);
+    const dangling: string[] = [];
+    for (const file of shipped.filter((p) => /\.(js|d\.ts)$/.test(p))) {
+      const text = fs.readFileSync(path.join(repoRoot, file), "utf8");
+      const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(text)?.[1];
+      if (url === undefined) continue;
+      const map = path.posix.join(path.posix.dirname(file), url);
+      if (!files.has(map)) dangling.push(`${file} -> ${url}`);
+    }
+    assert.deepEqual(dangling, []);
   });
 });
