@@ -1,5 +1,5 @@
 // `pagekv load`: entries from JSON lines or TSV into the database, in transactions of
-// `--batch` keys. Input is read in fixed chunks (never whole into memory); a bad line
+// `--batch` keys. Input is read in fixed chunks (never whole into memory, lines.ts); a bad line
 // stops the load with its line number, and the batches committed before it stay.
 
 import * as fs from "node:fs";
@@ -7,47 +7,31 @@ import { open } from "../index.js";
 import { count, parse, positionals } from "./args.js";
 import { fromJson } from "./bytes.js";
 import { CliError, EXIT_OK, type Io } from "./io.js";
+import { lines, type ReadChunk } from "./lines.js";
 import { Progress } from "./progress.js";
 
 export const LOAD_BATCH_DEFAULT = 10_000;
 /** Largest batch: a transaction's dirty pages spill to the log, but keep it bounded. */
 export const LOAD_BATCH_MAX = 1_000_000;
-const CHUNK_BYTES = 1 << 16;
-/** Longest input line (a 64 MiB value in hex JSON, with room to spare). */
-const LINE_BYTES_MAX = 160 * 2 ** 20;
+const STDIN_FD = 0;
+/** How long to wait before reading again from a non-blocking stdin that had nothing. */
+const RETRY_WAIT_MS = 1;
+const waitCell = new Int32Array(new SharedArrayBuffer(4));
 
-/** Lines of a file descriptor, read synchronously in chunks; yields [line, bytesReadSoFar]. */
-function* lines(fd: number): Generator<[string, number]> {
-  const buf = Buffer.alloc(CHUNK_BYTES);
-  const decoder = new TextDecoder("utf-8");
-  let pending = "";
-  let bytesRead = 0;
-  for (;;) {
-    let n: number;
-    try {
-      n = fs.readSync(fd, buf, 0, CHUNK_BYTES, null);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "EAGAIN") continue; // non-blocking stdin
-      if ((e as NodeJS.ErrnoException).code === "EOF") n = 0;
-      else throw e;
+/** Reads of a file descriptor for lines(): 0 at the end. */
+function reader(fd: number): ReadChunk {
+  return (buf) => {
+    for (;;) {
+      try {
+        return fs.readSync(fd, buf, 0, buf.length, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "EOF") return 0;
+        if (code !== "EAGAIN") throw e;
+        Atomics.wait(waitCell, 0, 0, RETRY_WAIT_MS); // non-blocking stdin, nothing yet
+      }
     }
-    if (n === 0) break;
-    bytesRead += n;
-    pending += decoder.decode(buf.subarray(0, n), { stream: true });
-    let nl = pending.indexOf("\n");
-    let start = 0;
-    while (nl !== -1) {
-      yield [pending.slice(start, nl), bytesRead];
-      start = nl + 1;
-      nl = pending.indexOf("\n", start);
-    }
-    pending = pending.slice(start);
-    if (pending.length > LINE_BYTES_MAX) {
-      throw new CliError("ERR_ARG", `input line longer than ${LINE_BYTES_MAX} characters`);
-    }
-  }
-  pending += decoder.decode();
-  if (pending.length > 0) yield [pending, bytesRead];
+  };
 }
 
 type Entry = [Uint8Array | string, Uint8Array | string];
@@ -87,7 +71,7 @@ export function load(args: string[], io: Io): number {
   let fd: number;
   let total = 0;
   if (input === "-") {
-    fd = 0;
+    fd = STDIN_FD;
   } else {
     try {
       fd = fs.openSync(input, "r");
@@ -111,7 +95,7 @@ export function load(args: string[], io: Io): number {
       pending = [];
     };
     let lineNo = 0;
-    for (const [raw, bytesRead] of lines(fd)) {
+    for (const [raw, bytesRead] of lines(reader(fd))) {
       lineNo++;
       const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
       if (line.trim() === "") continue;
@@ -127,7 +111,7 @@ export function load(args: string[], io: Io): number {
     progress.update(total > 0 ? total : loaded, true);
   } finally {
     progress.done();
-    if (fd !== 0) fs.closeSync(fd);
+    if (fd !== STDIN_FD) fs.closeSync(fd);
     db.close();
   }
   io.out(`loaded ${loaded} entries into ${file}\n`);
