@@ -159,7 +159,7 @@ export function check(args: string[], io: Io): number {
     return EXIT_OK;
   }
   io.out(problems.map((s) => `${s}\n`).join(""));
-  io.err(`pagekv: ERR_CHECK: ${file}: ${problems.length} problem(s) found\n`);
+  io.err(`pagekv: ERR_VERIFY: ${file}: ${problems.length} problem(s) found\n`);
   return EXIT_FAILURE;
 }
 
