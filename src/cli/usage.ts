@@ -77,9 +77,13 @@ bytes. Page 1 is the header; 'stats' prints the tree's root page.
 `,
   demo: `usage: pagekv demo [--keys N] [--file PATH]
 
-Create PATH (default pagekv-demo.pkv in the working directory, replaced if present),
-load N keys (default 200000; 16-byte keys, 100-byte values, random order, 10000 per
-transaction), read them back uniformly and with a Zipf skew, run range scans of 100
-keys, print a table, then reopen and verify a sample of 1000 keys.
+Load N keys (default 200000; 16-byte keys, 100-byte values, random order, 10000 per
+transaction) into PATH (default pagekv-demo.pkv in the working directory), read them
+back uniformly and with a Zipf skew, run range scans of 100 keys, print a table, then
+reopen and verify a sample of 1000 keys.
+
+The demo's database holds a marker key (!pagekv-demo). A missing PATH is created; an
+existing one is reused only if it is a demo database (its keys are deleted first, under
+its writer lock); any other file is refused with ERR_EXISTS and left as it was.
 `,
 };

@@ -364,7 +364,6 @@ describe("demo", () => {
   test("a small demo finishes, prints its table and verifies", () =>
     withTempDir((dir) => {
       const file = path.join(dir, "demo.pkv");
-      fs.writeFileSync(file, "not a database"); // replaced, not opened
       const out = ok(["demo", "--keys", "2000", "--file", file]);
       assert.match(out, /^phase +ops +ms +ops\/s +hit ratio +evictions$/m);
       for (const phase of [/^load/m, /^get, uniform/m, /^get, Zipf/m, /^range scan/m, /^reopen/m]) {
