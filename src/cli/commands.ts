@@ -7,7 +7,7 @@ import type { Database, RangeOptions } from "../db/db.js";
 import { open } from "../index.js";
 import { Pager, walPathOf } from "../pager/pager.js";
 import { NodeFS } from "../vfs/node/nodefs.js";
-import { count, parse, positionals, str } from "./args.js";
+import { bytesArg, count, parse, positionals, str } from "./args.js";
 import { show, sizeOf, toJson } from "./bytes.js";
 import { dumpPage, treeInfo } from "./inspect.js";
 import { CliError, EXIT_FAILURE, EXIT_OK, type Io, usageError } from "./io.js";
@@ -47,44 +47,45 @@ function keyNotFound(path: string, key: string): CliError {
 }
 
 export function put(args: string[], _io: Io): number {
-  const { positionals: p } = parse("put", args, {});
+  const { positionals: p } = parse("put", args);
   const [file, key, value] = positionals("put", p, ["file", "key", "value"]);
-  withDb(file, "create", (db) => db.put(key, value));
+  const k = bytesArg("put", "<key>", key);
+  const val = bytesArg("put", "<value>", value);
+  withDb(file, "create", (db) => db.put(k, val));
   return EXIT_OK;
 }
 
 export function get(args: string[], io: Io): number {
-  const { positionals: p } = parse("get", args, {});
+  const { values: v, positionals: p } = parse("get", args);
   const [file, key] = positionals("get", p, ["file", "key"]);
-  const value = withDb(file, "read", (db) => db.get(key));
+  const k = bytesArg("get", "<key>", key);
+  const value = withDb(file, "read", (db) => db.get(k));
   if (value === undefined) throw keyNotFound(file, key);
-  io.out(`${show(value)}\n`);
+  io.out(
+    v.json === true
+      ? `${JSON.stringify({ key: toJson(k), value: toJson(value) })}\n`
+      : `${show(value)}\n`,
+  );
   return EXIT_OK;
 }
 
 export function del(args: string[], _io: Io): number {
-  const { positionals: p } = parse("del", args, {});
+  const { positionals: p } = parse("del", args);
   const [file, key] = positionals("del", p, ["file", "key"]);
-  if (!withDb(file, "write", (db) => db.delete(key))) throw keyNotFound(file, key);
+  const k = bytesArg("del", "<key>", key);
+  if (!withDb(file, "write", (db) => db.delete(k))) {
+    throw keyNotFound(file, key);
+  }
   return EXIT_OK;
 }
 
 export function scan(args: string[], io: Io): number {
-  const { values: v, positionals: p } = parse("scan", args, {
-    gt: { type: "string" },
-    gte: { type: "string" },
-    lt: { type: "string" },
-    lte: { type: "string" },
-    prefix: { type: "string" },
-    reverse: { type: "boolean" },
-    limit: { type: "string" },
-    json: { type: "boolean" },
-  });
+  const { values: v, positionals: p } = parse("scan", args);
   const [file] = positionals("scan", p, ["file"]);
   const range: RangeOptions = { reverse: v.reverse === true };
   for (const bound of ["gt", "gte", "lt", "lte", "prefix"] as const) {
     const b = str(v[bound]);
-    if (b !== undefined) range[bound] = b;
+    if (b !== undefined) range[bound] = bytesArg("scan", `--${bound}`, b);
   }
   const limit = count("scan", "limit", v.limit);
   if (limit !== undefined) range.limit = limit;
@@ -115,7 +116,7 @@ function fileSize(path: string): number {
 }
 
 export function stats(args: string[], io: Io): number {
-  const { positionals: p } = parse("stats", args, {});
+  const { positionals: p } = parse("stats", args);
   const [file] = positionals("stats", p, ["file"]);
   if (!fs.existsSync(file)) throw new CliError("ERR_NOT_FOUND", `${file}: no such database`);
   const fileBytes = fileSize(file);
@@ -151,7 +152,7 @@ export function stats(args: string[], io: Io): number {
 }
 
 export function check(args: string[], io: Io): number {
-  const { positionals: p } = parse("check", args, {});
+  const { positionals: p } = parse("check", args);
   const [file] = positionals("check", p, ["file"]);
   const problems = withDb(file, "read", (db) => db.check());
   if (problems.length === 0) {
@@ -164,7 +165,7 @@ export function check(args: string[], io: Io): number {
 }
 
 export function dump(args: string[], io: Io): number {
-  const { positionals: p } = parse("dump", args, {});
+  const { positionals: p } = parse("dump", args);
   const [file, page] = positionals("dump", p, ["file", "page"]);
   const pgno = /^\d+$/.test(page) ? Number(page) : Number.NaN;
   if (!Number.isSafeInteger(pgno) || pgno < 1) {

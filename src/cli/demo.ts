@@ -146,10 +146,7 @@ function table(rows: Row[]): string {
 }
 
 export function demo(args: string[], io: Io): number {
-  const { values: v, positionals: p } = parse("demo", args, {
-    keys: { type: "string" },
-    file: { type: "string" },
-  });
+  const { values: v, positionals: p } = parse("demo", args);
   positionals("demo", p, []);
   const n = count("demo", "keys", v.keys) ?? DEMO_KEYS_DEFAULT;
   if (n < 1 || n > DEMO_KEYS_MAX) throw usageError(`demo: --keys must be in 1..${DEMO_KEYS_MAX}`);

@@ -9,8 +9,8 @@ import type { Database } from "../db/db.js";
 import { isPagekvError } from "../errors.js";
 import { open } from "../index.js";
 import { walPathOf } from "../pager/pager.js";
-import { count, parse, positionals } from "./args.js";
-import { fromJson } from "./bytes.js";
+import { count, notHex, parse, positionals } from "./args.js";
+import { fromJson, parsePlain } from "./bytes.js";
 import { CliError, EXIT_OK, fromSystemError, type Io, usageError } from "./io.js";
 import { lines, type ReadChunk } from "./lines.js";
 import { Progress } from "./progress.js";
@@ -25,8 +25,6 @@ const RETRY_WAIT_MS = 1;
 const waitCell = new Int32Array(new SharedArrayBuffer(4));
 
 type Entry = [Uint8Array, Uint8Array];
-
-const encoder = new TextEncoder();
 
 interface Input {
   fd: number;
@@ -72,10 +70,17 @@ function reader(input: Input): ReadChunk {
   };
 }
 
+/** A key or value field of a TSV line, in the plain form (bytes.ts). */
+function tsvField(s: string, what: string): Uint8Array {
+  const b = parsePlain(s);
+  if (b === undefined) throw new CliError("ERR_ARG", `${what} ${notHex(s)}`);
+  return b;
+}
+
 function parseTsvLine(line: string): Entry {
   const tab = line.indexOf("\t");
   if (tab === -1) throw new CliError("ERR_ARG", "no tab between key and value");
-  return [encoder.encode(line.slice(0, tab)), encoder.encode(line.slice(tab + 1))];
+  return [tsvField(line.slice(0, tab), "key"), tsvField(line.slice(tab + 1), "value")];
 }
 
 function parseJsonLine(line: string): Entry {
@@ -172,7 +177,7 @@ function failure(e: unknown, input: Input, at: Progressed): unknown {
 }
 
 export function load(args: string[], io: Io): number {
-  const { values: v, positionals: p } = parse("load", args, { batch: { type: "string" } });
+  const { values: v, positionals: p } = parse("load", args);
   const [file, inputArg] = positionals("load", p, ["file", "input"]);
   const batch = count("load", "batch", v.batch) ?? LOAD_BATCH_DEFAULT;
   if (batch < 1 || batch > LOAD_BATCH_MAX) {

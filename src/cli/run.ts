@@ -19,11 +19,13 @@ import {
   OutputClosed,
 } from "./io.js";
 import { load } from "./load.js";
+import type { CommandName } from "./options.js";
 import { HELP, SUMMARY } from "./usage.js";
+import { packageVersion } from "./version.js";
 
 type Command = (args: string[], io: Io) => number;
 
-const COMMANDS: Record<string, Command> = {
+const COMMANDS: Record<CommandName, Command> = {
   put: commands.put,
   get: commands.get,
   del: commands.del,
@@ -55,7 +57,11 @@ function dispatch(argv: string[], io: Io): number {
     io.out(SUMMARY);
     return EXIT_OK;
   }
-  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (name === "--version") {
+    io.out(`${packageVersion()}\n`);
+    return EXIT_OK;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name as CommandName] : undefined;
   if (command === undefined) {
     io.err(`pagekv: ERR_USAGE: unknown command '${name}' (try 'pagekv --help')\n`);
     return EXIT_USAGE;
@@ -64,7 +70,7 @@ function dispatch(argv: string[], io: Io): number {
   const dashdash = args.indexOf("--");
   const flags = dashdash === -1 ? args : args.slice(0, dashdash);
   if (flags.includes("--help") || flags.includes("-h")) {
-    io.out(HELP[name]);
+    io.out(HELP[name as CommandName]);
     return EXIT_OK;
   }
   return command(args, io);
@@ -86,7 +92,7 @@ function report(e: unknown, name: string | undefined, io: Io): number {
   const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
   io.err(`pagekv: ERR_INTERNAL: ${oneLine(what)}\n`);
   io.err(
-    "pagekv: this is a bug in pagekv; please report it with the command " +
+    `pagekv: this is a bug in pagekv ${versionOrUnknown()}; please report it with the command ` +
       "line and its output with PAGEKV_DEBUG=1 set (which adds the stack)\n",
   );
   if (io.debug === true && e instanceof Error && e.stack !== undefined) io.err(`${e.stack}\n`);
@@ -95,6 +101,14 @@ function report(e: unknown, name: string | undefined, io: Io): number {
 
 function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, " ");
+}
+
+function versionOrUnknown(): string {
+  try {
+    return packageVersion();
+  } catch {
+    return "(version unknown)";
+  }
 }
 
 /** An engine error's message without the code it starts with. */

@@ -1,0 +1,38 @@
+// Every command's options in one table: the commands parse with it, and the tests check
+// that usage.ts names exactly these (a flag added here is added to the help texts too).
+
+import type { ParseArgsConfig } from "node:util";
+
+export type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export type CommandName =
+  | "put"
+  | "get"
+  | "del"
+  | "scan"
+  | "load"
+  | "stats"
+  | "check"
+  | "dump"
+  | "demo";
+
+export const OPTIONS: Record<CommandName, Options> = {
+  put: {},
+  get: { json: { type: "boolean" } },
+  del: {},
+  scan: {
+    gt: { type: "string" },
+    gte: { type: "string" },
+    lt: { type: "string" },
+    lte: { type: "string" },
+    prefix: { type: "string" },
+    reverse: { type: "boolean" },
+    limit: { type: "string" },
+    json: { type: "boolean" },
+  },
+  load: { batch: { type: "string" } },
+  stats: {},
+  check: {},
+  dump: {},
+  demo: { keys: { type: "string" }, file: { type: "string" } },
+};
