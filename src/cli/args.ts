@@ -1,8 +1,9 @@
 // Argument parsing shared by the commands: node:util's parseArgs in strict mode over the
 // command's row of OPTIONS, with every parse failure turned into a usage error (exit 2),
-// and the checks of positionals, counts and byte arguments.
+// and the checks of positionals, counts, byte arguments and --recover.
 
 import { parseArgs } from "node:util";
+import type { RecoverMode } from "../wal/wal.js";
 import { hex, parsePlain } from "./bytes.js";
 import { usageError } from "./io.js";
 import { type CommandName, OPTIONS } from "./options.js";
@@ -75,4 +76,11 @@ export function notHex(s: string): string {
   const asText =
     s.length > 40 ? "0x and the hex of its UTF-8" : `0x${hex(new TextEncoder().encode(s))}`;
   return `'${shown}' starts with 0x but is not hex (an even number of hex digits); for the text itself write ${asText}`;
+}
+
+/** --recover: "strict" (the default) or "truncate", or a usage error. */
+export function recoverMode(command: string, v: string | boolean | undefined): RecoverMode {
+  if (v === undefined || v === "strict") return "strict";
+  if (v === "truncate") return "truncate";
+  throw usageError(`${command}: --recover must be 'truncate' or 'strict', got '${String(v)}'`);
 }

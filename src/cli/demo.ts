@@ -20,8 +20,8 @@ import { count, parse, positionals, str } from "./args.js";
 import { sizeOf } from "./bytes.js";
 import { treeInfo } from "./inspect.js";
 import { CliError, EXIT_OK, type Io, usageError } from "./io.js";
+import { messageOf } from "./open.js";
 import { Progress } from "./progress.js";
-import { messageOf } from "./run.js";
 
 export const DEMO_FILE = "pagekv-demo.pkv";
 /** The key that marks a database as the demo's own; it sorts before every "key:" key. */

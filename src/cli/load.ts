@@ -7,14 +7,13 @@
 import * as fs from "node:fs";
 import type { Database } from "../db/db.js";
 import { isPagekvError } from "../errors.js";
-import { open } from "../index.js";
 import { walPathOf } from "../pager/pager.js";
-import { count, notHex, parse, positionals } from "./args.js";
+import { count, notHex, parse, positionals, recoverMode } from "./args.js";
 import { fromJson, parsePlain } from "./bytes.js";
 import { CliError, EXIT_OK, fromSystemError, type Io, usageError } from "./io.js";
 import { lines, type ReadChunk } from "./lines.js";
+import { messageOf, openDb } from "./open.js";
 import { Progress } from "./progress.js";
-import { messageOf } from "./run.js";
 
 export const LOAD_BATCH_DEFAULT = 10_000;
 /** Largest batch: a transaction's dirty pages spill to the log, but keep it bounded. */
@@ -183,13 +182,14 @@ export function load(args: string[], io: Io): number {
   if (batch < 1 || batch > LOAD_BATCH_MAX) {
     throw usageError(`load: --batch must be in 1..${LOAD_BATCH_MAX}`);
   }
+  const recover = recoverMode("load", v.recover);
   const input = openInput(inputArg);
   const at: Progressed = { committed: 0, line: 0, batchLines: [0, 0] };
   let created = false;
   let failed: unknown;
   try {
     created = !fs.existsSync(file);
-    const db = open(file);
+    const db = openDb(file, "create", recover, io);
     try {
       loadInto(db, input, batch, io, at);
     } catch (e) {

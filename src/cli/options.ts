@@ -5,6 +5,9 @@ import type { ParseArgsConfig } from "node:util";
 
 export type Options = NonNullable<ParseArgsConfig["options"]>;
 
+/** On every command that opens a database: what to do with damaged synced log frames. */
+const RECOVER: Options = { recover: { type: "string" } };
+
 export type CommandName =
   | "put"
   | "get"
@@ -17,9 +20,9 @@ export type CommandName =
   | "demo";
 
 export const OPTIONS: Record<CommandName, Options> = {
-  put: {},
-  get: { json: { type: "boolean" } },
-  del: {},
+  put: { ...RECOVER },
+  get: { json: { type: "boolean" }, ...RECOVER },
+  del: { ...RECOVER },
   scan: {
     gt: { type: "string" },
     gte: { type: "string" },
@@ -29,10 +32,11 @@ export const OPTIONS: Record<CommandName, Options> = {
     reverse: { type: "boolean" },
     limit: { type: "string" },
     json: { type: "boolean" },
+    ...RECOVER,
   },
-  load: { batch: { type: "string" } },
-  stats: {},
-  check: {},
-  dump: {},
+  load: { batch: { type: "string" }, ...RECOVER },
+  stats: { ...RECOVER },
+  check: { ...RECOVER },
+  dump: { ...RECOVER },
   demo: { keys: { type: "string" }, file: { type: "string" } },
 };

@@ -19,6 +19,7 @@ import {
   OutputClosed,
 } from "./io.js";
 import { load } from "./load.js";
+import { messageOf } from "./open.js";
 import type { CommandName } from "./options.js";
 import { HELP, SUMMARY } from "./usage.js";
 import { packageVersion } from "./version.js";
@@ -109,9 +110,4 @@ function versionOrUnknown(): string {
   } catch {
     return "(version unknown)";
   }
-}
-
-/** An engine error's message without the code it starts with. */
-export function messageOf(e: { code: string; message: string }): string {
-  return e.message.startsWith(`${e.code}: `) ? e.message.slice(e.code.length + 2) : e.message;
 }

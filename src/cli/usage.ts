@@ -11,6 +11,12 @@ byte (lowercase in output). So 0x0102 is the two bytes 01 02, the text 0x12 prin
 0x30783132, and an argument that starts with 0x must be such hex. --json shows UTF-8
 as a JSON string and other bytes as {"hex": "..."}.`;
 
+const RECOVER = `  --recover truncate   when the log holds damaged frames that had been synced, open
+                       at the last good commit instead of failing with ERR_CORRUPT,
+                       and say on stderr how many transactions were dropped (get, scan,
+                       stats, check and dump recover in memory only; put, del and load
+                       repair the file)`;
+
 export const SUMMARY = `usage: pagekv <command> <file> [args]
        pagekv --help | --version
 
@@ -26,6 +32,9 @@ commands:
   dump <file> <page>              decode one page
   demo [--keys N] [--file PATH]   load, read and scan a demo database (pagekv-demo.pkv)
 
+options of every command that opens a database (all but demo):
+${RECOVER}
+
 Run 'pagekv <command> --help' for a command's options.
 ${PLAIN_FORM}
 Failures print 'pagekv: <code>: <message>' on stderr.
@@ -33,13 +42,16 @@ Exit status: 0 success, 1 missing key / failed check / runtime error, 2 bad usag
 `;
 
 export const HELP: Record<CommandName, string> = {
-  put: `usage: pagekv put <file> <key> <value>
+  put: `usage: pagekv put <file> <key> <value> [--recover truncate]
 
 Store <value> under <key> in one durable transaction. Creates <file> if missing.
 Use -- before a key that starts with '-'. A key or value that starts with 0x is hex:
 put db k 0x0102 stores the two bytes 01 02; for the text 0x12 write 0x30783132.
+
+options:
+${RECOVER}
 `,
-  get: `usage: pagekv get <file> <key> [--json]
+  get: `usage: pagekv get <file> <key> [--json] [--recover truncate]
 
 Print the value stored under <key>: as text, or as 0x and hex when it is not printable
 UTF-8 or starts with 0x (a <key> that starts with 0x is hex too).
@@ -48,10 +60,14 @@ Exit 1 with ERR_KEY_NOT_FOUND if there is none.
 options:
   --json               print {"key": ..., "value": ...} as scan --json does: UTF-8 as
                        a string, other bytes as {"hex": "..."}
+${RECOVER}
 `,
-  del: `usage: pagekv del <file> <key>
+  del: `usage: pagekv del <file> <key> [--recover truncate]
 
 Delete <key> (0x and hex for bytes). Exit 1 with ERR_KEY_NOT_FOUND if it did not exist.
+
+options:
+${RECOVER}
 `,
   scan: `usage: pagekv scan <file> [options]
 
@@ -69,8 +85,9 @@ options:
   --limit <n>          at most <n> entries (after --reverse: the highest keys)
   --json               JSON lines {"key": ..., "value": ...}; bytes that are not UTF-8
                        appear as {"hex": "..."}
+${RECOVER}
 `,
-  load: `usage: pagekv load <file> <input> [--batch N]
+  load: `usage: pagekv load <file> <input> [--batch N] [--recover truncate]
 
 Load entries from <input> ('-' for stdin): JSON lines {"key": ..., "value": ...} (a
 string, or {"hex": "..."}) when the first non-space character is '{', else TSV lines
@@ -83,29 +100,39 @@ before it, which stay. A load that committed nothing to a file it created remove
 
 options:
   --batch <n>          keys per transaction (default 10000)
+${RECOVER}
 `,
-  stats: `usage: pagekv stats <file>
+  stats: `usage: pagekv stats <file> [--recover truncate]
 
 Print the file and log size, page counts, the tree's depth, node counts and fill, and
 the buffer pool's figures (hit ratio, evictions) for one walk of the tree.
+
+options:
+${RECOVER}
 `,
-  check: `usage: pagekv check <file>
+  check: `usage: pagekv check <file> [--recover truncate]
 
 Verify ordering, separators, the leaf chain and page accounting. Prints each problem
 and exits 1 (ERR_VERIFY) if there is any.
+
+options:
+${RECOVER}
 `,
-  dump: `usage: pagekv dump <file> <page>
+  dump: `usage: pagekv dump <file> <page> [--recover truncate]
 
 Decode page <page>: its kind, cell count, keys, children or right sibling and free
 bytes. Page 1 is the header; 'stats' prints the tree's root page.
+
+options:
+${RECOVER}
 `,
   demo: `usage: pagekv demo [--keys N] [--file PATH]
 
-Load N keys into PATH (16-byte keys, 100-byte values, random order, 10000 per
-transaction), read them back uniformly and with a Zipf skew, run range scans of 100
-keys, print a table, then reopen and verify a sample of 1000 keys.
+Load N keys (16-byte keys, 100-byte values, random order, 10000 per transaction) into
+PATH, read them back uniformly and with a Zipf skew, run range scans of 100 keys, print
+a table, then reopen and verify a sample of 1000 keys.
 
-The demo's database holds a marker key (${"!pagekv-demo"}). A missing PATH is created; an
+The demo's database holds a marker key (!pagekv-demo). A missing PATH is created; an
 existing one is reused only if it is a demo database (its keys are deleted first, under
 its writer lock); any other file is refused with ERR_EXISTS and left as it was.
 
