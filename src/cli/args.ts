@@ -1,22 +1,24 @@
-// Argument parsing shared by the commands: node:util's parseArgs in strict mode, with
-// every parse failure turned into a usage error (exit 2), and the positional checks.
+// Argument parsing shared by the commands: node:util's parseArgs in strict mode over the
+// command's row of OPTIONS, with every parse failure turned into a usage error (exit 2),
+// and the checks of positionals, counts, byte arguments and --recover.
 
-import { type ParseArgsConfig, parseArgs } from "node:util";
+import { parseArgs } from "node:util";
+import type { RecoverMode } from "../wal/wal.js";
+import { hex, parsePlain } from "./bytes.js";
 import { usageError } from "./io.js";
-
-type Options = NonNullable<ParseArgsConfig["options"]>;
+import { type CommandName, OPTIONS } from "./options.js";
 
 export interface Parsed {
   values: Record<string, string | boolean | undefined>;
   positionals: string[];
 }
 
-/** Parse `args` for `command`; `--help` / `-h` is always accepted. */
-export function parse(command: string, args: string[], options: Options): Parsed {
+/** Parse `args` for `command` with its OPTIONS; `--help` / `-h` is always accepted. */
+export function parse(command: CommandName, args: string[]): Parsed {
   try {
     const { values, positionals } = parseArgs({
       args,
-      options: { ...options, help: { type: "boolean", short: "h" } },
+      options: { ...OPTIONS[command], help: { type: "boolean", short: "h" } },
       allowPositionals: true,
       strict: true,
     });
@@ -59,4 +61,26 @@ export function count(
 /** A string flag value (parseArgs already checked its type). */
 export function str(v: string | boolean | undefined): string | undefined {
   return typeof v === "string" ? v : undefined;
+}
+
+/** The bytes of a key or value argument in the plain form (bytes.ts), or a usage error. */
+export function bytesArg(command: string, what: string, s: string): Uint8Array {
+  const b = parsePlain(s);
+  if (b === undefined) throw usageError(`${command}: ${what} ${notHex(s)}`);
+  return b;
+}
+
+/** Why `s` (which starts with 0x) is refused, and how to write it as text. */
+export function notHex(s: string): string {
+  const shown = s.length > 40 ? `${s.slice(0, 40)}...` : s;
+  const asText =
+    s.length > 40 ? "0x and the hex of its UTF-8" : `0x${hex(new TextEncoder().encode(s))}`;
+  return `'${shown}' starts with 0x but is not hex (an even number of hex digits); for the text itself write ${asText}`;
+}
+
+/** --recover: "strict" (the default) or "truncate", or a usage error. */
+export function recoverMode(command: string, v: string | boolean | undefined): RecoverMode {
+  if (v === undefined || v === "strict") return "strict";
+  if (v === "truncate") return "truncate";
+  throw usageError(`${command}: --recover must be 'truncate' or 'strict', got '${String(v)}'`);
 }

@@ -1,8 +1,11 @@
-// How the CLI shows and reads keys and values: text when the bytes are printable UTF-8,
-// `0x`-prefixed hex otherwise, and the JSON form used by `scan --json` and `load`
-// (a string, or {"hex": "..."} for bytes that are not UTF-8). Never touches a database.
+// How the CLI shows and reads keys and values. The plain form (arguments, TSV input, plain
+// output) is text as itself when the bytes are printable UTF-8 that does not start with
+// "0x", and otherwise "0x" and two lowercase hex digits per byte: so "0x..." always means
+// hex, and every byte string has exactly one plain form. The JSON form (`--json`, `load`)
+// is a string for valid UTF-8, else {"hex": "..."}. Never touches a database.
 
-const decoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the bytes, not a mark to drop.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
 /** The text of `b` if it is valid UTF-8, else undefined. */
@@ -14,11 +17,17 @@ export function utf8(b: Uint8Array): string | undefined {
   }
 }
 
-/** True for text that prints on one line: no C0/C1 control characters, no DEL. */
+/** The plain form's mark of hex; text starting with it is shown as hex too. */
+export const HEX_PREFIX = "0x";
+
+/**
+ * True for text that prints on one line: no C0/C1 control characters, no DEL, no
+ * U+2028/U+2029 (line and paragraph separators).
+ */
 function printable(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c < 0x20 || (c >= 0x7f && c < 0xa0)) return false;
+    if (c < 0x20 || (c >= 0x7f && c < 0xa0) || c === 0x2028 || c === 0x2029) return false;
   }
   return true;
 }
@@ -29,10 +38,23 @@ export function hex(b: Uint8Array): string {
   return s;
 }
 
-/** Printable UTF-8 as itself, anything else as `0x` and hex (the empty string stays ""). */
+/**
+ * The plain form: printable UTF-8 that does not start with "0x" as itself, anything else
+ * as "0x" and hex (the empty string stays ""). parsePlain is its inverse.
+ */
 export function show(b: Uint8Array): string {
   const s = utf8(b);
-  return s !== undefined && printable(s) ? s : `0x${hex(b)}`;
+  return s !== undefined && printable(s) && !s.startsWith(HEX_PREFIX)
+    ? s
+    : `${HEX_PREFIX}${hex(b)}`;
+}
+
+/**
+ * The bytes of a plain-form string: "0x" and an even number of hex digits (either case)
+ * are those bytes, anything else is its UTF-8. Undefined for "0x" followed by non-hex.
+ */
+export function parsePlain(s: string): Uint8Array | undefined {
+  return s.startsWith(HEX_PREFIX) ? parseHex(s.slice(HEX_PREFIX.length)) : encoder.encode(s);
 }
 
 export type JsonBytes = string | { hex: string };

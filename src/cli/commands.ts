@@ -3,93 +3,63 @@
 // command closes what it opened, whatever happens.
 
 import * as fs from "node:fs";
-import type { Database, RangeOptions } from "../db/db.js";
-import { open } from "../index.js";
-import { Pager, walPathOf } from "../pager/pager.js";
-import { NodeFS } from "../vfs/node/nodefs.js";
-import { count, parse, positionals, str } from "./args.js";
+import type { RangeOptions } from "../db/db.js";
+import { walPathOf } from "../pager/pager.js";
+import { bytesArg, count, parse, positionals, recoverMode, str } from "./args.js";
 import { show, sizeOf, toJson } from "./bytes.js";
 import { dumpPage, treeInfo } from "./inspect.js";
 import { CliError, EXIT_FAILURE, EXIT_OK, type Io, usageError } from "./io.js";
-
-/** Pool frames for the inspection commands' own pager (they pin one page at a time). */
-const INSPECT_CACHE_FRAMES = 256;
-
-/**
- * Run `fn` on the database at `path` and close it, even when `fn` throws. "read" opens it
- * read-only (no lock against other readers, nothing written, not even a checkpoint);
- * "write" needs the file; "create" makes it when missing.
- */
-function withDb<T>(path: string, mode: "read" | "write" | "create", fn: (db: Database) => T): T {
-  const db = open(path, { create: mode === "create", readOnly: mode === "read" });
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
-
-/** Run `fn` on a read-only pager of the database at `path` (for stats and dump). */
-function withPager<T>(path: string, fn: (pager: Pager) => T): T {
-  const pager = Pager.open(new NodeFS(), path, {
-    cacheFrames: INSPECT_CACHE_FRAMES,
-    readOnly: true,
-  });
-  try {
-    return fn(pager);
-  } finally {
-    pager.close();
-  }
-}
+import { withDb, withPager } from "./open.js";
 
 function keyNotFound(path: string, key: string): CliError {
   return new CliError("ERR_KEY_NOT_FOUND", `${path}: no key '${key}'`);
 }
 
-export function put(args: string[], _io: Io): number {
-  const { positionals: p } = parse("put", args, {});
+export function put(args: string[], io: Io): number {
+  const { values: v, positionals: p } = parse("put", args);
   const [file, key, value] = positionals("put", p, ["file", "key", "value"]);
-  withDb(file, "create", (db) => db.put(key, value));
+  const k = bytesArg("put", "<key>", key);
+  const val = bytesArg("put", "<value>", value);
+  withDb(file, "create", recoverMode("put", v.recover), io, (db) => db.put(k, val));
   return EXIT_OK;
 }
 
 export function get(args: string[], io: Io): number {
-  const { positionals: p } = parse("get", args, {});
+  const { values: v, positionals: p } = parse("get", args);
   const [file, key] = positionals("get", p, ["file", "key"]);
-  const value = withDb(file, "read", (db) => db.get(key));
+  const k = bytesArg("get", "<key>", key);
+  const value = withDb(file, "read", recoverMode("get", v.recover), io, (db) => db.get(k));
   if (value === undefined) throw keyNotFound(file, key);
-  io.out(`${show(value)}\n`);
+  io.out(
+    v.json === true
+      ? `${JSON.stringify({ key: toJson(k), value: toJson(value) })}\n`
+      : `${show(value)}\n`,
+  );
   return EXIT_OK;
 }
 
-export function del(args: string[], _io: Io): number {
-  const { positionals: p } = parse("del", args, {});
+export function del(args: string[], io: Io): number {
+  const { values: v, positionals: p } = parse("del", args);
   const [file, key] = positionals("del", p, ["file", "key"]);
-  if (!withDb(file, "write", (db) => db.delete(key))) throw keyNotFound(file, key);
+  const k = bytesArg("del", "<key>", key);
+  if (!withDb(file, "write", recoverMode("del", v.recover), io, (db) => db.delete(k))) {
+    throw keyNotFound(file, key);
+  }
   return EXIT_OK;
 }
 
 export function scan(args: string[], io: Io): number {
-  const { values: v, positionals: p } = parse("scan", args, {
-    gt: { type: "string" },
-    gte: { type: "string" },
-    lt: { type: "string" },
-    lte: { type: "string" },
-    prefix: { type: "string" },
-    reverse: { type: "boolean" },
-    limit: { type: "string" },
-    json: { type: "boolean" },
-  });
+  const { values: v, positionals: p } = parse("scan", args);
   const [file] = positionals("scan", p, ["file"]);
   const range: RangeOptions = { reverse: v.reverse === true };
   for (const bound of ["gt", "gte", "lt", "lte", "prefix"] as const) {
     const b = str(v[bound]);
-    if (b !== undefined) range[bound] = b;
+    if (b !== undefined) range[bound] = bytesArg("scan", `--${bound}`, b);
   }
   const limit = count("scan", "limit", v.limit);
   if (limit !== undefined) range.limit = limit;
   const json = v.json === true;
-  withDb(file, "read", (db) => {
+  withDb(file, "read", recoverMode("scan", v.recover), io, (db) => {
     // Lines are gathered into chunks so a long scan is not one write call per key.
     let chunk = "";
     for (const [key, value] of db.range(range)) {
@@ -115,12 +85,12 @@ function fileSize(path: string): number {
 }
 
 export function stats(args: string[], io: Io): number {
-  const { positionals: p } = parse("stats", args, {});
+  const { values: v, positionals: p } = parse("stats", args);
   const [file] = positionals("stats", p, ["file"]);
   if (!fs.existsSync(file)) throw new CliError("ERR_NOT_FOUND", `${file}: no such database`);
   const fileBytes = fileSize(file);
   const logBytes = fileSize(walPathOf(file));
-  const lines = withPager(file, (pager) => {
+  const lines = withPager(file, recoverMode("stats", v.recover), io, (pager) => {
     const t = treeInfo(pager);
     const s = pager.stats();
     const lookups = s.hits + s.misses;
@@ -151,27 +121,29 @@ export function stats(args: string[], io: Io): number {
 }
 
 export function check(args: string[], io: Io): number {
-  const { positionals: p } = parse("check", args, {});
+  const { values: v, positionals: p } = parse("check", args);
   const [file] = positionals("check", p, ["file"]);
-  const problems = withDb(file, "read", (db) => db.check());
+  const problems = withDb(file, "read", recoverMode("check", v.recover), io, (db) => db.check());
   if (problems.length === 0) {
     io.out(`${file}: ok\n`);
     return EXIT_OK;
   }
   io.out(problems.map((s) => `${s}\n`).join(""));
-  io.err(`pagekv: ERR_CHECK: ${file}: ${problems.length} problem(s) found\n`);
+  io.err(`pagekv: ERR_VERIFY: ${file}: ${problems.length} problem(s) found\n`);
   return EXIT_FAILURE;
 }
 
 export function dump(args: string[], io: Io): number {
-  const { positionals: p } = parse("dump", args, {});
+  const { values: v, positionals: p } = parse("dump", args);
   const [file, page] = positionals("dump", p, ["file", "page"]);
   const pgno = /^\d+$/.test(page) ? Number(page) : Number.NaN;
   if (!Number.isSafeInteger(pgno) || pgno < 1) {
     throw usageError(`dump: <page> must be a page number (1 or more), got '${page}'`);
   }
   if (!fs.existsSync(file)) throw new CliError("ERR_NOT_FOUND", `${file}: no such database`);
-  const lines = withPager(file, (pager) => dumpPage(pager, pgno));
+  const lines = withPager(file, recoverMode("dump", v.recover), io, (pager) =>
+    dumpPage(pager, pgno),
+  );
   io.out(lines.map((s) => `${s}\n`).join(""));
   return EXIT_OK;
 }

@@ -1,21 +1,32 @@
 // `pagekv demo` (what `npm start` runs): the key/value store on a real file in the working
 // directory. Loads N keys in random order, reads them back uniformly and with a Zipf skew,
 // runs range scans, prints a table of throughput and pool figures, then reopens the file
-// and verifies a sample. Deterministic (a fixed seed); it only ever touches its own file.
+// and verifies a sample. Deterministic (a fixed seed).
+//
+// It only ever touches its own file, and only under the file's writer lock: the demo's
+// database carries a marker key, and an existing file is reused only when it opens as a
+// database holding that marker (its keys are then deleted in transactions). Any other
+// file (text, another database, an empty one) is refused and left as it was. It never
+// deletes a file.
 
 import * as fs from "node:fs";
 import type { Database, DbStats } from "../db/db.js";
+import { isPagekvError } from "../errors.js";
 import { open } from "../index.js";
-import { Pager, walPathOf } from "../pager/pager.js";
+import { Pager } from "../pager/pager.js";
 import { NodeFS } from "../vfs/node/nodefs.js";
 import { Prng } from "../vfs/prng.js";
 import { count, parse, positionals, str } from "./args.js";
 import { sizeOf } from "./bytes.js";
 import { treeInfo } from "./inspect.js";
 import { CliError, EXIT_OK, type Io, usageError } from "./io.js";
+import { messageOf } from "./open.js";
 import { Progress } from "./progress.js";
 
 export const DEMO_FILE = "pagekv-demo.pkv";
+/** The key that marks a database as the demo's own; it sorts before every "key:" key. */
+export const DEMO_MARKER_KEY = "!pagekv-demo";
+const DEMO_MARKER_VALUE = "made by pagekv demo, which clears and reuses this file";
 export const DEMO_KEYS_DEFAULT = 200_000;
 /** Keys are "key:" and 12 digits, so at most 10^12; the demo keeps them all in memory. */
 export const DEMO_KEYS_MAX = 10_000_000;
@@ -28,6 +39,7 @@ const ZIPF_S = 0.99;
 const SEED = 20_240_601;
 
 const encoder = new TextEncoder();
+const MARKER_BYTES = encoder.encode(DEMO_MARKER_KEY);
 
 function keyOf(i: number): Uint8Array {
   const k = encoder.encode(`key:${String(i).padStart(KEY_BYTES - 4, "0")}`);
@@ -134,27 +146,23 @@ function table(rows: Row[]): string {
 }
 
 export function demo(args: string[], io: Io): number {
-  const { values: v, positionals: p } = parse("demo", args, {
-    keys: { type: "string" },
-    file: { type: "string" },
-  });
+  const { values: v, positionals: p } = parse("demo", args);
   positionals("demo", p, []);
   const n = count("demo", "keys", v.keys) ?? DEMO_KEYS_DEFAULT;
   if (n < 1 || n > DEMO_KEYS_MAX) throw usageError(`demo: --keys must be in 1..${DEMO_KEYS_MAX}`);
   const file = str(v.file) ?? DEMO_FILE;
-  for (const f of [file, walPathOf(file)]) fs.rmSync(f, { force: true });
 
   const prng = new Prng(SEED);
   const order = permutation(n, prng);
   const keys = Array.from({ length: n }, (_, i) => keyOf(i));
-  io.out(
-    `pagekv demo: ${n.toLocaleString("en-US")} keys (${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values) in ${file}\n\n`,
-  );
-
+  // Before any output: a file that is not the demo's is refused with nothing printed.
+  const db = openDemo(file);
   const rows: Row[] = [];
-  const db = open(file);
   let bad = 0;
   try {
+    io.out(
+      `pagekv demo: ${n.toLocaleString("en-US")} keys (${KEY_BYTES}-byte keys, ${VALUE_BYTES}-byte values) in ${file}\n\n`,
+    );
     const pool = db.stats();
     io.out(
       `page size ${pool.pageSize}, pool ${pool.cacheFrames} frames (${sizeOf(pool.cacheFrames * pool.pageSize)})\n\n`,
@@ -250,13 +258,88 @@ export function demo(args: string[], io: Io): number {
   io.out(table(rows));
   const fileBytes = fs.statSync(file).size;
   io.out(
-    `\ntree depth ${tree.depth}; ${tree.leafPages.toLocaleString("en-US")} leaf + ${tree.interiorPages} interior pages, ${(tree.fill * 100).toFixed(0)}% full; ${tree.keys.toLocaleString("en-US")} keys\n` +
+    `\ntree depth ${tree.depth}; ${tree.leafPages.toLocaleString("en-US")} leaf + ${tree.interiorPages} interior pages, ${(tree.fill * 100).toFixed(0)}% full; ${(tree.keys - 1).toLocaleString("en-US")} keys\n` +
       `file ${file}: ${sizeOf(fileBytes)}; check: ${bad === 0 ? "ok" : "FAILED"}\n`,
   );
   if (bad > 0) throw new CliError("ERR_VERIFY", `${file}: ${bad} reads or checks did not match`);
-  if (tree.keys !== n) {
-    throw new CliError("ERR_VERIFY", `${file}: ${tree.keys} keys in the tree, expected ${n}`);
+  if (tree.keys !== n + 1) {
+    throw new CliError(
+      "ERR_VERIFY",
+      `${file}: ${tree.keys} keys in the tree, expected ${n} and the marker`,
+    );
   }
   io.out("every key read back as written.\n");
   return EXIT_OK;
+}
+
+/** Why `file` is not the demo's: it stays as it is. */
+function notDemo(file: string, why: string): CliError {
+  return new CliError(
+    "ERR_EXISTS",
+    `${file}: not a pagekv demo database (${why}); the demo reuses only its own files and ` +
+      "left this one as it was: pass another --file, or delete it",
+  );
+}
+
+/** Open `file` for the demo, held under its writer lock: created, or the demo's, emptied. */
+function openDemo(file: string): Database {
+  // A read-only look first: a file that is not the demo's is refused before anything
+  // could write to it (a writer open would recover and checkpoint a pending log).
+  let probe: Database;
+  try {
+    probe = open(file, { readOnly: true });
+  } catch (e) {
+    if (isPagekvError(e, "ERR_NOT_FOUND")) return createDemo(file);
+    if (isPagekvError(e, "ERR_CORRUPT") || isPagekvError(e, "ERR_NOT_DATABASE")) {
+      throw notDemo(file, `it does not open as one: ${messageOf(e)}`);
+    }
+    throw e;
+  }
+  try {
+    if (probe.get(DEMO_MARKER_KEY) === undefined) throw notDemo(file, "no demo marker key");
+  } finally {
+    probe.close();
+  }
+  const db = open(file, { create: false });
+  try {
+    // Checked again under the writer lock: the file may have changed since the look.
+    if (db.get(DEMO_MARKER_KEY) === undefined) throw notDemo(file, "no demo marker key");
+    clearDemo(db);
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+/** A new demo database; the engine refuses to create over a file that holds data. */
+function createDemo(file: string): Database {
+  let db: Database;
+  try {
+    db = open(file);
+  } catch (e) {
+    if (isPagekvError(e, "ERR_EXISTS")) throw notDemo(file, messageOf(e));
+    throw e;
+  }
+  try {
+    db.put(DEMO_MARKER_KEY, DEMO_MARKER_VALUE);
+    return db;
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+}
+
+/** Delete every key but the marker, BATCH_KEYS per transaction. */
+function clearDemo(db: Database): void {
+  for (;;) {
+    const doomed: Uint8Array[] = [];
+    for (const [k] of db.range({ limit: BATCH_KEYS + 1 })) {
+      if (!same(k, MARKER_BYTES)) doomed.push(k);
+    }
+    if (doomed.length === 0) return;
+    db.transaction((tx) => {
+      for (const k of doomed) tx.delete(k);
+    });
+  }
 }

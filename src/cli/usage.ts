@@ -1,85 +1,143 @@
 // The help texts: one summary for `pagekv --help` and one per command. The text is the
-// documentation of the CLI's surface, so a flag added to a command is added here too.
+// documentation of the CLI's surface: a flag added to OPTIONS (options.ts) is added here
+// too, in the command's help and its summary entry (the tests check both).
+
+import type { CommandName } from "./options.js";
+
+const PLAIN_FORM = `Keys and values (arguments, TSV input, plain output) are written as text, except
+that bytes that are not printable UTF-8 (control characters, U+2028, U+2029, invalid
+UTF-8) and text that starts with 0x are written as 0x followed by two hex digits per
+byte (lowercase in output). So 0x0102 is the two bytes 01 02, the text 0x12 prints as
+0x30783132, and an argument that starts with 0x must be such hex. --json shows UTF-8
+as a JSON string and other bytes as {"hex": "..."}.`;
+
+const RECOVER = `  --recover truncate   when the log holds damaged frames that had been synced, open
+                       at the last good commit instead of failing with ERR_CORRUPT,
+                       and say on stderr how many transactions were dropped (get, scan,
+                       stats, check and dump recover in memory only; put, del and load
+                       repair the file)`;
 
 export const SUMMARY = `usage: pagekv <command> <file> [args]
+       pagekv --help | --version
 
 commands:
-  put <file> <key> <value>   store a value (creates the file if missing)
-  get <file> <key>           print a value (exit 1 if the key is missing)
-  del <file> <key>           delete a key (exit 1 if the key is missing)
-  scan <file> [options]      print key<TAB>value lines in key order
-  load <file> <input>        load JSON lines or TSV (creates the file if missing)
-  stats <file>               pool and tree figures, file and log size
-  check <file>               verify the file's structure (exit 1 on any problem)
-  dump <file> <page>         decode one page
-  demo [--keys N]            load, read and scan a demo database (pagekv-demo.pkv)
+  put <file> <key> <value>        store a value (creates the file if missing)
+  get <file> <key> [--json]       print a value (exit 1 if the key is missing)
+  del <file> <key>                delete a key (exit 1 if the key is missing)
+  scan <file> [--gt K] [--gte K] [--lt K] [--lte K] [--prefix P] [--reverse]
+       [--limit N] [--json]       print key<TAB>value lines in key order
+  load <file> <input> [--batch N] load JSON lines or TSV (creates the file if missing)
+  stats <file>                    pool and tree figures, file and log size
+  check <file>                    verify the file's structure (exit 1 on any problem)
+  dump <file> <page>              decode one page
+  demo [--keys N] [--file PATH]   load, read and scan a demo database (pagekv-demo.pkv)
+
+options of every command that opens a database (all but demo):
+${RECOVER}
 
 Run 'pagekv <command> --help' for a command's options.
-Keys and values are UTF-8 text; output shows bytes that are not printable UTF-8 as 0x-hex.
+${PLAIN_FORM}
+Failures print 'pagekv: <code>: <message>' on stderr.
 Exit status: 0 success, 1 missing key / failed check / runtime error, 2 bad usage.
 `;
 
-export const HELP: Record<string, string> = {
-  put: `usage: pagekv put <file> <key> <value>
+export const HELP: Record<CommandName, string> = {
+  put: `usage: pagekv put <file> <key> <value> [--recover truncate]
 
 Store <value> under <key> in one durable transaction. Creates <file> if missing.
-Use -- before a key that starts with '-'.
-`,
-  get: `usage: pagekv get <file> <key>
+Use -- before a key that starts with '-'. A key or value that starts with 0x is hex:
+put db k 0x0102 stores the two bytes 01 02; for the text 0x12 write 0x30783132.
 
-Print the value stored under <key> (0x-hex if not printable UTF-8).
+options:
+${RECOVER}
+`,
+  get: `usage: pagekv get <file> <key> [--json] [--recover truncate]
+
+Print the value stored under <key>: as text, or as 0x and hex when it is not printable
+UTF-8 or starts with 0x (a <key> that starts with 0x is hex too).
 Exit 1 with ERR_KEY_NOT_FOUND if there is none.
-`,
-  del: `usage: pagekv del <file> <key>
 
-Delete <key>. Exit 1 with ERR_KEY_NOT_FOUND if it did not exist.
+options:
+  --json               print {"key": ..., "value": ...} as scan --json does: UTF-8 as
+                       a string, other bytes as {"hex": "..."}
+${RECOVER}
+`,
+  del: `usage: pagekv del <file> <key> [--recover truncate]
+
+Delete <key> (0x and hex for bytes). Exit 1 with ERR_KEY_NOT_FOUND if it did not exist.
+
+options:
+${RECOVER}
 `,
   scan: `usage: pagekv scan <file> [options]
 
-Print key<TAB>value lines in key order (0x-hex for bytes that are not printable UTF-8).
+Print key<TAB>value lines in key order, each key and value as text, or as 0x and hex
+when it is not printable UTF-8 or starts with 0x (bounds take the same form).
 All given bounds and the prefix intersect.
 
 options:
-  --gt <key>      keys greater than <key>
-  --gte <key>     keys greater than or equal to <key>
-  --lt <key>      keys less than <key>
-  --lte <key>     keys less than or equal to <key>
-  --prefix <p>    keys starting with <p>
-  --reverse       descending order
-  --limit <n>     at most <n> entries (after --reverse: the highest keys)
-  --json          JSON lines {"key": ..., "value": ...}; bytes that are not UTF-8
-                  appear as {"hex": "..."}
+  --gt <key>           keys greater than <key>
+  --gte <key>          keys greater than or equal to <key>
+  --lt <key>           keys less than <key>
+  --lte <key>          keys less than or equal to <key>
+  --prefix <p>         keys starting with <p>
+  --reverse            descending order
+  --limit <n>          at most <n> entries (after --reverse: the highest keys)
+  --json               JSON lines {"key": ..., "value": ...}; bytes that are not UTF-8
+                       appear as {"hex": "..."}
+${RECOVER}
 `,
-  load: `usage: pagekv load <file> <input> [--batch N]
+  load: `usage: pagekv load <file> <input> [--batch N] [--recover truncate]
 
 Load entries from <input> ('-' for stdin): JSON lines {"key": ..., "value": ...} (a
 string, or {"hex": "..."}) when the first non-space character is '{', else TSV lines
-key<TAB>value (the value is everything after the first tab). Blank lines are skipped.
-Creates <file> if missing. Shows a progress bar when stderr is a terminal.
+key<TAB>value (the value is everything after the first tab; a key or value that starts
+with 0x is hex, as scan prints it). Blank lines are skipped. Creates <file> if missing.
+Shows a progress bar when stderr is a terminal.
+
+A bad line stops the load with its line number and the count of entries committed
+before it, which stay. A load that committed nothing to a file it created removes it.
 
 options:
-  --batch <n>     keys per transaction (default 10000)
+  --batch <n>          keys per transaction (default 10000)
+${RECOVER}
 `,
-  stats: `usage: pagekv stats <file>
+  stats: `usage: pagekv stats <file> [--recover truncate]
 
 Print the file and log size, page counts, the tree's depth, node counts and fill, and
 the buffer pool's figures (hit ratio, evictions) for one walk of the tree.
+
+options:
+${RECOVER}
 `,
-  check: `usage: pagekv check <file>
+  check: `usage: pagekv check <file> [--recover truncate]
 
 Verify ordering, separators, the leaf chain and page accounting. Prints each problem
-and exits 1 if there is any.
+and exits 1 (ERR_VERIFY) if there is any.
+
+options:
+${RECOVER}
 `,
-  dump: `usage: pagekv dump <file> <page>
+  dump: `usage: pagekv dump <file> <page> [--recover truncate]
 
 Decode page <page>: its kind, cell count, keys, children or right sibling and free
 bytes. Page 1 is the header; 'stats' prints the tree's root page.
+
+options:
+${RECOVER}
 `,
   demo: `usage: pagekv demo [--keys N] [--file PATH]
 
-Create PATH (default pagekv-demo.pkv in the working directory, replaced if present),
-load N keys (default 200000; 16-byte keys, 100-byte values, random order, 10000 per
-transaction), read them back uniformly and with a Zipf skew, run range scans of 100
-keys, print a table, then reopen and verify a sample of 1000 keys.
+Load N keys (16-byte keys, 100-byte values, random order, 10000 per transaction) into
+PATH, read them back uniformly and with a Zipf skew, run range scans of 100 keys, print
+a table, then reopen and verify a sample of 1000 keys.
+
+The demo's database holds a marker key (!pagekv-demo). A missing PATH is created; an
+existing one is reused only if it is a demo database (its keys are deleted first, under
+its writer lock); any other file is refused with ERR_EXISTS and left as it was.
+
+options:
+  --keys <n>           keys to load (default 200000)
+  --file <path>        the database (default pagekv-demo.pkv in the working directory)
 `,
 };
