@@ -4,6 +4,7 @@
 // main file.
 //
 // Invariants:
+//   (Failed writes, rewinds and damaged headers: docs/design/log-failures.md.)
 //   - appends only move forward, and a rolled-back transaction's frames stay where they
 //     are (its LSN never commits), with one exception: an append whose write fails (disk
 //     full, EIO) is rewound, and the next append overwrites its positions. The failed

@@ -16,7 +16,9 @@ import {
 } from "./owner.js";
 
 /*
- * THE LOCK PROTOCOL. Node has no flock(2), so locks are files. The holder of a lock is a
+ * THE LOCK PROTOCOL (the design note, with every race and what a crash leaves:
+ * docs/design/locking.md; keep the two true together). Node has no flock(2), so locks are
+ * files. The holder of a lock is a
  * thread: a process's main thread or one of its worker_threads, each with its own module
  * state, so threads of one process exclude each other through the files exactly as
  * processes do.
