@@ -10,7 +10,14 @@ import { writeU32 } from "../../src/format/codec.js";
 import { crc32 } from "../../src/format/crc32.js";
 import { FORMAT_VERSION } from "../../src/format/header.js";
 import { checksummedView, sealPage } from "../../src/format/page.js";
-import { isPagekvError, KV_APPLICATION_ID, open, Pager } from "../../src/index.js";
+import {
+  type FileSyncMode,
+  isPagekvError,
+  KV_APPLICATION_ID,
+  open,
+  Pager,
+  type SyncMode,
+} from "../../src/index.js";
 import { MemFS } from "../../src/vfs/memfs.js";
 import { throwsCode } from "../pager/pages.js";
 import { withTempDir } from "../tmpdir.js";
@@ -213,6 +220,17 @@ describe("options are checked strictly", () => {
     for (const [fn, message] of opens) assert.match(throwsCode(fn, "ERR_ARG").message, message);
     // Nothing was left locked by the refusals.
     Pager.open(mem, PATH).close();
+  });
+
+  test("the root's SyncMode is open()'s sync (the pager's), FileSyncMode the VFS's", () => {
+    // Type-level: this file does not compile if the names mean the other concept.
+    const modes: SyncMode[] = ["full", "normal", "off"];
+    const fileModes: FileSyncMode[] = ["data", "full"];
+    for (const sync of modes) open(PATH, { vfs: fs(), sync }).close();
+    const mem = fs();
+    const f = mem.open("/f", { create: true });
+    for (const m of fileModes) f.sync(m);
+    f.close();
   });
 
   test('recover: "truncate" is reachable from open()', () => {
