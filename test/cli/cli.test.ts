@@ -6,30 +6,9 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { run } from "../../src/cli/run.js";
 import { open } from "../../src/index.js";
 import { withTempDir } from "../tmpdir.js";
-
-interface Result {
-  code: number;
-  out: string;
-  err: string;
-}
-
-function cli(argv: string[], isTTY = false): Result {
-  let out = "";
-  let err = "";
-  const code = run(argv, {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    isTTY,
-  });
-  return { code, out, err };
-}
+import { cli } from "./helpers.js";
 
 /** Run and require exit 0, returning stdout. */
 function ok(argv: string[]): string {
