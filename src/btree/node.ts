@@ -80,7 +80,7 @@ function kindName(k: number): string {
       ? "interior"
       : k === KIND_OVERFLOW
         ? "overflow"
-        : `${k}`;
+        : "unknown";
 }
 
 /**

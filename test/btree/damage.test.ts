@@ -3,13 +3,14 @@
 // is overwritten through the bare Pager, so that its CRC is valid but its bytes are not a
 // B-tree node as the tree wrote it: random bytes, or a targeted field (kind, count, content
 // start, garbage, a slot, a cell's key or value length, a child or sibling pointer, an
-// overflow chain's pointer or length). The database is reopened with open() and every
-// operation is run: get, has, put (small and overflow), delete, batch, ranges both ways
-// with bounds, a transaction function, check(). Every error must be ERR_CORRUPT naming the
-// file and a page; never a TypeError/RangeError or an internal assertion; no operation may
-// loop (page reads per operation and entries per range are bounded, not timed); a write
-// that fails leaves the committed pages as they were; and check() must report targeted
-// damage (a changed value byte is not damage anyone can see, so random bytes are exempt).
+// overflow chain's pointer or length), or the root slot. The database is reopened with
+// open() and every operation is run: get, has, put (small and overflow), delete, batch,
+// ranges both ways with bounds, a transaction function, check(). Every error must be
+// ERR_CORRUPT naming the file and a page; never a TypeError/RangeError or an internal
+// assertion; no operation may loop (page reads per operation and entries per range are
+// bounded, not timed); a write that fails leaves the committed pages as they were; and
+// check() must report targeted damage (a changed value byte is not damage anyone can see,
+// so random bytes are exempt).
 //
 // PAGEKV_DAMAGE_RUNS sets the number of damaged files (default 1000). PAGEKV_DAMAGE_SEED picks
 // the seed (fixed by default; "random" draws one); to replay a failure pass the seed and
@@ -158,7 +159,8 @@ type Damage =
   | { what: "child"; cell: number; to: number }
   | { what: "right"; to: number }
   | { what: "overflowRef"; cell: number; to: number }
-  | { what: "overflowLength"; cell: number; value: number };
+  | { what: "overflowLength"; cell: number; value: number }
+  | { what: "rootSlot"; to: number };
 
 /** A u16 near the interesting boundaries; resolved against the page when applied. */
 const u16Arb = fc.oneof(
@@ -175,7 +177,7 @@ const damageArb: fc.Arbitrary<Damage> = fc.oneof(
   fc.record({
     what: fc.constant("random" as const),
     offset: fc.nat({ max: PAGE_SIZE - 9 }),
-    bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 12 }),
+    bytes: fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 40 }),
   }),
   fc.record({ what: fc.constant("kind" as const), value: fc.constantFrom(0, 1, 2, 3, 4, 255) }),
   fc.record({
@@ -198,22 +200,28 @@ const damageArb: fc.Arbitrary<Damage> = fc.oneof(
   }),
 );
 
-const caseArb = fc.record({
+const rootSlotArb = fc.record({ what: fc.constant("rootSlot" as const), to: toArb });
+
+const hitArb = fc.record({
   target: fc.constantFrom<Target>("leaf", "interior", "overflow", "root"),
   page: fc.nat(),
-  damage: damageArb,
+  damage: fc.oneof({ arbitrary: damageArb, weight: 12 }, { arbitrary: rootSlotArb, weight: 1 }),
 });
-type Case = { target: Target; page: number; damage: Damage };
+/** One damaged page, sometimes two. */
+const caseArb = fc.oneof(
+  { arbitrary: fc.tuple(hitArb), weight: 4 },
+  { arbitrary: fc.tuple(hitArb, hitArb), weight: 1 },
+);
+type Hit = { target: Target; page: number; damage: Damage };
+type Case = Hit[];
 
 /**
  * Apply `c` to a copy of the catalogue's file through the bare Pager (so the checksum is
  * valid). Returns the file system and whether bytes changed that check() must notice (a
  * targeted field given a new value), or null when the damage does not apply to the page.
  */
-function damage(
-  cat: Catalogue,
-  c: Case,
-): { fs: MemFS; visible: boolean; changed: boolean; pgno: number } | null {
+/** The page `c` damages (for the root slot: the root, whose pointer it changes). */
+function pageOf(cat: Catalogue, c: Hit): number {
   const pages =
     c.target === "leaf"
       ? cat.leaves
@@ -222,9 +230,15 @@ function damage(
         : c.target === "overflow"
           ? cat.overflows
           : [cat.root];
-  const pgno = pages[c.page % pages.length];
-  const fs = restore(cat.image);
-  const pager = Pager.open(fs, FILE);
+  return c.damage.what === "rootSlot" ? cat.root : pages[c.page % pages.length];
+}
+
+function damagePage(
+  cat: Catalogue,
+  pager: Pager,
+  c: Hit,
+): { visible: boolean; pgno: number } | null {
+  const pgno = pageOf(cat, c);
   const f = pager.get(pgno, "write");
   const d = f.data;
   const before = d.slice();
@@ -330,11 +344,39 @@ function damage(
       }
       break;
   }
-  const changed = d.some((b, i) => b !== before[i]);
+  let slotChanged = false;
+  if (dm.what === "rootSlot") {
+    const root = to(dm.to);
+    slotChanged = root !== cat.root;
+    pager.setSlot(0, root);
+  }
+  const changed = slotChanged || d.some((b, i) => b !== before[i]);
   pager.unpin(f, changed);
-  pager.close();
   if (!applies) return null;
-  return { fs, visible: visible && changed, changed, pgno };
+  return { visible: visible && changed, pgno };
+}
+
+/**
+ * Apply the hits of `c` (each to a page no earlier hit took) to a copy of the catalogue's
+ * file through the bare Pager, so that every checksum is valid. Returns the file system,
+ * whether some hit changed a field check() must notice, and the pages hit; null when no
+ * hit applied to its page.
+ */
+function damage(cat: Catalogue, c: Case): { fs: MemFS; visible: boolean; pgnos: number[] } | null {
+  const fs = restore(cat.image);
+  const pager = Pager.open(fs, FILE);
+  let visible = false;
+  const pgnos: number[] = [];
+  for (const hit of c) {
+    // A second hit on a page could undo the first: each hit takes a page of its own.
+    if (pgnos.includes(pageOf(cat, hit))) continue;
+    const r = damagePage(cat, pager, hit);
+    if (r === null) continue;
+    pgnos.push(r.pgno);
+    visible ||= r.visible;
+  }
+  pager.close();
+  return pgnos.length === 0 ? null : { fs, visible, pgnos };
 }
 
 // ---- running every operation ----
@@ -510,17 +552,17 @@ function exercise(fs: MemFS, cat: Catalogue): { outcomes: Outcome[]; checkFound:
  * and damage check() called fine.
  */
 const EXAMPLES: [Case][] = [
-  [{ target: "leaf", page: 0, damage: { what: "random", offset: 0, bytes: [0] } }],
-  [{ target: "leaf", page: 3, damage: { what: "kind", value: 4 } }],
-  [{ target: "root", page: 0, damage: { what: "right", to: 396 } }],
-  [{ target: "root", page: 0, damage: { what: "right", to: -3 } }],
-  [{ target: "overflow", page: 2, damage: { what: "right", to: -3 } }],
-  [{ target: "leaf", page: 5, damage: { what: "keyLength", cell: 1, value: 28722 } }],
-  [{ target: "leaf", page: 7, damage: { what: "count", value: 16 } }],
-  [{ target: "interior", page: 0, damage: { what: "content", value: 5483 } }],
-  [{ target: "leaf", page: 9, damage: { what: "valueLength", cell: 2, value: 40759 } }],
-  [{ target: "leaf", page: 0, damage: { what: "overflowLength", cell: 0, value: 1 } }],
-  [{ target: "interior", page: 0, damage: { what: "child", cell: 2, to: -2 } }],
+  [[{ target: "leaf", page: 0, damage: { what: "random", offset: 0, bytes: [0] } }]],
+  [[{ target: "leaf", page: 3, damage: { what: "kind", value: 4 } }]],
+  [[{ target: "root", page: 0, damage: { what: "right", to: 396 } }]],
+  [[{ target: "root", page: 0, damage: { what: "right", to: -3 } }]],
+  [[{ target: "overflow", page: 2, damage: { what: "right", to: -3 } }]],
+  [[{ target: "leaf", page: 5, damage: { what: "keyLength", cell: 1, value: 28722 } }]],
+  [[{ target: "leaf", page: 7, damage: { what: "count", value: 16 } }]],
+  [[{ target: "interior", page: 0, damage: { what: "content", value: 5483 } }]],
+  [[{ target: "leaf", page: 9, damage: { what: "valueLength", cell: 2, value: 40759 } }]],
+  [[{ target: "leaf", page: 0, damage: { what: "overflowLength", cell: 0, value: 1 } }]],
+  [[{ target: "interior", page: 0, damage: { what: "child", cell: 2, to: -2 } }]],
 ];
 
 const census = new Map<string, number>();
@@ -561,7 +603,7 @@ test("a damaged page with a valid checksum is ERR_CORRUPT at every operation, ne
       if (problems.length === 0) return;
       failing++;
       if (problems.includes("check() found nothing")) checkMissed++;
-      const what = `page ${damaged.pgno} (${c.target}) damaged by ${JSON.stringify(c.damage)}`;
+      const what = `page(s) ${damaged.pgnos.join(", ")} damaged by ${JSON.stringify(c)}`;
       if (SURVEY) {
         if (found.length < 40) found.push(`${what}:\n    ${problems.join("\n    ")}`);
         return;
