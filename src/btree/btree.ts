@@ -36,6 +36,7 @@ import {
   headerProblem,
   INTERIOR_CELL_HEADER_BYTES,
   initNode,
+  inlineCellMaxOf,
   insertCell,
   interiorCellBytes,
   interiorChild,
@@ -148,7 +149,7 @@ export class BTree {
     this.committed = view === "committed";
     this.usable = pager.usableSize;
     this.keyBytesMax = pager.pageSize / 16;
-    this.inlineCellMax = Math.floor((this.usable - NODE_HEADER_BYTES) / 4) - 2;
+    this.inlineCellMax = inlineCellMaxOf(this.usable);
     this.overflowPayload = this.usable - NODE_HEADER_BYTES;
     this.scratch = new Uint8Array(this.usable);
     this.copy = new Uint8Array(this.usable);
@@ -428,7 +429,7 @@ export class BTree {
       const k = kind(d);
       const n = count(d);
       // A node whose layout is broken is not read further: its cells cannot be trusted.
-      const layout = layoutProblems(d);
+      const layout = layoutProblems(d, this.keyBytesMax);
       if (layout.length > 0) {
         for (const p of layout) problems.push(`page ${pgno}: ${p}`);
         return;
@@ -545,7 +546,7 @@ export class BTree {
   /** Pin a node for writing and check all of it: header, every cell, the space count. */
   private writeNode(pgno: number, expect: number): Frame {
     const f = this.write(pgno);
-    const problem = nodeProblem(f.data, expect);
+    const problem = nodeProblem(f.data, expect, this.keyBytesMax);
     if (problem !== null) throw this.corrupt(pgno, problem);
     return f;
   }
@@ -558,7 +559,7 @@ export class BTree {
 
   /** Cell `i` of the pinned node `f` (header checked) must lie inside the page. */
   private checkCell(f: Frame, i: number): void {
-    const problem = cellProblem(f.data, i);
+    const problem = cellProblem(f.data, i, this.keyBytesMax);
     if (problem !== null) throw this.corrupt(f.pgno, problem);
   }
 

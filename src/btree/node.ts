@@ -71,6 +71,11 @@ function contentStart(d: Uint8Array): number {
   return readU16(d, OFF_CONTENT);
 }
 
+/** Largest leaf cell kept inline in a page of `usable` bytes: four such cells always fit. */
+export function inlineCellMaxOf(usable: number): number {
+  return Math.floor((usable - NODE_HEADER_BYTES) / 4) - 2;
+}
+
 // ---- validation ----
 
 function kindName(k: number): string {
@@ -124,8 +129,13 @@ export function probeOutside(d: Uint8Array, off: number): boolean {
         off + INTERIOR_CELL_HEADER_BYTES + readU16(d, off + 4) > d.length;
 }
 
-/** For a page whose header is sound: the damage of cell `i` (all its bytes), or null. */
-export function cellProblem(d: Uint8Array, i: number): string | null {
+/**
+ * For a page whose header is sound: the damage of cell `i`, or null. The cell must lie in
+ * the content area, with a key of at most `keyMax` bytes and, in a leaf, an inline cell of
+ * at most inlineCellMaxOf() bytes: what put() writes, and what splits and merges assume
+ * (a larger cell could make the half of a split bigger than a page).
+ */
+export function cellProblem(d: Uint8Array, i: number, keyMax: number): string | null {
   const off = readU16(d, NODE_HEADER_BYTES + 2 * i);
   const start = readU16(d, OFF_CONTENT);
   const leaf = d[OFF_KIND] === KIND_LEAF;
@@ -137,21 +147,31 @@ export function cellProblem(d: Uint8Array, i: number): string | null {
   if (off + bytes > d.length) {
     return `${what} cell ${i} extends past the page (offset ${off} + ${bytes} > ${d.length})`;
   }
+  const keyLength = readU16(d, leaf ? off : off + 4);
+  if (keyLength > keyMax) {
+    return `${what} cell ${i} has a key of ${keyLength} bytes, larger than the maximum ${keyMax}`;
+  }
+  if (leaf && readU16(d, off + 2) !== OVERFLOW_MARK && bytes > inlineCellMaxOf(d.length)) {
+    return (
+      `leaf cell ${i} holds ${bytes} bytes inline, larger than the ` +
+      `${inlineCellMaxOf(d.length)} a leaf keeps inline`
+    );
+  }
   return null;
 }
 
 /**
- * The damage of a whole node, or null: its header, every cell, and cells plus garbage no
+ * The damage of a whole node, or null: its header, every cell (see cellProblem), and cells plus garbage no
  * more than the content area. Checked on each page the tree is about to change, so that
  * compaction and the copying of cells between pages stay inside the page.
  */
-export function nodeProblem(d: Uint8Array, expect: number): string | null {
+export function nodeProblem(d: Uint8Array, expect: number, keyMax: number): string | null {
   const header = headerProblem(d, expect);
   if (header !== null) return header;
   const n = count(d);
   let sum = 0;
   for (let i = 0; i < n; i++) {
-    const cell = cellProblem(d, i);
+    const cell = cellProblem(d, i, keyMax);
     if (cell !== null) return cell;
     sum += cellBytes(d, cellAt(d, i));
   }
@@ -167,14 +187,14 @@ export function nodeProblem(d: Uint8Array, expect: number): string | null {
  * Every problem of a node's layout, for check(): the header, each cell's bounds, cells
  * that overlap, and the content area's accounting (cells + garbage = content area).
  */
-export function layoutProblems(d: Uint8Array): string[] {
+export function layoutProblems(d: Uint8Array, keyMax: number): string[] {
   const header = headerProblem(d, 0);
   if (header !== null) return [header];
   const problems: string[] = [];
   const n = count(d);
   const spans: [number, number][] = [];
   for (let i = 0; i < n; i++) {
-    const cell = cellProblem(d, i);
+    const cell = cellProblem(d, i, keyMax);
     if (cell !== null) problems.push(cell);
     else spans.push([cellAt(d, i), cellBytes(d, cellAt(d, i))]);
   }

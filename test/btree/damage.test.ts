@@ -27,6 +27,8 @@ import {
   cellAt,
   childAt,
   count,
+  initNode,
+  insertCell,
   KIND_INTERIOR,
   KIND_LEAF,
   KIND_OVERFLOW,
@@ -194,7 +196,8 @@ const damageArb: fc.Arbitrary<Damage> = fc.oneof(
   fc.record({
     what: fc.constantFrom("keyLength" as const, "valueLength" as const),
     cell: fc.nat(),
-    value: u16Arb,
+    // -5: as long as the page allows (the cell then ends at the page's end), in bounds.
+    value: fc.oneof({ arbitrary: u16Arb, weight: 3 }, { arbitrary: fc.constant(-5), weight: 1 }),
   }),
   fc.record({ what: fc.constant("child" as const), cell: fc.nat(), to: toArb }),
   fc.record({ what: fc.constant("right" as const), to: toArb }),
@@ -315,7 +318,19 @@ function damagePage(
       else {
         const off = cellAt(d, dm.cell % n);
         const at = k === KIND_LEAF ? (dm.what === "keyLength" ? off : off + 2) : off + 4;
-        writeU16(d, at, u16(dm.value, readU16(d, at)));
+        const old = readU16(d, at);
+        // The rest of the cell beside the field changed: the other length, or an overflow ref.
+        const vl = readU16(d, off + 2);
+        const rest =
+          k !== KIND_LEAF
+            ? 6
+            : dm.what === "keyLength"
+              ? 4 + (vl === OVERFLOW_MARK ? 8 : vl)
+              : 4 + readU16(d, off);
+        const inBounds = Math.max(0, usable - off - rest);
+        const overflowRef = k === KIND_LEAF && dm.what === "valueLength" && vl === OVERFLOW_MARK;
+        if (dm.value === -5 && overflowRef) applies = false;
+        else writeU16(d, at, dm.value === -5 ? inBounds : u16(dm.value, old));
       }
       break;
     case "child":
@@ -682,3 +697,73 @@ test("a file the bare Pager wrote (page 2 holds 1, 2, 3; slot 0 points at it) is
   }
   db.close();
 });
+
+/**
+ * A root leaf of `cells` ([key, value length]) written directly: every cell inside the
+ * page and the space accounted for, but cells put() would never write.
+ */
+function craftedLeaf(cells: [string, number][]): { pager: Pager; tree: BTree } {
+  const pager = Pager.create(new MemFS(), FILE, { pageSize: 512, cacheFrames: 16 });
+  pager.begin();
+  const f = pager.allocate();
+  const d = f.data;
+  initNode(d, KIND_LEAF);
+  const scratch = new Uint8Array(d.length);
+  for (const [key, valueLength] of cells) {
+    const k = enc.encode(key);
+    const at = insertCell(d, count(d), LEAF_CELL_HEADER_BYTES + k.length + valueLength, scratch);
+    writeU16(d, at, k.length);
+    writeU16(d, at + 2, valueLength);
+    d.set(k, at + LEAF_CELL_HEADER_BYTES);
+  }
+  pager.unpin(f, true);
+  pager.setSlot(0, f.pgno);
+  pager.commit();
+  return { pager, tree: new BTree(pager) };
+}
+
+test("an inline cell larger than put() ever writes is ERR_CORRUPT, not a split past the page", () => {
+  // a, then b (a 440-byte inline value: put() keeps at most a quarter page inline), then c.
+  // Inserting bb splits a | b, bb, c: more than a page, had the leaf been trusted.
+  const { pager, tree } = craftedLeaf([
+    ["a", 4],
+    ["b", 440],
+    ["c", 4],
+  ]);
+  assert.ok(
+    tree.check().some((p) => /larger than/.test(p)),
+    "check() reports the cell",
+  );
+  pager.begin();
+  const e = throwsCorrupt(() => tree.put(enc.encode("bb"), new Uint8Array(100)));
+  assert.match(e.message, /page 2: leaf cell 1 .*larger than/);
+  pager.rollback();
+  assert.equal(tree.get(enc.encode("a"))?.length, 4, "reads of sound cells still work");
+  pager.close();
+});
+
+test("a key longer than the tree's maximum is ERR_CORRUPT at a write", () => {
+  const { pager, tree } = craftedLeaf([
+    ["k".repeat(40), 4], // keyBytesMax is 32 at 512-byte pages
+    ["z", 4],
+  ]);
+  assert.deepEqual(tree.check(), [
+    "page 2: leaf cell 0 has a key of 40 bytes, larger than the maximum 32",
+  ]);
+  pager.begin();
+  const e = throwsCorrupt(() => tree.put(enc.encode("m"), enc.encode("v")));
+  assert.match(e.message, /page 2: leaf cell 0 has a key of 40 bytes/);
+  pager.rollback();
+  pager.close();
+});
+
+function throwsCorrupt(fn: () => unknown): PagekvError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof PagekvError, `expected ERR_CORRUPT, got ${String(e)}`);
+    assert.equal(e.code, "ERR_CORRUPT", e.message);
+    return e;
+  }
+  assert.fail("expected ERR_CORRUPT, nothing was thrown");
+}
