@@ -61,7 +61,7 @@ export interface PagekvLevelOptions<K, V> extends AbstractDatabaseOptions<K, V> 
 }
 
 /** The options the engine takes; the rest of a PagekvLevel's options are abstract-level's. */
-export const ENGINE_OPTIONS = ["pageSize", "cacheBytes", "sync", "readOnly", "vfs"] as const;
+const ENGINE_OPTIONS = ["pageSize", "cacheBytes", "sync", "readOnly", "vfs"] as const;
 
 const SYNC_MODES = ["full", "normal", "off"] as const;
 /** Where option errors say they come from. */
