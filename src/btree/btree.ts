@@ -543,11 +543,21 @@ export class BTree {
     return f;
   }
 
-  /** Pin a node for writing and check all of it: header, every cell, the space count. */
+  /**
+   * Pin a node for writing and check all of it: header, every cell, the space count, and
+   * every page number it holds (so that a split or merge never copies a bad pointer on).
+   */
   private writeNode(pgno: number, expect: number): Frame {
     const f = this.write(pgno);
-    const problem = nodeProblem(f.data, expect, this.keyBytesMax);
+    const d = f.data;
+    const problem = nodeProblem(d, expect, this.keyBytesMax);
     if (problem !== null) throw this.corrupt(pgno, problem);
+    if (kind(d) === KIND_INTERIOR) {
+      const n = count(d);
+      for (let i = 0; i <= n; i++) this.pointer(pgno, childAt(d, i), "a child pointer");
+    } else if (right(d) !== 0) {
+      this.pointer(pgno, right(d), "the right sibling pointer");
+    }
     return f;
   }
 

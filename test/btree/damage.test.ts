@@ -767,3 +767,30 @@ function throwsCorrupt(fn: () => unknown): PagekvError {
   }
   assert.fail("expected ERR_CORRUPT, nothing was thrown");
 }
+
+test("a write to a leaf whose sibling pointer is out of range is ERR_CORRUPT and changes nothing", () => {
+  const cat = build();
+  const hit: Hit = { target: "leaf", page: 3, damage: { what: "right", to: 0xffff_ffff } };
+  const damaged = damage(cat, [hit]);
+  assert.ok(damaged !== null);
+  // The first key of the damaged leaf: a put of it changes that leaf and nothing else.
+  const pager = Pager.open(damaged.fs, FILE);
+  const f = pager.get(pageOf(cat, hit));
+  const off = cellAt(f.data, 0);
+  const key = f.data.slice(
+    off + LEAF_CELL_HEADER_BYTES,
+    off + LEAF_CELL_HEADER_BYTES + readU16(f.data, off),
+  );
+  pager.unpin(f);
+  pager.close();
+  const db = open(FILE, { ...OPTIONS, vfs: damaged.fs });
+  const before = db.get(key);
+  assert.ok(before !== undefined, "a get does not follow the sibling pointer");
+  const { pager: inner } = instrument(db);
+  const committed = fingerprint(inner);
+  const e = throwsCorrupt(() => db.put(key, "x"));
+  assert.match(e.message, /the right sibling pointer points at page 4294967295/);
+  assert.equal(fingerprint(inner), committed);
+  assert.deepEqual(db.get(key), before);
+  db.close();
+});
