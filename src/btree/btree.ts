@@ -647,7 +647,11 @@ export class BTree {
     for (let depth = 0; depth < TREE_DEPTH_MAX; depth++) {
       const f = this.readNode(pgno, 0);
       const d = f.data;
-      if (!search(d, key, key.length, this.found)) this.checkCell(f, this.found.index);
+      if (!search(d, key, key.length, this.found)) {
+        const i = this.found.index;
+        const problem = cellProblem(d, i, this.keyBytesMax);
+        throw this.corrupt(pgno, problem ?? `cell ${i} lies outside the page`);
+      }
       this.pathPages[depth] = pgno;
       this.pathIndex[depth] = this.found.index;
       if (kind(d) === KIND_LEAF) {

@@ -161,9 +161,9 @@ export function cellProblem(d: Uint8Array, i: number, keyMax: number): string | 
 }
 
 /**
- * The damage of a whole node, or null: its header, every cell (see cellProblem), and cells plus garbage no
- * more than the content area. Checked on each page the tree is about to change, so that
- * compaction and the copying of cells between pages stay inside the page.
+ * The damage of a whole node, or null: its header, every cell (see cellProblem), and
+ * cells plus garbage no more than the content area. Checked on each page the tree is
+ * about to change, so that compaction and the copying of cells stay inside the page.
  */
 export function nodeProblem(d: Uint8Array, expect: number, keyMax: number): string | null {
   const header = headerProblem(d, expect);

@@ -261,7 +261,10 @@ function damagePage(
   const u16 = (v: number, old: number) =>
     (v === -1 ? old + 1 : v === -2 ? old - 1 : v === -3 ? usable : v === -4 ? usable + 1 : v) &
     0xffff;
-  /** A symbolic page (-1: itself, -2: the root, -3: a free page, -4: pageCount, -5: pageCount + 1, -6: a leaf, -7: a chain's head). */
+  /**
+   * A symbolic page: -1 itself, -2 the root, -3 a free page, -4 pageCount, -5 pageCount + 1,
+   * -6 a leaf, -7 the head of an overflow chain.
+   */
   const to = (v: number) =>
     v === -1
       ? pgno
