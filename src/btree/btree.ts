@@ -10,8 +10,17 @@
 //   - every page is accounted for exactly once: page 1, the tree, overflow chains, free;
 //   - an operation pins at most 4 frames at once (a leaf, its parent, a sibling and a new
 //     page), so a pool of BTREE_CACHE_FRAMES_MIN frames never runs out mid-way.
+//
+// Damage: a page can pass the pager's checksum and still not be the node the tree expects
+// (a foreign writer, a bug). Every page is validated where an operation first uses it
+// (readNode: the header; search: each probed slot; cellProblem: a cell before it is copied
+// or its value read; writeNode: the whole node before it changes), every page number read
+// from a page is checked to lie in 2..pageCount before it is followed, chain walks are
+// bounded by the page count and a range's keys must strictly ascend (or descend): so a bad
+// page is ERR_CORRUPT naming the file and page, never a RangeError, a wrong-kind read or a
+// loop, and the caller's transaction rolls back whatever the operation had changed.
 
-import { assert, PagekvError } from "../errors.js";
+import { assert, isPagekvError, PagekvError } from "../errors.js";
 import { readU16, readU32, writeU16, writeU32 } from "../format/codec.js";
 import type { Frame, Pager } from "../pager/pager.js";
 import { copyEntry, copyOut } from "./copies.js";
@@ -19,12 +28,15 @@ import {
   appendCellFrom,
   cellAt,
   cellBytes,
+  cellProblem,
   childAt,
   compareKey,
   count,
   freeBytes,
+  headerProblem,
   INTERIOR_CELL_HEADER_BYTES,
   initNode,
+  inlineCellMaxOf,
   insertCell,
   interiorCellBytes,
   interiorChild,
@@ -35,11 +47,13 @@ import {
   keyOffsetAt,
   kind,
   LEAF_CELL_HEADER_BYTES,
+  layoutProblems,
   leafCellBytes,
   leafKeyOffset,
   leafValueOffset,
   leafValueWord,
   NODE_HEADER_BYTES,
+  nodeProblem,
   OVERFLOW_FLAG,
   OVERFLOW_MARK,
   OVERFLOW_REF_BYTES,
@@ -135,7 +149,7 @@ export class BTree {
     this.committed = view === "committed";
     this.usable = pager.usableSize;
     this.keyBytesMax = pager.pageSize / 16;
-    this.inlineCellMax = Math.floor((this.usable - NODE_HEADER_BYTES) / 4) - 2;
+    this.inlineCellMax = inlineCellMaxOf(this.usable);
     this.overflowPayload = this.usable - NODE_HEADER_BYTES;
     this.scratch = new Uint8Array(this.usable);
     this.copy = new Uint8Array(this.usable);
@@ -182,9 +196,11 @@ export class BTree {
     let leaf = 0;
     let index = -1;
     let seen = -1;
+    const dir = reverse ? -1 : 1;
     while (remaining > 0) {
       guard?.();
       let ended: boolean;
+      let from = 0;
       try {
         if (seen !== this.version) {
           // (Re)find our place: after `last`, or at the start bound.
@@ -203,6 +219,7 @@ export class BTree {
         if (leaf === 0) return;
         const bound = reverse ? lo : hi;
         const open = reverse ? loOpen : hiOpen;
+        from = leaf;
         ended = this.copyLeaf(leaf, index, reverse, bound, open, remaining, batch);
         leaf = at.leaf;
         index = at.index;
@@ -211,6 +228,15 @@ export class BTree {
       }
       for (let i = 0; i < batch.length; i++) {
         const entry = batch[i];
+        // Keys strictly ascend (descend): a leaf chain or leaf out of order is damage, and
+        // this bounds a range over a cyclic chain by the keys the file holds.
+        if (last !== null && compareBytes(entry[0], last) * dir <= 0) {
+          batch.length = 0;
+          throw this.corrupt(
+            from,
+            `key order breaks in a ${reverse ? "reverse " : ""}range (a leaf or the leaf chain is out of order)`,
+          );
+        }
         last = entry[0];
         remaining--;
         const version = this.version;
@@ -311,7 +337,7 @@ export class BTree {
     }
     const leaf = this.descend(key);
     const index = this.found.index;
-    const f = this.write(leaf);
+    const f = this.writeNode(leaf, KIND_LEAF);
     const d = f.data;
     let oldChain = 0;
     if (this.found.exact) {
@@ -321,7 +347,7 @@ export class BTree {
         // A new value of the same size (the common update): the cell is rewritten in place.
         d.set(c.subarray(0, cellLen), off);
         this.unpin(f, true);
-        if (oldChain !== 0) this.freeChain(oldChain);
+        if (oldChain !== 0) this.freeChain(oldChain, leaf);
         return;
       }
       removeCell(d, index);
@@ -335,7 +361,7 @@ export class BTree {
       this.splitLeaf(d, leaf, index, cellLen);
     }
     this.unpin(f, true);
-    if (oldChain !== 0) this.freeChain(oldChain);
+    if (oldChain !== 0) this.freeChain(oldChain, leaf);
   }
 
   private deleteIn(key: Uint8Array): boolean {
@@ -345,12 +371,12 @@ export class BTree {
     const leaf = this.descend(key);
     if (!this.found.exact) return false;
     this.version++;
-    const f = this.write(leaf);
+    const f = this.writeNode(leaf, KIND_LEAF);
     const d = f.data;
     const chain = chainOf(d, cellAt(d, this.found.index));
     removeCell(d, this.found.index);
     this.unpin(f, true);
-    if (chain !== 0) this.freeChain(chain);
+    if (chain !== 0) this.freeChain(chain, leaf);
     this.rebalance(this.depth - 1);
     return true;
   }
@@ -402,12 +428,10 @@ export class BTree {
       this.unpin(f);
       const k = kind(d);
       const n = count(d);
-      if (k !== KIND_LEAF && k !== KIND_INTERIOR) {
-        problems.push(`page ${pgno}: kind ${k} is not a tree node`);
-        return;
-      }
-      if (freeBytes(d) < 0 || NODE_HEADER_BYTES + 2 * n > d.length) {
-        problems.push(`page ${pgno}: cell area overlaps the slot array`);
+      // A node whose layout is broken is not read further: its cells cannot be trusted.
+      const layout = layoutProblems(d, this.keyBytesMax);
+      if (layout.length > 0) {
+        for (const p of layout) problems.push(`page ${pgno}: ${p}`);
         return;
       }
       let prev: Uint8Array | null = null;
@@ -435,7 +459,13 @@ export class BTree {
           }
           prevKey = key;
           const word = leafValueWord(d, off);
-          if (word >= OVERFLOW_FLAG) this.checkChain(d, off, word - OVERFLOW_FLAG, claim, problems);
+          if (word < OVERFLOW_FLAG) continue;
+          const length = word - OVERFLOW_FLAG;
+          // put() keeps a value inline whenever its cell fits: an overflow one never does.
+          if (LEAF_CELL_HEADER_BYTES + key.length + length <= this.inlineCellMax) {
+            problems.push(`page ${pgno}: cell ${i}: a ${length}-byte value in an overflow chain`);
+          }
+          this.checkChain(d, off, length, claim, problems);
         }
         return;
       }
@@ -476,21 +506,81 @@ export class BTree {
       : this.pager.getSlot(this.rootSlot);
   }
 
-  /** Pin a page for reading, in this tree's view. */
   // Every pin an operation takes goes through these, so that an operation that fails
-  // midway (an I/O error, a full pool, a crash) leaves nothing pinned: see released().
+  // midway (an I/O error, a full pool, a crash, a damaged page) leaves nothing pinned: see
+  // released(). Every page number the tree asks for came from the file (the root slot, a
+  // child, sibling or overflow pointer), so a page the pager refuses (free, or out of
+  // range) is damage: ERR_CORRUPT.
 
   /** Pin a page for reading, in this tree's view. */
   private read(pgno: number): Frame {
-    const f = this.committed ? this.pager.getCommitted(pgno) : this.pager.get(pgno);
+    let f: Frame;
+    try {
+      f = this.committed ? this.pager.getCommitted(pgno) : this.pager.get(pgno);
+    } catch (e) {
+      throw this.refused(e, pgno);
+    }
     this.track(f, false);
     return f;
   }
 
   private write(pgno: number): Frame {
-    const f = this.pager.get(pgno, "write");
+    let f: Frame;
+    try {
+      f = this.pager.get(pgno, "write");
+    } catch (e) {
+      throw this.refused(e, pgno);
+    }
     this.track(f, true);
     return f;
+  }
+
+  /** Pin a node for reading and check its header: kind `expect` (0: leaf or interior). */
+  private readNode(pgno: number, expect: number): Frame {
+    const f = this.read(pgno);
+    const problem = headerProblem(f.data, expect);
+    if (problem !== null) throw this.corrupt(pgno, problem); // released() unpins it
+    return f;
+  }
+
+  /**
+   * Pin a node for writing and check all of it: header, every cell, the space count, and
+   * every page number it holds (so that a split or merge never copies a bad pointer on).
+   */
+  private writeNode(pgno: number, expect: number): Frame {
+    const f = this.write(pgno);
+    const d = f.data;
+    const problem = nodeProblem(d, expect, this.keyBytesMax);
+    if (problem !== null) throw this.corrupt(pgno, problem);
+    if (kind(d) === KIND_INTERIOR) {
+      const n = count(d);
+      for (let i = 0; i <= n; i++) this.pointer(pgno, childAt(d, i), "a child pointer");
+    } else if (right(d) !== 0) {
+      this.pointer(pgno, right(d), "the right sibling pointer");
+    }
+    return f;
+  }
+
+  /** `to`, a page number read from page `from`, if it lies in 2..pageCount. */
+  private pointer(from: number, to: number, what: string): number {
+    if (to >= 2 && to <= this.pager.pageCount) return to;
+    throw this.corrupt(from, `${what} points at page ${to}, outside 2..${this.pager.pageCount}`);
+  }
+
+  /** Cell `i` of the pinned node `f` (header checked) must lie inside the page. */
+  private checkCell(f: Frame, i: number): void {
+    const problem = cellProblem(f.data, i, this.keyBytesMax);
+    if (problem !== null) throw this.corrupt(f.pgno, problem);
+  }
+
+  /** An error of the pager for a page the tree asked for, as the tree reports it. */
+  private refused(e: unknown, pgno: number): unknown {
+    if (!isPagekvError(e, "ERR_PAGE_RANGE")) return e;
+    return new PagekvError(
+      "ERR_CORRUPT",
+      `${this.pager.path}: page ${pgno}: the tree refers to it, but it is not a page in use (${e.message})`,
+      { path: this.pager.path, pgno, cause: e },
+    );
   }
 
   private allocate(): Frame {
@@ -555,20 +645,22 @@ export class BTree {
   private descendPinned(key: Uint8Array): Frame {
     let pgno = this.root();
     for (let depth = 0; depth < TREE_DEPTH_MAX; depth++) {
-      const f = this.read(pgno);
+      const f = this.readNode(pgno, 0);
       const d = f.data;
-      const k = kind(d);
-      search(d, key, key.length, this.found);
+      if (!search(d, key, key.length, this.found)) {
+        const i = this.found.index;
+        const problem = cellProblem(d, i, this.keyBytesMax);
+        throw this.corrupt(pgno, problem ?? `cell ${i} lies outside the page`);
+      }
       this.pathPages[depth] = pgno;
       this.pathIndex[depth] = this.found.index;
-      if (k === KIND_LEAF) {
+      if (kind(d) === KIND_LEAF) {
         this.depth = depth + 1;
         return f;
       }
-      const child = k === KIND_INTERIOR ? childAt(d, this.found.index) : 0;
+      const child = childAt(d, this.found.index);
       this.unpin(f);
-      if (child === 0) throw this.corrupt(pgno, `is not a tree node (kind ${k})`);
-      pgno = child;
+      pgno = this.pointer(pgno, child, "a child pointer");
     }
     throw this.corrupt(pgno, `lies deeper than ${TREE_DEPTH_MAX} levels`);
   }
@@ -595,13 +687,13 @@ export class BTree {
   private lastEntry(): void {
     let pgno = this.root();
     for (let depth = 0; depth < TREE_DEPTH_MAX; depth++) {
-      const f = this.read(pgno);
+      const f = this.readNode(pgno, 0);
       const d = f.data;
       const k = kind(d);
       const n = count(d);
       this.pathPages[depth] = pgno;
       this.pathIndex[depth] = n;
-      const child = k === KIND_INTERIOR ? right(d) : 0;
+      const child = right(d);
       this.unpin(f);
       if (k === KIND_LEAF) {
         this.depth = depth + 1;
@@ -609,34 +701,45 @@ export class BTree {
         else this.previousLeafEnd();
         return;
       }
-      if (child === 0) throw this.corrupt(pgno, `is not a tree node (kind ${k})`);
-      pgno = child;
+      pgno = this.pointer(pgno, child, "the rightmost child pointer");
     }
     throw this.corrupt(pgno, `lies deeper than ${TREE_DEPTH_MAX} levels`);
   }
 
   /** From the leaf at the end of the recorded path, the last entry of an earlier leaf. */
   private previousLeafEnd(): void {
-    for (;;) {
+    // Each round visits one more leaf to the left: more rounds than pages is a cycle.
+    for (let round = 0; ; round++) {
       let level = this.depth - 2;
       while (level >= 0 && this.pathIndex[level] === 0) level--;
       if (level < 0) {
         this.place(0, -1);
         return;
       }
+      const parent = this.pathPages[level];
+      if (round > this.pager.pageCount) {
+        throw this.corrupt(
+          parent,
+          "leads a reverse walk through more leaves than the file has pages",
+        );
+      }
       // Down the left neighbour's subtree along rightmost children.
-      let f = this.read(this.pathPages[level]);
-      let pgno = childAt(f.data, this.pathIndex[level] - 1);
+      let f = this.readNode(parent, KIND_INTERIOR);
+      const at = this.pathIndex[level] - 1;
+      let pgno = at < count(f.data) ? childAt(f.data, at) : 0;
       this.unpin(f);
+      pgno = this.pointer(parent, pgno, "a child pointer");
       this.pathIndex[level]--;
-      for (let depth = level + 1; depth < TREE_DEPTH_MAX; depth++) {
-        f = this.read(pgno);
+      for (let depth = level + 1; ; depth++) {
+        if (depth >= TREE_DEPTH_MAX)
+          throw this.corrupt(pgno, `lies deeper than ${TREE_DEPTH_MAX} levels`);
+        f = this.readNode(pgno, 0);
         const d = f.data;
         const n = count(d);
         this.pathPages[depth] = pgno;
         this.pathIndex[depth] = n;
         const leaf = kind(d) === KIND_LEAF;
-        const child = leaf ? 0 : right(d);
+        const child = right(d);
         this.unpin(f);
         if (leaf) {
           this.depth = depth + 1;
@@ -646,7 +749,7 @@ export class BTree {
           }
           break; // an empty leaf: keep going left
         }
-        pgno = child;
+        pgno = this.pointer(pgno, child, "the rightmost child pointer");
       }
     }
   }
@@ -657,7 +760,7 @@ export class BTree {
     let i = index;
     for (let hops = 0; pgno !== 0; hops++) {
       if (hops > this.pager.pageCount) throw this.corrupt(leaf, "starts a leaf chain with a cycle");
-      const f = this.read(pgno);
+      const f = this.readNode(pgno, KIND_LEAF);
       const n = count(f.data);
       const next = right(f.data);
       this.unpin(f);
@@ -665,6 +768,7 @@ export class BTree {
         this.place(pgno, i);
         return;
       }
+      if (next !== 0) this.pointer(pgno, next, "the right sibling pointer");
       pgno = next;
       i = 0;
     }
@@ -691,7 +795,7 @@ export class BTree {
     max: number,
     out: [Uint8Array, Uint8Array][],
   ): boolean {
-    const f = this.read(leaf);
+    const f = this.readNode(leaf, KIND_LEAF);
     const d = f.data;
     const n = count(d);
     const step = reverse ? -1 : 1;
@@ -699,6 +803,7 @@ export class BTree {
     let i = index;
     let overflow = false;
     for (; i >= 0 && i < n && out.length < max && out.length < LEAF_COPY_MAX; i += step) {
+      this.checkCell(f, i);
       const off = keyOffsetAt(d, i);
       const len = keyLengthAt(d, i);
       if (bound !== undefined) {
@@ -722,6 +827,7 @@ export class BTree {
     const firstKey = out.length > 0 ? out[0][0] : null;
     const next = right(d);
     this.unpin(f);
+    if (next !== 0) this.pointer(leaf, next, "the right sibling pointer");
     if (overflow) {
       out[0][1] = this.readValue(leaf, i);
       i += step;
@@ -740,13 +846,16 @@ export class BTree {
   // ---- internals: values ----
 
   private readValue(leaf: number, index: number): Uint8Array {
-    return this.valueOf(this.read(leaf), index);
+    const f = this.readNode(leaf, KIND_LEAF);
+    if (index >= count(f.data)) throw this.corrupt(leaf, `has no cell ${index} any more`);
+    return this.valueOf(f, index);
   }
 
   /** A copy of the value of cell `index` of leaf `f`, which is pinned: this unpins it. */
   private valueOf(f: Frame, index: number): Uint8Array {
     const leaf = f.pgno;
     const d = f.data;
+    this.checkCell(f, index);
     const off = cellAt(d, index);
     const word = leafValueWord(d, off);
     if (word < OVERFLOW_FLAG) {
@@ -758,22 +867,43 @@ export class BTree {
     const length = word - OVERFLOW_FLAG;
     let pgno = readU32(d, leafValueOffset(d, off));
     this.unpin(f);
+    // The length is checked before it is allocated, the chain against it as it is read.
+    const pages = Math.ceil(length / this.overflowPayload);
+    if (length > VALUE_BYTES_MAX || pages >= this.pager.pageCount) {
+      throw this.corrupt(
+        leaf,
+        `cell ${index} holds an overflow value of ${length} bytes (${pages} pages), ` +
+          `more than the maximum ${VALUE_BYTES_MAX} or than the file's ${this.pager.pageCount} pages`,
+      );
+    }
     const value = new Uint8Array(length);
+    let from = leaf;
     let done = 0;
     while (done < length) {
-      if (pgno === 0)
-        throw this.corrupt(leaf, `has an overflow chain shorter than ${length} bytes`);
+      if (pgno === 0) {
+        throw this.corrupt(
+          from,
+          `ends the overflow chain of a ${length}-byte value at byte ${done}`,
+        );
+      }
+      this.pointer(from, pgno, "an overflow pointer");
       const o = this.read(pgno);
       if (kind(o.data) !== KIND_OVERFLOW) {
-        this.unpin(o);
-        throw this.corrupt(pgno, "is not an overflow page");
+        throw this.corrupt(pgno, `kind ${kind(o.data)} in an overflow chain (from page ${from})`);
       }
       const n = Math.min(this.overflowPayload, length - done);
       value.set(o.data.subarray(NODE_HEADER_BYTES, NODE_HEADER_BYTES + n), done);
       done += n;
       const next = right(o.data);
       this.unpin(o);
+      from = pgno;
       pgno = next;
+    }
+    if (pgno !== 0) {
+      throw this.corrupt(
+        from,
+        `continues the overflow chain of a ${length}-byte value past its end`,
+      );
     }
     return value;
   }
@@ -795,15 +925,23 @@ export class BTree {
     return next;
   }
 
-  private freeChain(first: number): void {
+  /** Free the overflow chain from `first` (referenced by leaf `leaf`). */
+  private freeChain(first: number, leaf: number): void {
+    let from = leaf;
     let pgno = first;
     for (let hops = 0; pgno !== 0; hops++) {
       if (hops > this.pager.pageCount)
         throw this.corrupt(first, "starts an overflow chain with a cycle");
+      this.pointer(from, pgno, "an overflow pointer");
       const f = this.read(pgno);
+      const k = kind(f.data);
       const next = right(f.data);
       this.unpin(f);
+      // Never free what is not an overflow page: a tree node referenced as one stays.
+      if (k !== KIND_OVERFLOW)
+        throw this.corrupt(pgno, `kind ${k} in an overflow chain (from page ${from})`);
       this.pager.free(pgno);
+      from = pgno;
       pgno = next;
     }
   }
@@ -855,7 +993,8 @@ export class BTree {
   private shareLeaf(lf: Frame, index: number, cellLen: number): boolean {
     const level = this.depth - 2;
     if (level < 0) return false;
-    const pf = this.write(this.pathPages[level]);
+    const parent = this.pathPages[level];
+    const pf = this.writeNode(parent, KIND_INTERIOR);
     const pd = pf.data;
     const at = this.pathIndex[level];
     const n = count(pd);
@@ -867,8 +1006,8 @@ export class BTree {
       for (const side of SIDES) {
         const sep = side < 0 ? at - 1 : at; // the parent cell between the two leaves
         if (sep < 0 || sep >= n) continue;
-        const siblingPgno = childAt(pd, side < 0 ? at - 1 : at + 1);
-        const sf = this.write(siblingPgno);
+        const siblingPgno = this.sibling(parent, childAt(pd, side < 0 ? at - 1 : at + 1), lf.pgno);
+        const sf = this.writeNode(siblingPgno, KIND_LEAF);
         const three = pass === 1;
         if (!three && freeBytes(sf.data) < want) {
           this.unpin(sf);
@@ -1072,7 +1211,7 @@ export class BTree {
     }
     const pgno = this.pathPages[level];
     const index = this.pathIndex[level];
-    const f = this.write(pgno);
+    const f = this.writeNode(pgno, KIND_INTERIOR);
     const d = f.data;
     if (freeBytes(d) >= spaceNeeded(cellLen)) {
       writeInteriorCell(d, insertCell(d, index, cellLen, this.scratch), leftPgno, sep);
@@ -1141,23 +1280,25 @@ export class BTree {
       return;
     }
     const pgno = this.pathPages[level];
-    const f = this.read(pgno);
+    const f = this.readNode(pgno, 0);
+    const k = kind(f.data);
     const underfull = usedBytes(f.data) < (this.usable - NODE_HEADER_BYTES) * UNDERFULL_SHARE;
     this.unpin(f);
     if (!underfull) return;
     const parentPgno = this.pathPages[level - 1];
-    const pf = this.write(parentPgno);
+    const pf = this.writeNode(parentPgno, KIND_INTERIOR);
     const pd = pf.data;
     if (count(pd) === 0) {
       this.unpin(pf);
       return;
     }
-    const index = this.pathIndex[level - 1];
+    const index = Math.min(this.pathIndex[level - 1], count(pd));
     const l = index > 0 ? index - 1 : 0;
-    const leftPgno = childAt(pd, l);
-    const rightPgno = childAt(pd, l + 1);
-    const lf = this.write(leftPgno);
-    const rf = this.write(rightPgno);
+    const leftPgno = this.sibling(parentPgno, childAt(pd, l), 0);
+    const rightPgno = this.sibling(parentPgno, childAt(pd, l + 1), leftPgno);
+    // Siblings are of the node's kind: merging a leaf into an interior node would be damage.
+    const lf = this.writeNode(leftPgno, k);
+    const rf = this.writeNode(rightPgno, k);
     const ld = lf.data;
     const rd = rf.data;
     const sepOff = keyOffsetAt(pd, l);
@@ -1192,10 +1333,11 @@ export class BTree {
   private collapseRoot(): void {
     for (let i = 0; i < TREE_DEPTH_MAX; i++) {
       const root = this.root();
-      const f = this.read(root);
+      const f = this.readNode(root, 0);
       const only = kind(f.data) === KIND_INTERIOR && count(f.data) === 0 ? right(f.data) : 0;
       this.unpin(f);
       if (only === 0) return;
+      this.pointer(root, only, "the only child pointer");
       this.pager.setSlot(this.rootSlot, only);
       this.pager.free(root);
     }
@@ -1218,8 +1360,24 @@ export class BTree {
     return new PagekvError("ERR_ARG", `${this.pager.path}: ${what}`, { path: this.pager.path });
   }
 
+  /**
+   * `child`, a child of interior node `parent` next to page `other` (0: none), if it is a
+   * page number in range other than `other` and `parent` (a node listed twice or as its own
+   * child would be merged with itself).
+   */
+  private sibling(parent: number, child: number, other: number): number {
+    this.pointer(parent, child, "a child pointer");
+    if (child === other || child === parent) {
+      throw this.corrupt(
+        parent,
+        `lists page ${child} as two neighbouring children or as its own child`,
+      );
+    }
+    return child;
+  }
+
   private corrupt(pgno: number, what: string): PagekvError {
-    return new PagekvError("ERR_CORRUPT", `${this.pager.path}: page ${pgno} ${what}`, {
+    return new PagekvError("ERR_CORRUPT", `${this.pager.path}: page ${pgno}: ${what}`, {
       path: this.pager.path,
       pgno,
     });

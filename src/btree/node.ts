@@ -14,6 +14,12 @@
 // order; content start >= the end of the slot array; `garbage` counts the bytes of dead
 // cells inside the content area; a leaf's `right` is its right sibling (0 at the end); an
 // interior node's `right` is its rightmost child, which holds keys >= its last key.
+//
+// A page's checksum proves only that the pager wrote it, not that it holds a node: the
+// tree validates what it reads before it reads it (headerProblem once per page visit,
+// probeOutside for each slot a search probes, cellProblem before a cell is copied or its
+// value read, nodeProblem for a page about to be written). They return null when the bytes
+// are sound, allocating nothing, and a description of the damage otherwise.
 
 import { readU16, readU32, writeU16, writeU32 } from "../format/codec.js";
 
@@ -63,6 +69,152 @@ export function initNode(d: Uint8Array, k: number): void {
 
 function contentStart(d: Uint8Array): number {
   return readU16(d, OFF_CONTENT);
+}
+
+/** Largest leaf cell kept inline in a page of `usable` bytes: four such cells always fit. */
+export function inlineCellMaxOf(usable: number): number {
+  return Math.floor((usable - NODE_HEADER_BYTES) / 4) - 2;
+}
+
+// ---- validation ----
+
+function kindName(k: number): string {
+  return k === KIND_LEAF
+    ? "leaf"
+    : k === KIND_INTERIOR
+      ? "interior"
+      : k === KIND_OVERFLOW
+        ? "overflow"
+        : "unknown";
+}
+
+/**
+ * The header's damage, or null: the kind is a tree node's (`expect`, or either kind when 0),
+ * the slot array ends at or before the content start, which is inside the page, and the
+ * garbage fits in the content area.
+ */
+export function headerProblem(d: Uint8Array, expect: number): string | null {
+  const k = d[OFF_KIND];
+  if ((k !== KIND_LEAF && k !== KIND_INTERIOR) || (expect !== 0 && k !== expect)) {
+    const want = expect === 0 ? "a leaf or interior node" : `a ${kindName(expect)} node`;
+    return `kind ${k} (${kindName(k)}), expected ${want}`;
+  }
+  const n = readU16(d, OFF_COUNT);
+  const start = readU16(d, OFF_CONTENT);
+  const slotsEnd = NODE_HEADER_BYTES + 2 * n;
+  if (slotsEnd > start || start > d.length) {
+    return (
+      `${kindName(k)} header is inconsistent: ${n} slots end at ${slotsEnd}, ` +
+      `content starts at ${start}, the page has ${d.length} bytes`
+    );
+  }
+  const garbage = readU16(d, OFF_GARBAGE);
+  if (garbage > d.length - start) {
+    return `${kindName(k)} header counts ${garbage} bytes of garbage in a content area of ${d.length - start}`;
+  }
+  return null;
+}
+
+/**
+ * For a page whose header is sound: true when the cell at `off` (a probed slot's offset)
+ * starts before the content area or its header and key extend past the page. A search
+ * checks each slot it probes with this, and nothing more.
+ */
+export function probeOutside(d: Uint8Array, off: number): boolean {
+  if (off < readU16(d, OFF_CONTENT)) return true;
+  return d[OFF_KIND] === KIND_LEAF
+    ? off + LEAF_CELL_HEADER_BYTES > d.length ||
+        off + LEAF_CELL_HEADER_BYTES + readU16(d, off) > d.length
+    : off + INTERIOR_CELL_HEADER_BYTES > d.length ||
+        off + INTERIOR_CELL_HEADER_BYTES + readU16(d, off + 4) > d.length;
+}
+
+/**
+ * For a page whose header is sound: the damage of cell `i`, or null. The cell must lie in
+ * the content area, with a key of at most `keyMax` bytes and, in a leaf, an inline cell of
+ * at most inlineCellMaxOf() bytes: what put() writes, and what splits and merges assume
+ * (a larger cell could make the half of a split bigger than a page).
+ */
+export function cellProblem(d: Uint8Array, i: number, keyMax: number): string | null {
+  const off = readU16(d, NODE_HEADER_BYTES + 2 * i);
+  const start = readU16(d, OFF_CONTENT);
+  const leaf = d[OFF_KIND] === KIND_LEAF;
+  const what = leaf ? "leaf" : "interior";
+  if (off < start)
+    return `${what} cell ${i} at offset ${off} is outside the content area (${start}..${d.length})`;
+  const head = leaf ? LEAF_CELL_HEADER_BYTES : INTERIOR_CELL_HEADER_BYTES;
+  const bytes = off + head > d.length ? head : cellBytes(d, off);
+  if (off + bytes > d.length) {
+    return `${what} cell ${i} extends past the page (offset ${off} + ${bytes} > ${d.length})`;
+  }
+  const keyLength = readU16(d, leaf ? off : off + 4);
+  if (keyLength > keyMax) {
+    return `${what} cell ${i} has a key of ${keyLength} bytes, larger than the maximum ${keyMax}`;
+  }
+  if (leaf && readU16(d, off + 2) !== OVERFLOW_MARK && bytes > inlineCellMaxOf(d.length)) {
+    return (
+      `leaf cell ${i} holds ${bytes} bytes inline, larger than the ` +
+      `${inlineCellMaxOf(d.length)} a leaf keeps inline`
+    );
+  }
+  return null;
+}
+
+/**
+ * The damage of a whole node, or null: its header, every cell (see cellProblem), and
+ * cells plus garbage no more than the content area. Checked on each page the tree is
+ * about to change, so that compaction and the copying of cells stay inside the page.
+ */
+export function nodeProblem(d: Uint8Array, expect: number, keyMax: number): string | null {
+  const header = headerProblem(d, expect);
+  if (header !== null) return header;
+  const n = count(d);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const cell = cellProblem(d, i, keyMax);
+    if (cell !== null) return cell;
+    sum += cellBytes(d, cellAt(d, i));
+  }
+  const area = d.length - contentStart(d);
+  const garbage = readU16(d, OFF_GARBAGE);
+  if (sum + garbage > area) {
+    return `${kindName(kind(d))} cells (${sum} bytes) and garbage (${garbage}) exceed the content area (${area})`;
+  }
+  return null;
+}
+
+/**
+ * Every problem of a node's layout, for check(): the header, each cell's bounds, cells
+ * that overlap, and the content area's accounting (cells + garbage = content area).
+ */
+export function layoutProblems(d: Uint8Array, keyMax: number): string[] {
+  const header = headerProblem(d, 0);
+  if (header !== null) return [header];
+  const problems: string[] = [];
+  const n = count(d);
+  const spans: [number, number][] = [];
+  for (let i = 0; i < n; i++) {
+    const cell = cellProblem(d, i, keyMax);
+    if (cell !== null) problems.push(cell);
+    else spans.push([cellAt(d, i), cellBytes(d, cellAt(d, i))]);
+  }
+  if (problems.length > 0) return problems;
+  spans.sort((a, b) => a[0] - b[0]);
+  let sum = 0;
+  for (let i = 0; i < spans.length; i++) {
+    sum += spans[i][1];
+    if (i > 0 && spans[i - 1][0] + spans[i - 1][1] > spans[i][0]) {
+      problems.push(`cells at offsets ${spans[i - 1][0]} and ${spans[i][0]} overlap`);
+    }
+  }
+  const area = d.length - contentStart(d);
+  const garbage = readU16(d, OFF_GARBAGE);
+  if (sum + garbage !== area) {
+    problems.push(
+      `cells (${sum} bytes) and garbage (${garbage}) do not add up to the content area (${area})`,
+    );
+  }
+  return problems;
 }
 
 /** Offset of cell `i`. */
@@ -159,9 +311,11 @@ export function compareKey(
 /**
  * Leaf: index of the first cell whose key is >= `key`; interior: index of the child
  * pointer to follow (first cell whose key is > `key`, or count for the rightmost).
- * `exact` (leaf only) is set when the cell at the index equals the key.
+ * `exact` (leaf only) is set when the cell at the index equals the key. The header must be
+ * sound (headerProblem); each probed cell is bounds-checked: on one outside the page this
+ * returns false with its slot in `index` (see cellProblem for why).
  */
-export function search(d: Uint8Array, key: Uint8Array, keyLen: number, out: SearchResult): void {
+export function search(d: Uint8Array, key: Uint8Array, keyLen: number, out: SearchResult): boolean {
   const leaf = kind(d) === KIND_LEAF;
   let lo = 0;
   let hi = count(d);
@@ -169,6 +323,10 @@ export function search(d: Uint8Array, key: Uint8Array, keyLen: number, out: Sear
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const off = cellAt(d, mid);
+    if (probeOutside(d, off)) {
+      out.index = mid;
+      return false;
+    }
     const c = leaf
       ? compareKey(key, keyLen, d, off + LEAF_CELL_HEADER_BYTES, readU16(d, off))
       : compareKey(key, keyLen, d, off + INTERIOR_CELL_HEADER_BYTES, readU16(d, off + 4));
@@ -176,7 +334,7 @@ export function search(d: Uint8Array, key: Uint8Array, keyLen: number, out: Sear
       if (c === 0) {
         out.index = mid;
         out.exact = true;
-        return;
+        return true;
       }
       if (c > 0) lo = mid + 1;
       else hi = mid;
@@ -187,6 +345,7 @@ export function search(d: Uint8Array, key: Uint8Array, keyLen: number, out: Sear
     }
   }
   out.index = lo;
+  return true;
 }
 
 export interface SearchResult {

@@ -12,11 +12,17 @@
 //   - every write (_put, _del, _batch) is one engine transaction, durable when its promise
 //     resolves as the `sync` option says; _clear is one transaction per CLEAR_BATCH_KEYS
 //     keys (abstract-level does not require clear() to be atomic);
-//   - nothing here claims a snapshot: reads, including iterators, see the latest commit.
+//   - nothing here claims a snapshot: reads, including iterators, see the latest commit;
+//   - the engine's options (ENGINE_OPTIONS) are checked in the constructor, each for type
+//     and range, and a name that differs from one of them only in case is refused: a typo
+//     must not silently open with other durability or access. Every other option is
+//     abstract-level's to judge (it accepts arbitrary ones), and left alone.
 
 import { type AbstractDatabaseOptions, AbstractLevel } from "abstract-level";
 import { type BatchOp, type Database, type DbOpenOptions, openDatabase } from "../db/db.js";
 import { assert, PagekvError } from "../errors.js";
+import { isValidPageSize, PAGE_SIZE_MAX, PAGE_SIZE_MIN } from "../format/page.js";
+import { describe, optionalBoolean, optionalChoice, optionalInteger } from "../options.js";
 import { NodeFS } from "../vfs/node/nodefs.js";
 import type { VFS } from "../vfs/vfs.js";
 import { PagekvLevelError, toLevelError } from "./errors.js";
@@ -54,6 +60,13 @@ export interface PagekvLevelOptions<K, V> extends AbstractDatabaseOptions<K, V> 
   vfs?: VFS;
 }
 
+/** The options the engine takes; the rest of a PagekvLevel's options are abstract-level's. */
+const ENGINE_OPTIONS = ["pageSize", "cacheBytes", "sync", "readOnly", "vfs"] as const;
+
+const SYNC_MODES = ["full", "normal", "off"] as const;
+/** Where option errors say they come from. */
+const SITE = "PagekvLevel";
+
 /** abstract-level's private open options (always both present). */
 interface PrivateOpenOptions {
   createIfMissing: boolean;
@@ -82,6 +95,91 @@ const MANIFEST = {
   getSync: true,
 };
 
+interface EngineOptions {
+  pageSize: number | undefined;
+  cacheBytes: number | undefined;
+  sync: DbOpenOptions["sync"] | undefined;
+  readOnly: boolean | undefined;
+  vfs: VFS | undefined;
+}
+
+/**
+ * The location and the engine's options of `options`, checked (see the constructor); a
+ * failure is LEVEL_INVALID_VALUE with the engine's ERR_ARG as cause.
+ */
+function checkEngineOptions(location: unknown, options: object): EngineOptions {
+  try {
+    if (typeof location !== "string" || location === "") {
+      throw new PagekvError(
+        "ERR_ARG",
+        `${SITE}: location must be a non-empty string, got ${describe(location)}`,
+      );
+    }
+    const site = `${location}: ${SITE}`;
+    const known: readonly string[] = ENGINE_OPTIONS;
+    for (const key of Object.keys(options)) {
+      if (known.includes(key)) continue;
+      const meant = known.find((k) => k.toLowerCase() === key.toLowerCase());
+      if (meant !== undefined) {
+        throw new PagekvError(
+          "ERR_ARG",
+          `${site}: unknown option "${key}" (did you mean "${meant}"?)`,
+          { path: location },
+        );
+      }
+    }
+    const o = options as Record<string, unknown>;
+    const pageSize = optionalInteger(
+      o.pageSize,
+      "pageSize",
+      PAGE_SIZE_MIN,
+      PAGE_SIZE_MAX,
+      site,
+      location,
+    );
+    if (pageSize !== undefined && !isValidPageSize(pageSize)) {
+      throw new PagekvError(
+        "ERR_ARG",
+        `${site}: option "pageSize" must be a power of two in ${PAGE_SIZE_MIN}..${PAGE_SIZE_MAX}, got ${pageSize}`,
+        { path: location },
+      );
+    }
+    const cacheBytes = optionalInteger(
+      o.cacheBytes,
+      "cacheBytes",
+      0,
+      Number.MAX_SAFE_INTEGER,
+      site,
+      location,
+    );
+    const sync = optionalChoice(o.sync, "sync", SYNC_MODES, site, location);
+    const readOnly = optionalBoolean(o.readOnly, "readOnly", site, location);
+    const vfs = o.vfs;
+    if (vfs !== undefined && !isVfs(vfs)) {
+      throw new PagekvError(
+        "ERR_ARG",
+        `${site}: option "vfs" must be a VFS (an object with open, delete, exists and lock), got ${describe(vfs)}`,
+        { path: location },
+      );
+    }
+    return { pageSize, cacheBytes, sync, readOnly, vfs };
+  } catch (e) {
+    if (e instanceof PagekvError) throw new PagekvLevelError("LEVEL_INVALID_VALUE", e);
+    throw e;
+  }
+}
+
+function isVfs(v: unknown): v is VFS {
+  if (typeof v !== "object" || v === null) return false;
+  const f = v as Record<string, unknown>;
+  return (
+    typeof f.open === "function" &&
+    typeof f.delete === "function" &&
+    typeof f.exists === "function" &&
+    typeof f.lock === "function"
+  );
+}
+
 /**
  * An abstract-level database stored in the pagekv file at `location`:
  * `new PagekvLevel("app.pkv", { valueEncoding: "json" })`. Opens itself (deferred open)
@@ -98,15 +196,28 @@ export class PagekvLevel<KDefault = string, VDefault = string> extends AbstractL
   private readonly engineOptions: Omit<DbOpenOptions, "vfs" | "create">;
   private engine: Database | null = null;
 
+  /**
+   * A bad engine option (wrong type or range, or a name differing from one only in case)
+   * throws here, before anything is opened: a PagekvLevelError LEVEL_INVALID_VALUE whose
+   * cause is the engine's ERR_ARG, as abstract-level itself throws from its constructor for
+   * an unknown encoding (a deferred open would hide the mistake behind
+   * LEVEL_DATABASE_NOT_OPEN at the first call).
+   */
   constructor(location: string, options: PagekvLevelOptions<KDefault, VDefault> = {}) {
-    const { pageSize, cacheBytes, sync, readOnly, vfs, ...levelOptions } = options;
+    // abstract-level reads a non-object as no options; so do we.
+    const given: PagekvLevelOptions<KDefault, VDefault> =
+      typeof options === "object" && options !== null ? options : {};
+    const engine = checkEngineOptions(location, given);
+    const { pageSize, cacheBytes, sync, readOnly, vfs, ...levelOptions } = given;
     super(MANIFEST, levelOptions);
-    if (typeof location !== "string" || location === "") {
-      throw new TypeError("PagekvLevel: location must be a non-empty string");
-    }
     this.location = location;
-    this.vfs = vfs ?? new NodeFS();
-    this.engineOptions = { pageSize, cacheBytes, sync, readOnly };
+    this.vfs = engine.vfs ?? new NodeFS();
+    this.engineOptions = {
+      pageSize: engine.pageSize,
+      cacheBytes: engine.cacheBytes,
+      sync: engine.sync,
+      readOnly: engine.readOnly,
+    };
   }
 
   /** Open (or create) the file; errors name the file, abstract-level wraps them. */
