@@ -23,6 +23,7 @@ import { type BatchOp, type Database, type DbOpenOptions, openDatabase } from ".
 import { assert, PagekvError } from "../errors.js";
 import { isValidPageSize, PAGE_SIZE_MAX, PAGE_SIZE_MIN } from "../format/page.js";
 import { describe, optionalBoolean, optionalChoice, optionalInteger } from "../options.js";
+import { WAL_AUTO_CHECKPOINT_PAGES_MAX } from "../pager/pager.js";
 import { NodeFS } from "../vfs/node/nodefs.js";
 import type { VFS } from "../vfs/vfs.js";
 import { PagekvLevelError, toLevelError } from "./errors.js";
@@ -56,12 +57,24 @@ export interface PagekvLevelOptions<K, V> extends AbstractDatabaseOptions<K, V> 
   sync?: DbOpenOptions["sync"];
   /** Open for reading only: every write rejects with LEVEL_READONLY. */
   readOnly?: boolean;
+  /** Checkpoint after a commit leaves this many pages in the log (see open()). */
+  autoCheckpointPages?: number;
+  /** "strict" (default) or "truncate": what open does with damaged synced log frames. */
+  recover?: DbOpenOptions["recover"];
   /** The file system (default NodeFS; MemFS keeps the database in memory, for tests). */
   vfs?: VFS;
 }
 
 /** The options the engine takes; the rest of a PagekvLevel's options are abstract-level's. */
-const ENGINE_OPTIONS = ["pageSize", "cacheBytes", "sync", "readOnly", "vfs"] as const;
+const ENGINE_OPTIONS = [
+  "pageSize",
+  "cacheBytes",
+  "sync",
+  "readOnly",
+  "autoCheckpointPages",
+  "recover",
+  "vfs",
+] as const;
 
 const SYNC_MODES = ["full", "normal", "off"] as const;
 /** Where option errors say they come from. */
@@ -100,6 +113,8 @@ interface EngineOptions {
   cacheBytes: number | undefined;
   sync: DbOpenOptions["sync"] | undefined;
   readOnly: boolean | undefined;
+  autoCheckpointPages: number | undefined;
+  recover: DbOpenOptions["recover"] | undefined;
   vfs: VFS | undefined;
 }
 
@@ -154,6 +169,15 @@ function checkEngineOptions(location: unknown, options: object): EngineOptions {
     );
     const sync = optionalChoice(o.sync, "sync", SYNC_MODES, site, location);
     const readOnly = optionalBoolean(o.readOnly, "readOnly", site, location);
+    const autoCheckpointPages = optionalInteger(
+      o.autoCheckpointPages,
+      "autoCheckpointPages",
+      0,
+      WAL_AUTO_CHECKPOINT_PAGES_MAX,
+      site,
+      location,
+    );
+    const recover = optionalChoice(o.recover, "recover", ["strict", "truncate"], site, location);
     const vfs = o.vfs;
     if (vfs !== undefined && !isVfs(vfs)) {
       throw new PagekvError(
@@ -162,7 +186,7 @@ function checkEngineOptions(location: unknown, options: object): EngineOptions {
         { path: location },
       );
     }
-    return { pageSize, cacheBytes, sync, readOnly, vfs };
+    return { pageSize, cacheBytes, sync, readOnly, autoCheckpointPages, recover, vfs };
   } catch (e) {
     if (e instanceof PagekvError) throw new PagekvLevelError("LEVEL_INVALID_VALUE", e);
     throw e;
@@ -208,7 +232,16 @@ export class PagekvLevel<KDefault = string, VDefault = string> extends AbstractL
     const given: PagekvLevelOptions<KDefault, VDefault> =
       typeof options === "object" && options !== null ? options : {};
     const engine = checkEngineOptions(location, given);
-    const { pageSize, cacheBytes, sync, readOnly, vfs, ...levelOptions } = given;
+    const {
+      pageSize,
+      cacheBytes,
+      sync,
+      readOnly,
+      autoCheckpointPages,
+      recover,
+      vfs,
+      ...levelOptions
+    } = given;
     super(MANIFEST, levelOptions);
     this.location = location;
     this.vfs = engine.vfs ?? new NodeFS();
@@ -217,6 +250,8 @@ export class PagekvLevel<KDefault = string, VDefault = string> extends AbstractL
       cacheBytes: engine.cacheBytes,
       sync: engine.sync,
       readOnly: engine.readOnly,
+      autoCheckpointPages: engine.autoCheckpointPages,
+      recover: engine.recover,
     };
   }
 

@@ -166,3 +166,37 @@ describe("abstract-level's options and unknown other options are left alone", ()
     await ro.close();
   });
 });
+
+describe("autoCheckpointPages and recover reach the engine", () => {
+  test("wrong types are refused, near-miss names too", () => {
+    refused({ autoCheckpointPages: "8" }, /option "autoCheckpointPages" must be an integer/);
+    refused({ autoCheckpointPages: -1 }, /option "autoCheckpointPages" must be an integer/);
+    refused({ recover: "yes" }, /option "recover" must be one of "strict", "truncate"/);
+    refused({ Recover: "truncate" }, /did you mean "recover"\?/);
+  });
+
+  test("autoCheckpointPages: 0 leaves every commit in the log until close", async () => {
+    const fsys = new MemFS();
+    const db = new PagekvLevel(FILE, { vfs: fsys, autoCheckpointPages: 0, pageSize: 512 });
+    for (let i = 0; i < 200; i++) await db.put(`k${i}`, "v".repeat(50));
+    // With the default threshold (8192 pages) this would hold too; 2 forces checkpoints.
+    const log = fsys.open(`${FILE}-wal`, { readOnly: true });
+    const withoutCheckpoint = log.size();
+    log.close();
+    await db.close();
+    const eager = new PagekvLevel("/eager.pkv", {
+      vfs: fsys,
+      autoCheckpointPages: 2,
+      pageSize: 512,
+    });
+    for (let i = 0; i < 200; i++) await eager.put(`k${i}`, "v".repeat(50));
+    const elog = fsys.open("/eager.pkv-wal", { readOnly: true });
+    const withCheckpoints = elog.size();
+    elog.close();
+    await eager.close();
+    assert.ok(
+      withCheckpoints < withoutCheckpoint,
+      `log of ${withCheckpoints} bytes with checkpoints every 2 pages, ${withoutCheckpoint} without`,
+    );
+  });
+});
