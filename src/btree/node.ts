@@ -317,19 +317,28 @@ export function compareKey(
  */
 export function search(d: Uint8Array, key: Uint8Array, keyLen: number, out: SearchResult): boolean {
   const leaf = kind(d) === KIND_LEAF;
+  // Each probed cell is checked against the content area and the page end (probeOutside,
+  // hoisted: the header was checked when the page was pinned).
+  const start = readU16(d, OFF_CONTENT);
+  const end = d.length;
+  const head = leaf ? LEAF_CELL_HEADER_BYTES : INTERIOR_CELL_HEADER_BYTES;
+  const lengthAt = leaf ? 0 : 4;
   let lo = 0;
   let hi = count(d);
   out.exact = false;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const off = cellAt(d, mid);
-    if (probeOutside(d, off)) {
+    if (off < start || off + head > end) {
       out.index = mid;
       return false;
     }
-    const c = leaf
-      ? compareKey(key, keyLen, d, off + LEAF_CELL_HEADER_BYTES, readU16(d, off))
-      : compareKey(key, keyLen, d, off + INTERIOR_CELL_HEADER_BYTES, readU16(d, off + 4));
+    const len = readU16(d, off + lengthAt);
+    if (off + head + len > end) {
+      out.index = mid;
+      return false;
+    }
+    const c = compareKey(key, keyLen, d, off + head, len);
     if (leaf) {
       if (c === 0) {
         out.index = mid;
