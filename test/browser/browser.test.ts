@@ -127,7 +127,8 @@ test("a worker terminated amid durable commits loses no acknowledged one; check(
     // The killed worker's handles are dropped by the browser: the reopen may meet them for
     // a moment (ERR_LOCKED), never for long. Bounded retries; no timing is asserted.
     let r = await inWorker(p, "verify", "verify", { name, acked });
-    for (let i = 0; i < 50 && !r.ok && r.code === "ERR_LOCKED"; i++) {
+    let lockedTries = 0;
+    for (; lockedTries < 50 && !r.ok && r.code === "ERR_LOCKED"; lockedTries++) {
       await new Promise((res) => setTimeout(res, 100));
       r = await inWorker(p, "verify", "verify", { name, acked });
     }
