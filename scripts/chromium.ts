@@ -7,7 +7,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
 
-export const CHROMIUM_PATH = "/usr/bin/chromium";
+/** Debian's Chromium; PAGEKV_CHROMIUM names another binary (a missing one shows the skip). */
+export const CHROMIUM_PATH = process.env.PAGEKV_CHROMIUM ?? "/usr/bin/chromium";
 
 /** Flags for headless Chromium as root on a machine with no network but loopback. */
 export const CHROMIUM_FLAGS = [
@@ -24,7 +25,7 @@ export const CHROMIUM_FLAGS = [
 /** Why Chromium cannot run here, or null when it can. */
 export function chromiumMissing(): string | null {
   if (!fs.existsSync(CHROMIUM_PATH)) {
-    return `${CHROMIUM_PATH} is missing (apt-get install -y chromium; .ci/run installs it)`;
+    return `${CHROMIUM_PATH} is missing (apt-get install -y chromium: .ci/run installs it)`;
   }
   return null;
 }

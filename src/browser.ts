@@ -26,6 +26,7 @@ export {
   OPFS_FILE_BYTES_MAX,
   OPFS_NAME_CHARS_MAX,
   OPFS_WAL_SUFFIX,
+  OPFS_WRITEV_STAGING_BYTES_MAX,
   type OpfsAcquireOptions,
   OpfsVFS,
 } from "./vfs/browser/opfs.js";

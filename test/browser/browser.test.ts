@@ -16,6 +16,8 @@ import { type StaticServer, serveStatic } from "../../scripts/serve.js";
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
 const missing = chromiumMissing();
 const skip = missing === null ? false : `no Chromium: ${missing}`;
+/** Every browser test: skipped without Chromium; a hung page fails instead of hanging. */
+const browserTest = { skip, timeout: 120_000 };
 if (missing !== null) console.log(`# browser tests skipped: ${missing}`);
 
 let chromium: Chromium | null = null;
@@ -77,159 +79,213 @@ async function terminate(p: Page, slot: string): Promise<void> {
   }, slot);
 }
 
-test("a seeded model workload on OPFS matches the sorted in-memory model", { skip }, async () => {
-  for (const seed of [1, 2, 3]) {
-    const r = await inWorker(page(), `model${seed}`, "model", {
-      name: `model-${seed}.pkv`,
-      seed,
-      ops: 900,
-    });
+test(
+  "OpfsVFS keeps the VFS contract: absent = empty, delete, gathered writes, release",
+  browserTest,
+  async () => {
+    const r = await inWorker(page(), "vfs", "vfs", { name: "contract.pkv" });
     assert.ok(r.ok, r.message);
-    const out = r.result as { tally: Record<string, number>; keys: number };
-    // The workload did exercise every kind of operation, and reopened.
-    for (const kind of ["put", "del", "get", "batch", "tx", "rollback", "range", "reopen"]) {
-      assert.ok((out.tally[kind] ?? 0) > 0, `seed ${seed}: some ${kind} ran`);
-    }
-    await terminate(page(), `model${seed}`);
-  }
-});
-
-test("a worker terminated amid durable commits loses no acknowledged one; check() is clean", {
-  skip,
-}, async () => {
-  const p = page();
-  for (const [round, atLeast] of [50, 233, 611].entries()) {
-    const name = `stream-${round}.pkv`;
-    await p.evaluate(
-      ({ name }) => {
-        // biome-ignore lint/suspicious/noExplicitAny: the harness is plain JS in the page
-        const h = (globalThis as any).harness;
-        h.workers.stream = h.spawn();
-        h.workers.stream.post("stream", { name, count: 1_000_000 });
-      },
-      { name },
-    );
-    await p.waitForFunction(
-      (n) =>
-        // biome-ignore lint/suspicious/noExplicitAny: the harness is plain JS in the page
-        ((globalThis as any).harness.workers.stream.acks.length as number) >= n,
-      atLeast,
-      { timeout: 30_000 },
-    );
-    // Terminate first, then read the acknowledgements: none can arrive after.
-    const acked = await p.evaluate(() => {
-      // biome-ignore lint/suspicious/noExplicitAny: the harness is plain JS in the page
-      const w = (globalThis as any).harness.workers.stream;
-      w.terminate();
-      return (w.acks as number[]).length - 1;
+    assert.deepEqual(Object.fromEntries(r.result as [string, unknown][]), {
+      "main exists (created empty)": true,
+      "log exists before create": false,
+      "open log without create": "ERR_NOT_FOUND",
+      "open another name": "ERR_NOT_FOUND",
+      "log exists after create": true,
+      "exclusive create of it": "ERR_EXISTS",
+      "writevAt then readAt: same bytes, zeros before": true,
+      size: true,
+      "short read at the end": true,
+      truncate: true,
+      "closed file": "ERR_CLOSED",
+      "log exists after delete": false,
+      "log bytes after delete": 0,
+      "delete again": "ERR_NOT_FOUND",
+      "bad offset": "ERR_ARG",
+      "second lock": "ERR_LOCKED",
+      "lock held after release": false,
+      "exists after release": "ERR_CLOSED",
+      // The deleted log's entry is gone; the database file (0 bytes here) stays.
+      "entries after release": "contract.pkv",
+      "bad name": "ERR_ARG",
     });
-    await terminate(p, "stream");
-    // The killed worker's handles are dropped by the browser: the reopen may meet them for
-    // a moment (ERR_LOCKED), never for long. Bounded retries; no timing is asserted.
-    let r = await inWorker(p, "verify", "verify", { name, acked });
-    let lockedTries = 0;
-    for (; lockedTries < 50 && !r.ok && r.code === "ERR_LOCKED"; lockedTries++) {
-      await new Promise((res) => setTimeout(res, 100));
-      r = await inWorker(p, "verify", "verify", { name, acked });
+    await terminate(page(), "vfs");
+  },
+);
+
+test(
+  "a seeded model workload on OPFS matches the sorted in-memory model",
+  browserTest,
+  async () => {
+    for (const seed of [1, 2, 3]) {
+      const r = await inWorker(page(), `model${seed}`, "model", {
+        name: `model-${seed}.pkv`,
+        seed,
+        ops: 900,
+      });
+      assert.ok(r.ok, r.message);
+      const out = r.result as { tally: Record<string, number>; keys: number };
+      // The workload did exercise every kind of operation, and reopened.
+      for (const kind of ["put", "del", "get", "batch", "tx", "rollback", "range", "reopen"]) {
+        assert.ok((out.tally[kind] ?? 0) > 0, `seed ${seed}: some ${kind} ran`);
+      }
+      await terminate(page(), `model${seed}`);
     }
-    assert.ok(r.ok, `${r.code}: ${r.message}`);
-    const v = r.result as { keys: number; problems: string[] };
-    assert.deepEqual(v.problems, []);
-    assert.ok(v.keys >= acked + 1, `round ${round}: ${v.keys} keys, ${acked + 1} acknowledged`);
-    console.log(
-      `# round ${round}: ${acked + 1} commits acknowledged, ${v.keys} found (${lockedTries} reopens met ERR_LOCKED first)`,
-    );
-    await terminate(p, "verify");
-  }
-});
+  },
+);
 
-test("a second worker or tab gets ERR_LOCKED naming another tab or worker, then opens after close", {
-  skip,
-}, async () => {
-  const p = page();
-  const name = "locked.pkv";
-  const held = await inWorker(p, "a", "hold", { name });
-  assert.ok(held.ok, held.message);
-  const second = await inWorker(p, "b", "tryOpen", { name });
-  const r = second.result as { code: string; message: string };
-  assert.equal(r.code, "ERR_LOCKED");
-  assert.match(r.message, /another tab or worker/);
-  // Another tab of the same origin: the same.
-  const tab = await openHarness();
-  try {
-    const t = (await inWorker(tab, "c", "tryOpen", { name })).result as { code: string };
-    assert.equal(t.code, "ERR_LOCKED");
-    // The holder closes: now both can open, and see its commit.
-    assert.ok((await inWorker(p, "a", "close", {})).ok);
-    const again = (await inWorker(tab, "c", "tryOpen", { name })).result as {
-      code: string;
-      value: string;
-    };
-    assert.deepEqual(again, { code: "opened", value: "yes" });
-    // A closed database is one entry: the log was removed after close.
-    const list = (await inWorker(tab, "c", "list", {})).result as Record<string, number>;
-    assert.ok(list[name] !== undefined && list[name] > 0);
-    assert.equal(list[`${name}-wal`], undefined, JSON.stringify(list));
-    // Readers coexist (read-only handles); a writer is then ERR_LOCKED.
-    assert.ok((await inWorker(p, "a", "hold", { name, readOnly: true })).ok);
-    const reader = (await inWorker(tab, "c", "tryOpen", { name, readOnly: true })).result as {
-      code: string;
-    };
-    assert.equal(reader.code, "opened");
-    const writer = (await inWorker(tab, "c", "tryOpen", { name })).result as { code: string };
-    assert.equal(writer.code, "ERR_LOCKED");
-    assert.ok((await inWorker(p, "a", "close", {})).ok);
-  } finally {
-    await tab.close();
-    for (const s of ["a", "b"]) await terminate(p, s);
-  }
-});
+test(
+  "a worker terminated amid durable commits loses no acknowledged one; check() is clean",
+  browserTest,
+  async () => {
+    const p = page();
+    // [acknowledgements to wait for, yield to the event loop every n commits (0: never)]
+    const rounds: [number, number][] = [
+      [50, 16],
+      [233, 16],
+      [97, 0],
+      [611, 0],
+    ];
+    for (const [round, [atLeast, yieldEvery]] of rounds.entries()) {
+      const name = `stream-${round}.pkv`;
+      await p.evaluate(
+        ({ name, yieldEvery }) => {
+          // biome-ignore lint/suspicious/noExplicitAny: the harness is plain JS in the page
+          const h = (globalThis as any).harness;
+          h.workers.stream = h.spawn();
+          h.workers.stream.post("stream", { name, count: 1_000_000, yieldEvery });
+        },
+        { name, yieldEvery },
+      );
+      await p.waitForFunction(
+        (n) =>
+          // biome-ignore lint/suspicious/noExplicitAny: the harness is plain JS in the page
+          ((globalThis as any).harness.workers.stream.acks.length as number) >= n,
+        atLeast,
+        { timeout: 30_000 },
+      );
+      // Terminate first, then read the acknowledgements: none can arrive after.
+      const acked = await p.evaluate(() => {
+        // biome-ignore lint/suspicious/noExplicitAny: the harness is plain JS in the page
+        const w = (globalThis as any).harness.workers.stream;
+        w.terminate();
+        return (w.acks as number[]).length - 1;
+      });
+      await terminate(p, "stream");
+      // The killed worker's handles are dropped by the browser, up to a few seconds after
+      // terminate() of a busy one: until then a reopen is ERR_LOCKED. Bounded retries (at most
+      // 10 s); no timing is asserted.
+      let r = await inWorker(p, "verify", "verify", { name, acked });
+      let lockedTries = 0;
+      for (; lockedTries < 100 && !r.ok && r.code === "ERR_LOCKED"; lockedTries++) {
+        await new Promise((res) => setTimeout(res, 100));
+        r = await inWorker(p, "verify", "verify", { name, acked });
+      }
+      assert.ok(r.ok, `${r.code}: ${r.message}`);
+      const v = r.result as { keys: number; problems: string[] };
+      assert.deepEqual(v.problems, []);
+      assert.ok(v.keys >= acked + 1, `round ${round}: ${v.keys} keys, ${acked + 1} acknowledged`);
+      console.log(
+        `# round ${round}: ${acked + 1} commits acknowledged, ${v.keys} found (${lockedTries} reopens met ERR_LOCKED first)`,
+      );
+      await terminate(p, "verify");
+    }
+  },
+);
 
-test("the demo page loads, looks up, scans, and keeps its data across a reload", {
-  skip,
-}, async () => {
-  assert.ok(chromium !== null && server !== null);
-  const p = await chromium.context.newPage();
-  try {
-    await p.goto(`${server.origin}/web/`);
-    await p.waitForSelector("body[data-ready='1']");
-    await p.click("#load");
-    await p.waitForSelector("body[data-busy='0']", { timeout: 120_000 });
-    assert.match((await p.textContent("#load-result")) ?? "", /100,000 records in .* records\/s/);
-    const progress = await p.$eval("#progress", (e) => (e as unknown as { value: number }).value);
-    assert.equal(progress, 1);
-    await p.fill("#key", "user:042424");
-    await p.click("#lookup");
-    await p.waitForSelector("body[data-busy='0']");
-    assert.match((await p.textContent("#lookup-result")) ?? "", /user:042424 = \{"id":42424,/);
-    await p.fill("#prefix", "user:0424");
-    await p.click("#scan");
-    await p.waitForSelector("body[data-busy='0']");
-    assert.match((await p.textContent("#scan-result")) ?? "", /^100 keys in/);
-    await p.click("#reads");
-    await p.waitForSelector("body[data-busy='0']");
-    assert.match((await p.textContent("#reads-result")) ?? "", /gets\/s, .* scans of 100 keys\/s/);
-    const stats = await p.textContent("#stats");
-    assert.match(stats ?? "", /pool hit ratio/);
-    assert.match(stats ?? "", /records100,000/);
+test(
+  "a second worker or tab gets ERR_LOCKED naming another tab or worker, then opens after close",
+  browserTest,
+  async () => {
+    const p = page();
+    const name = "locked.pkv";
+    const held = await inWorker(p, "a", "hold", { name });
+    assert.ok(held.ok, held.message);
+    const second = await inWorker(p, "b", "tryOpen", { name });
+    const r = second.result as { code: string; message: string };
+    assert.equal(r.code, "ERR_LOCKED");
+    assert.match(r.message, /another tab or worker/);
+    // Another tab of the same origin: the same.
+    const tab = await openHarness();
+    try {
+      const t = (await inWorker(tab, "c", "tryOpen", { name })).result as { code: string };
+      assert.equal(t.code, "ERR_LOCKED");
+      // The holder closes: now both can open, and see its commit.
+      assert.ok((await inWorker(p, "a", "close", {})).ok);
+      const again = (await inWorker(tab, "c", "tryOpen", { name })).result as {
+        code: string;
+        value: string;
+      };
+      assert.deepEqual(again, { code: "opened", value: "yes" });
+      // A closed database is one entry: the log was removed after close.
+      const list = (await inWorker(tab, "c", "list", {})).result as Record<string, number>;
+      assert.ok(list[name] !== undefined && list[name] > 0);
+      assert.equal(list[`${name}-wal`], undefined, JSON.stringify(list));
+      // Readers coexist (read-only handles); a writer is then ERR_LOCKED.
+      assert.ok((await inWorker(p, "a", "hold", { name, readOnly: true })).ok);
+      const reader = (await inWorker(tab, "c", "tryOpen", { name, readOnly: true })).result as {
+        code: string;
+      };
+      assert.equal(reader.code, "opened");
+      const writer = (await inWorker(tab, "c", "tryOpen", { name })).result as { code: string };
+      assert.equal(writer.code, "ERR_LOCKED");
+      assert.ok((await inWorker(p, "a", "close", {})).ok);
+    } finally {
+      await tab.close();
+      for (const s of ["a", "b"]) await terminate(p, s);
+    }
+  },
+);
 
-    await p.reload();
-    await p.waitForSelector("body[data-ready='1']");
-    assert.match((await p.textContent("#stats")) ?? "", /records100,000/);
-    await p.fill("#key", "user:099999");
-    await p.click("#lookup");
-    await p.waitForSelector("body[data-busy='0']");
-    assert.match((await p.textContent("#lookup-result")) ?? "", /user:099999 = \{"id":99999,/);
-    await p.click("#scan");
-    await p.waitForSelector("body[data-busy='0']");
-    assert.match((await p.textContent("#scan-result")) ?? "", /^100 keys in/);
+test(
+  "the demo page loads, looks up, scans, and keeps its data across a reload",
+  browserTest,
+  async () => {
+    assert.ok(chromium !== null && server !== null);
+    const p = await chromium.context.newPage();
+    try {
+      await p.goto(`${server.origin}/web/`);
+      await p.waitForSelector("body[data-ready='1']");
+      await p.click("#load");
+      await p.waitForSelector("body[data-busy='0']", { timeout: 120_000 });
+      assert.match((await p.textContent("#load-result")) ?? "", /100,000 records in .* records\/s/);
+      const progress = await p.$eval("#progress", (e) => (e as unknown as { value: number }).value);
+      assert.equal(progress, 1);
+      await p.fill("#key", "user:042424");
+      await p.click("#lookup");
+      await p.waitForSelector("body[data-busy='0']");
+      assert.match((await p.textContent("#lookup-result")) ?? "", /user:042424 = \{"id":42424,/);
+      await p.fill("#prefix", "user:0424");
+      await p.click("#scan");
+      await p.waitForSelector("body[data-busy='0']");
+      assert.match((await p.textContent("#scan-result")) ?? "", /^100 keys in/);
+      await p.click("#reads");
+      await p.waitForSelector("body[data-busy='0']");
+      assert.match(
+        (await p.textContent("#reads-result")) ?? "",
+        /gets\/s, .* scans of 100 keys\/s/,
+      );
+      const stats = await p.textContent("#stats");
+      assert.match(stats ?? "", /pool hit ratio/);
+      assert.match(stats ?? "", /records100,000/);
 
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pagekv-web-"));
-    const shot = path.join(dir, "demo.png");
-    await p.screenshot({ path: shot, fullPage: true });
-    assert.ok(fs.statSync(shot).size > 0);
-    console.log(`# screenshot of the demo page: ${shot}`);
-  } finally {
-    await p.close();
-  }
-});
+      await p.reload();
+      await p.waitForSelector("body[data-ready='1']");
+      assert.match((await p.textContent("#stats")) ?? "", /records100,000/);
+      await p.fill("#key", "user:099999");
+      await p.click("#lookup");
+      await p.waitForSelector("body[data-busy='0']");
+      assert.match((await p.textContent("#lookup-result")) ?? "", /user:099999 = \{"id":99999,/);
+      await p.click("#scan");
+      await p.waitForSelector("body[data-busy='0']");
+      assert.match((await p.textContent("#scan-result")) ?? "", /^100 keys in/);
+
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pagekv-web-"));
+      const shot = path.join(dir, "demo.png");
+      await p.screenshot({ path: shot, fullPage: true });
+      assert.ok(fs.statSync(shot).size > 0);
+      console.log(`# screenshot of the demo page: ${shot}`);
+    } finally {
+      await p.close();
+    }
+  },
+);

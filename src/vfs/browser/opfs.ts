@@ -32,6 +32,13 @@ export const OPFS_FILE_BYTES_MAX = 2 ** 40;
 export const OPFS_NAME_CHARS_MAX = 200;
 /** The log of database `name` is the entry `name + OPFS_WAL_SUFFIX` (walPathOf's rule). */
 export const OPFS_WAL_SUFFIX = "-wal";
+/**
+ * writevAt() copies its buffers into one staging buffer of at most this many bytes and
+ * writes it with one call: each write() of a sync access handle costs about 13 us here in
+ * Chromium whatever its size (against 1 us for a 4 KiB pwrite on Node), so a log append of
+ * 64 frames (128 buffers) is one call instead of 128. Larger writes go in chunks.
+ */
+export const OPFS_WRITEV_STAGING_BYTES_MAX = 4 * 2 ** 20;
 /** acquire() retries a handle whose entry was removed under it at most this many times. */
 const ACQUIRE_TRIES_MAX = 3;
 
@@ -205,6 +212,8 @@ export class OpfsVFS implements VFS {
   private readonly created: string[];
   private lockHeld = false;
   private releasedValue = false;
+  /** writevAt's staging buffer, shared by this VFS's files; grown on demand, bounded. */
+  private staging = new Uint8Array(0);
   private releasing: Promise<void> | null = null;
 
   private constructor(
@@ -418,6 +427,16 @@ export class OpfsVFS implements VFS {
     return slot;
   }
 
+  /** @internal A staging buffer of at least `bytes` (<= OPFS_WRITEV_STAGING_BYTES_MAX). */
+  stagingOf(bytes: number): Uint8Array {
+    if (this.staging.length < bytes) {
+      this.staging = new Uint8Array(
+        Math.min(OPFS_WRITEV_STAGING_BYTES_MAX, Math.max(bytes, this.staging.length * 2)),
+      );
+    }
+    return this.staging;
+  }
+
   /** @internal ERR_CLOSED once released. */
   checkOpen(op: string, path: string): void {
     if (this.releasedValue) {
@@ -532,11 +551,30 @@ class OpfsFile implements VFile {
     for (const b of bufs) total += b.length;
     checkBytes("write", this.path, "offset", offset);
     checkBytes("write", this.path, "end (offset + length)", offset + total);
-    let at = offset;
-    for (const b of bufs) {
-      this.writeAll(b, at);
-      at += b.length;
+    if (bufs.length === 1 && bufs[0] !== undefined) {
+      this.writeAll(bufs[0], offset);
+      return;
     }
+    // Gather into the staging buffer; flush it whenever the next buffer would not fit. A
+    // buffer larger than the staging bound is written on its own.
+    const staging = this.vfs.stagingOf(Math.min(total, OPFS_WRITEV_STAGING_BYTES_MAX));
+    let at = offset;
+    let used = 0;
+    for (const b of bufs) {
+      if (used + b.length > staging.length && used > 0) {
+        this.writeAll(staging.subarray(0, used), at);
+        at += used;
+        used = 0;
+      }
+      if (b.length > staging.length) {
+        this.writeAll(b, at);
+        at += b.length;
+        continue;
+      }
+      staging.set(b, used);
+      used += b.length;
+    }
+    if (used > 0) this.writeAll(staging.subarray(0, used), at);
   }
 
   sync(): void {
