@@ -36,25 +36,37 @@ const workload = (await import(
 )) as Workload;
 const W = workload.WORKLOAD;
 
-async function inBrowser(): Promise<{ figures: Figures; version: string }> {
+/** Rounds of each side, alternated (browser, Node, Node with the TS CRC-32); medians shown. */
+const ROUNDS = 5;
+
+/** A Chromium page that runs the workload in a new OPFS worker at each call. */
+async function browserRunner(): Promise<{
+  version: string;
+  run(): Promise<Figures>;
+  close(): Promise<void>;
+}> {
   const missing = chromiumMissing();
   if (missing !== null) throw new Error(`bench:browser needs Chromium: ${missing}`);
   const server = await serveStatic(repoRoot);
   const chromium = await launchChromium();
-  try {
-    const version = chromium.context.browser()?.version() ?? "?";
-    const page = await chromium.context.newPage();
-    await page.goto(`${server.origin}/scripts/browser/index.html`);
-    await page.waitForFunction(() => "runBench" in globalThis);
-    const r = (await page.evaluate(() =>
-      (globalThis as unknown as { runBench(): Promise<unknown> }).runBench(),
-    )) as { ok: boolean; result: Figures; error?: string };
-    if (!r.ok) throw new Error(`the browser run failed: ${r.error}`);
-    return { figures: r.result, version };
-  } finally {
-    await chromium.close();
-    await server.close();
-  }
+  const version = chromium.context.browser()?.version() ?? "?";
+  const page = await chromium.context.newPage();
+  await page.goto(`${server.origin}/scripts/browser/index.html`);
+  await page.waitForFunction(() => "runBench" in globalThis);
+  return {
+    version,
+    run: async () => {
+      const r = (await page.evaluate(() =>
+        (globalThis as unknown as { runBench(): Promise<unknown> }).runBench(),
+      )) as { ok: boolean; result: Figures; error?: string };
+      if (!r.ok) throw new Error(`the browser run failed: ${r.error}`);
+      return r.result;
+    },
+    close: async () => {
+      await chromium.close();
+      await server.close();
+    },
+  };
 }
 
 /** NodeFS without its native (zlib) CRC-32: the engine then uses the pure-TS one, as in a browser. */
@@ -82,9 +94,33 @@ function onNode(vfs: VFS): Figures {
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
-const browser = await inBrowser();
-const node = onNode(new NodeFS());
-const nodeTsCrc = onNode(tsCrcOnly(new NodeFS()));
+function median(runs: Figures[]): Figures {
+  const pick = (k: keyof Figures) => {
+    const v = runs.map((r) => r[k]).sort((a, b) => a - b);
+    return v[Math.floor(v.length / 2)] ?? Number.NaN;
+  };
+  return {
+    batchedPutsPerSec: pick("batchedPutsPerSec"),
+    durableCommitsPerSec: pick("durableCommitsPerSec"),
+    hotGetsPerSec: pick("hotGetsPerSec"),
+    scansPerSec: pick("scansPerSec"),
+  };
+}
+
+const runner = await browserRunner();
+const runs = { browser: [] as Figures[], node: [] as Figures[], nodeTsCrc: [] as Figures[] };
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    runs.browser.push(await runner.run());
+    runs.node.push(onNode(new NodeFS()));
+    runs.nodeTsCrc.push(onNode(tsCrcOnly(new NodeFS())));
+  }
+} finally {
+  await runner.close();
+}
+const browser = { version: runner.version, figures: median(runs.browser) };
+const node = median(runs.node);
+const nodeTsCrc = median(runs.nodeTsCrc);
 const rows: [string, keyof Figures, string][] = [
   [
     `batched puts (${fmt(W.batch)}/batch, random order, ${fmt(W.records)} keys)`,
@@ -117,7 +153,7 @@ const table = [
 const widths = header.map((_, c) => Math.max(...table.map((r) => (r[c] ?? "").length)));
 const line = (r: string[]) => `| ${r.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join(" | ")} |`;
 console.log(
-  `pagekv bench:browser, ${new Date().toISOString().slice(0, 10)}: 16-byte keys, 100-byte values, 4 KiB pages, ${fmt(W.cacheBytes / 2 ** 20)} MiB pool`,
+  `pagekv bench:browser, ${new Date().toISOString().slice(0, 10)}: 16-byte keys, 100-byte values, 4 KiB pages, ${fmt(W.cacheBytes / 2 ** 20)} MiB pool; medians of ${ROUNDS} alternated rounds`,
 );
 console.log(line(table[0] ?? []));
 console.log(`| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`);

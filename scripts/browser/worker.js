@@ -13,7 +13,7 @@ self.addEventListener("message", async () => {
     const result = runWorkload(db, () => performance.now());
     await closeBrowser(db);
     await root.removeEntry(NAME).catch(() => {});
-    postMessage({ ok: true, result, userAgent: navigator.userAgent });
+    postMessage({ ok: true, result });
   } catch (e) {
     postMessage({ ok: false, error: `${e?.code ?? e?.name}: ${e?.message}` });
   }
