@@ -113,6 +113,24 @@ test(
 );
 
 test(
+  "openBrowser refuses bad options and missing databases, leaving no entry",
+  browserTest,
+  async () => {
+    const r = await inWorker(page(), "bad", "badOpens", {});
+    assert.ok(r.ok, r.message);
+    assert.deepEqual(r.result, {
+      "unknown option": "ERR_ARG",
+      "bad page size": "ERR_ARG",
+      "create: false, missing": "ERR_NOT_FOUND",
+      "readOnly, missing": "ERR_NOT_FOUND",
+      "bad name": "ERR_ARG",
+      "entries left": "",
+    });
+    await terminate(page(), "bad");
+  },
+);
+
+test(
   "a seeded model workload on OPFS matches the sorted in-memory model",
   browserTest,
   async () => {
