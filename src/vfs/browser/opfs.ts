@@ -208,7 +208,7 @@ export class OpfsVFS implements VFS {
   readonly readOnly: boolean;
   private readonly directory: FileSystemDirectoryHandle;
   private readonly slots = new Map<string, Slot>();
-  /** Entries this VFS created at acquire (removed again by abandon() if still empty). */
+  /** Entries this VFS created at acquire (release(true) removes them again if still empty). */
   private readonly created: string[];
   private lockHeld = false;
   private releasedValue = false;
@@ -268,7 +268,7 @@ export class OpfsVFS implements VFS {
     this.slots.set(name, { name, handle, present, generation: 0, removeAtRelease: false });
   }
 
-  /** True once the lock was released (db.close()) or abandon() ran: every handle closed. */
+  /** True once the lock was released (db.close()) or release() ran: every handle closed. */
   get released(): boolean {
     return this.releasedValue;
   }
