@@ -447,7 +447,7 @@ interface ExampleRun {
 }
 
 /** Each example in a fresh folder where `pagekv` and `pagekv/level` resolve to this repo. */
-function prepareExamples(): { dir: string; count: number } {
+function prepareExamples(): { dir: string; count: number; sources: string[] } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pagekv-runtimes-"));
   const modules = path.join(dir, "node_modules");
   fs.mkdirSync(modules);
@@ -464,7 +464,7 @@ function prepareExamples(): { dir: string; count: number } {
     }).outputText;
     fs.writeFileSync(path.join(dir, `readme-${i + 1}.mjs`), js);
   });
-  return { dir, count: examples.length };
+  return { dir, count: examples.length, sources: examples };
 }
 
 /** Run the examples in order in `<dir>/run-<label>`; the .pkv files they leave, dumped. */
@@ -573,7 +573,8 @@ function main(): number {
     return 2;
   }
   const installed: Installed[] = [];
-  let failed = false;
+  /** What failed, one entry per file or check: the run fails if any. */
+  const failures: string[] = [];
   const skippedRuntimes: string[] = [];
   for (const runtime of RUNTIMES.filter((r) => wanted.includes(r.name))) {
     const outcome = install(runtime, !args.values["no-install"]);
@@ -588,7 +589,7 @@ function main(): number {
       skippedRuntimes.push(runtime.name);
     } else {
       console.log(`${runtime.name}: FAILED: ${outcome.failed}`);
-      failed = true;
+      failures.push(`${runtime.name} install`);
     }
   }
   fs.rmSync(OUT, { recursive: true, force: true });
@@ -618,7 +619,7 @@ function main(): number {
     );
     const extra = [...run.tests].filter(([, s]) => s === "fail").map(([n]) => `failed: ${n}`);
     reportFile("node", rel, run, extra);
-    if (run.problems.length > 0 || extra.length > 0) failed = true;
+    if (run.problems.length > 0 || extra.length > 0) failures.push(`node ${rel}`);
     const c = counts(run.tests);
     for (const s of ["pass", "fail", "skip"] as const) nodeCounts[s] += c[s];
     reference.set(rel, run);
@@ -638,8 +639,17 @@ function main(): number {
       r.status === 0 ? "" : `README example ${i + 1} on Node: exit ${r.status}: ${r.stderr}`,
     )
     .filter((p) => p !== "");
+  // The examples this run promises: a key/value one and a pager one, at the least.
+  for (const [what, mark] of [
+    ["open()", /\bopen\(/],
+    ["the Pager", /\bPager\.create\(/],
+  ] as const) {
+    if (!examples.sources.some((code) => mark.test(code))) {
+      nodeExampleProblems.push(`the README has no \`\`\`ts example of ${what}`);
+    }
+  }
   for (const p of nodeExampleProblems) console.log(`node  ${p}`);
-  if (nodeExampleProblems.length > 0) failed = true;
+  if (nodeExampleProblems.length > 0) failures.push("node README examples");
   summaries.push({
     label: "node (reference)",
     version: process.version,
@@ -648,7 +658,7 @@ function main(): number {
     examples: `${examples.count - nodeExampleProblems.length}/${examples.count} ran`,
     excluded: 0,
     seconds: (performance.now() - started) / 1000,
-    failed: nodeExampleProblems.length > 0,
+    failed: failures.some((f) => f.startsWith("node ")),
   });
 
   for (const i of installed) {
@@ -670,7 +680,10 @@ function main(): number {
           : differences(node.tests, run.tests, runtime);
       reportFile(runtime.name, rel, run, diff.problems);
       for (const n of diff.notes) console.log(`      note: ${n}`);
-      if (run.problems.length > 0 || diff.problems.length > 0) runtimeFailed = true;
+      if (run.problems.length > 0 || diff.problems.length > 0) {
+        runtimeFailed = true;
+        failures.push(`${runtime.name} ${rel}`);
+      }
       const c = counts(run.tests);
       for (const s of ["pass", "fail", "skip"] as const) total[s] += c[s];
     }
@@ -692,8 +705,10 @@ function main(): number {
           : "FAILED"),
     );
     for (const p of exampleProblems) console.log(`      ${p}`);
-    if (exampleProblems.length > 0) runtimeFailed = true;
-    if (runtimeFailed) failed = true;
+    if (exampleProblems.length > 0) {
+      runtimeFailed = true;
+      failures.push(`${runtime.name} README examples`);
+    }
     summaries.push({
       label: runtime.name,
       version: runtime.version,
@@ -727,9 +742,9 @@ function main(): number {
   const all = { pass: 0, fail: 0, skip: 0 };
   for (const s of summaries.slice(1))
     for (const k of ["pass", "fail", "skip"] as const) all[k] += s.counts[k];
-  if (failed) console.log("test:runtimes: FAILED: see the lines marked FAILED above");
-  console.log(`test:runtimes: ${all.pass} passed, ${all.fail} failed, ${all.skip} skipped`);
-  return failed ? 1 : 0;
+  console.log(`runtimes: ${all.pass} passed, ${all.fail} failed, ${all.skip} skipped`);
+  if (failures.length > 0) console.log(`runtimes: FAILED: ${failures.join(", ")}`);
+  return failures.length > 0 ? 1 : 0;
 }
 
 process.exitCode = main();
