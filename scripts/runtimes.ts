@@ -63,8 +63,8 @@ const RUNTIMES: Runtime[] = [
     name: "bun",
     version: "1.4.4",
     packages: { "linux-x64-glibc": { pkg: "@oven/bun-linux-x64", bin: "bin/bun" } },
-    // `bun test` runs node:test files with its own runner (describe/test map onto bun:test).
-    // `bun file.js` would run them too, but reports nothing a machine can read. Its default
+    // `bun test` runs node:test files with its own runner (describe/test map onto bun:test;
+    // `bun file.js` refuses them: "Cannot use test outside of the test runner"). Its default
     // per-test timeout (5 s) is lifted: the model tests run far longer, on Node too.
     testArgs: (file, xml) => [
       "test",
@@ -265,6 +265,12 @@ function attribute(attrs: string, name: string): string | undefined {
   return m?.[1] === undefined ? undefined : unescapeXml(m[1]);
 }
 
+/** A test's or suite's name. Node 20's reporter escapes a double quote twice (&amp;quot;). */
+function nameOf(attrs: string, shape: JunitShape): string {
+  const name = attribute(attrs, "name") ?? "";
+  return shape === "node" ? name.replaceAll("&quot;", '"') : name;
+}
+
 /**
  * The leaf tests of one file's JUnit report, by full name ("describe > test"), in report
  * order; a name seen twice gets " #2". Node nests a <testsuite> per describe; Bun the same
@@ -285,17 +291,14 @@ function parseJunit(xml: string, shape: JunitShape): Map<string, Status> {
     const [, close, element, attrs = "", selfClosing] = m;
     if (element === "testsuite") {
       if (close === "/") suites.pop();
-      else if (selfClosing !== "/") suites.push(attribute(attrs, "name") ?? "");
+      else if (selfClosing !== "/") suites.push(nameOf(attrs, shape));
     } else if (element === "testcase") {
       if (close === "/") {
         finish();
         continue;
       }
-      // Node 20's JUnit reporter escapes a double quote twice (&amp;quot;), and only that.
-      const raw = attribute(attrs, "name") ?? "";
-      const name = shape === "node" ? raw.replaceAll("&quot;", '"') : raw;
-      const path = shape === "deno" ? [] : shape === "bun" ? suites.slice(1) : suites;
-      current = { name: [...path, name].join(" > "), status: "pass" };
+      const within = shape === "deno" ? [] : shape === "bun" ? suites.slice(1) : suites;
+      current = { name: [...within, nameOf(attrs, shape)].join(" > "), status: "pass" };
       if (selfClosing === "/") finish();
     } else if (current !== null && close !== "/") {
       if (element === "failure" || element === "error") current.status = "fail";
