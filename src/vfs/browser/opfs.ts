@@ -3,7 +3,7 @@
 // opened asynchronously before the synchronous engine starts, and the mapping of
 // DOMExceptions to PagekvError. It must never import node:* and never buffer writes.
 //
-// Design (README "In the browser"):
+// Design (docs/design/browser.md: states, races, crashes; README "In the browser"):
 //   - The handles are the lock. A sync access handle is exclusive per file across every
 //     tab and worker of the origin: createSyncAccessHandle() rejects with
 //     NoModificationAllowedError while another holds one, and the browser drops a dead
