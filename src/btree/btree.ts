@@ -68,6 +68,9 @@ import {
 } from "./node.js";
 
 /** Largest value: 64 MiB (an overflow chain of about 16,400 pages at 4 KiB). */
+/** Frame.checked once checkNode has checked the frame's node whole. */
+const NODE_CHECKED = 1;
+
 export const VALUE_BYTES_MAX = 64 * 2 ** 20;
 /** Deepest tree walked before the file is declared corrupt (fan-out >= 4: 2^64 keys). */
 export const TREE_DEPTH_MAX = 32;
@@ -538,27 +541,42 @@ export class BTree {
   /** Pin a node for reading and check its header: kind `expect` (0: leaf or interior). */
   private readNode(pgno: number, expect: number): Frame {
     const f = this.read(pgno);
-    const problem = headerProblem(f.data, expect);
-    if (problem !== null) throw this.corrupt(pgno, problem); // released() unpins it
+    this.checkNode(f, expect);
     return f;
   }
 
   /**
-   * Pin a node for writing and check all of it: header, every cell, the space count, and
-   * every page number it holds (so that a split or merge never copies a bad pointer on).
+   * Pin a node for writing and check it as readNode does, so that a split or merge never
+   * copies a bad cell or pointer on.
    */
   private writeNode(pgno: number, expect: number): Frame {
     const f = this.write(pgno);
+    this.checkNode(f, expect);
+    return f;
+  }
+
+  /**
+   * The pinned node `f` must be a node of kind `expect` (0: either), checked at every pin;
+   * and whole (header, every cell, the space count, every page number it holds), checked
+   * once per image read in (Frame.checked): what the tree writes keeps a node whole, so
+   * the pages it uses again and again are not checked again and again. A failure throws
+   * (the caller's released() unpins `f`).
+   */
+  private checkNode(f: Frame, expect: number): void {
     const d = f.data;
+    if (f.checked === NODE_CHECKED) {
+      if (expect === 0 || kind(d) === expect) return;
+      throw this.corrupt(f.pgno, headerProblem(d, expect) ?? "is not the node expected");
+    }
     const problem = nodeProblem(d, expect, this.keyBytesMax);
-    if (problem !== null) throw this.corrupt(pgno, problem);
+    if (problem !== null) throw this.corrupt(f.pgno, problem);
     if (kind(d) === KIND_INTERIOR) {
       const n = count(d);
-      for (let i = 0; i <= n; i++) this.pointer(pgno, childAt(d, i), "a child pointer");
+      for (let i = 0; i <= n; i++) this.pointer(f.pgno, childAt(d, i), "a child pointer");
     } else if (right(d) !== 0) {
-      this.pointer(pgno, right(d), "the right sibling pointer");
+      this.pointer(f.pgno, right(d), "the right sibling pointer");
     }
-    return f;
+    f.checked = NODE_CHECKED;
   }
 
   /** `to`, a page number read from page `from`, if it lies in 2..pageCount. */
@@ -569,6 +587,7 @@ export class BTree {
 
   /** Cell `i` of the pinned node `f` (header checked) must lie inside the page. */
   private checkCell(f: Frame, i: number): void {
+    if (f.checked === NODE_CHECKED) return; // every cell was checked with the node
     const problem = cellProblem(f.data, i, this.keyBytesMax);
     if (problem !== null) throw this.corrupt(f.pgno, problem);
   }

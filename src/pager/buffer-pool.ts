@@ -111,6 +111,7 @@ export class BufferPool {
     assert(frame.pgno === 0 && frame.pins === 0, "bind of a frame that is in use");
     frame.pgno = pgno;
     frame.referenced = true;
+    frame.checked = 0;
     this.table.set(pgno, frame.index);
   }
 

@@ -8,6 +8,12 @@ export interface Frame {
   readonly pgno: number;
   /** The page's usable bytes (pageSize minus the trailer), a stable view of the arena. */
   readonly data: Uint8Array;
+  /**
+   * A word for the layer above, 0 whenever the frame is bound to a page (read in, or
+   * allocated): the B-tree sets it once it has checked the node whole, so a page that came
+   * from the disk is checked once, not at every write pin. The pager never reads it.
+   */
+  checked: number;
 }
 
 export class PoolFrame implements Frame {
@@ -23,6 +29,8 @@ export class PoolFrame implements Frame {
   referenced = false;
   /** On the pool's dirty list (which may also hold frames that have since been cleaned). */
   listed = false;
+  /** See Frame.checked: reset by every bind. */
+  checked = 0;
 
   constructor(
     /** Position in the pool's frame array; frames[index] === this. */

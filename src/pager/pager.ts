@@ -620,6 +620,7 @@ export class Pager {
     }
     snap.pgno = pgno;
     snap.pins = 1;
+    snap.checked = 0;
     return snap;
   }
 
