@@ -7,21 +7,7 @@ import { type Database, type DbOpenOptions, openDatabase } from "./db/db.js";
 import { PagekvError } from "./errors.js";
 import { OpfsVFS } from "./vfs/browser/opfs.js";
 
-export { BTREE_CACHE_FRAMES_MIN, VALUE_BYTES_MAX } from "./btree/btree.js";
-export {
-  type BatchOp,
-  type Bytes,
-  CACHE_BYTES_DEFAULT,
-  Database,
-  type DbOpenOptions,
-  type DbStats,
-  KV_APPLICATION_ID,
-  type RangeOptions,
-  Transaction,
-} from "./db/db.js";
-export { type ErrorCode, isPagekvError, PagekvError } from "./errors.js";
-export * from "./format/index.js";
-export * from "./pager/index.js";
+export * from "./engine.js";
 export {
   OPFS_FILE_BYTES_MAX,
   OPFS_NAME_CHARS_MAX,
@@ -30,7 +16,6 @@ export {
   type OpfsAcquireOptions,
   OpfsVFS,
 } from "./vfs/browser/opfs.js";
-export * from "./vfs/index.js";
 
 export interface BrowserOpenOptions extends Omit<DbOpenOptions, "vfs"> {
   /** The OPFS directory holding the database (default: the origin's root directory). */

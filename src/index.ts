@@ -1,27 +1,11 @@
-// The package entry for Node: the platform-neutral engine plus the Node file system, and
-// open(), which defaults to it. A browser entry will export the same engine with its own
-// VFS.
+// The package entry for Node: the platform-neutral engine (engine.ts) plus the Node file
+// system, and open(), which defaults to it. The browser's entry is browser.ts.
 
 import { type Database, type DbOpenOptions, openDatabase } from "./db/db.js";
 import { NodeFS } from "./vfs/node/nodefs.js";
 import type { VFS } from "./vfs/vfs.js";
 
-export { BTREE_CACHE_FRAMES_MIN, VALUE_BYTES_MAX } from "./btree/btree.js";
-export {
-  type BatchOp,
-  type Bytes,
-  CACHE_BYTES_DEFAULT,
-  Database,
-  type DbOpenOptions,
-  type DbStats,
-  KV_APPLICATION_ID,
-  type RangeOptions,
-  Transaction,
-} from "./db/db.js";
-export { type ErrorCode, isPagekvError, PagekvError } from "./errors.js";
-export * from "./format/index.js";
-export * from "./pager/index.js";
-export * from "./vfs/index.js";
+export * from "./engine.js";
 export { NODEFS_FILE_BYTES_MAX, NodeFS } from "./vfs/node/nodefs.js";
 
 /** Open (by default creating) the database at `path`, on the local file system by default. */

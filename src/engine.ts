@@ -1,0 +1,20 @@
+// The platform-neutral engine every package entry exports (the Node entry index.ts, the
+// browser entry browser.ts): the key/value API, the pager, the format, the VFS seam and
+// MemFS. Nothing here imports node:* or a platform's VFS; each entry adds its own.
+
+export { BTREE_CACHE_FRAMES_MIN, VALUE_BYTES_MAX } from "./btree/btree.js";
+export {
+  type BatchOp,
+  type Bytes,
+  CACHE_BYTES_DEFAULT,
+  Database,
+  type DbOpenOptions,
+  type DbStats,
+  KV_APPLICATION_ID,
+  type RangeOptions,
+  Transaction,
+} from "./db/db.js";
+export { type ErrorCode, isPagekvError, PagekvError } from "./errors.js";
+export * from "./format/index.js";
+export * from "./pager/index.js";
+export * from "./vfs/index.js";
