@@ -41,12 +41,11 @@ import {
 } from "../../src/btree/node.js";
 import { readU16, readU32, writeU16, writeU32 } from "../../src/format/codec.js";
 import { type Database, MemFS, open, PagekvError, Pager } from "../../src/index.js";
+import { envSeed } from "../seed.js";
 
 const RUNS = Number(process.env.PAGEKV_DAMAGE_RUNS ?? 1000);
 const SEED_DEFAULT = 20261201;
-const SEED_ENV = process.env.PAGEKV_DAMAGE_SEED;
-const SEED =
-  SEED_ENV === undefined ? SEED_DEFAULT : SEED_ENV === "random" ? undefined : Number(SEED_ENV);
+const SEED = envSeed("PAGEKV_DAMAGE_SEED", SEED_DEFAULT);
 const PATH = process.env.PAGEKV_DAMAGE_PATH;
 const SURVEY = process.env.PAGEKV_DAMAGE_SURVEY === "1";
 

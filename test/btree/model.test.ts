@@ -25,6 +25,7 @@ import { Pager } from "../../src/pager/pager.js";
 import { MemFS } from "../../src/vfs/memfs.js";
 import { Prng } from "../../src/vfs/prng.js";
 import { throwsCode } from "../pager/pages.js";
+import { envSeed } from "../seed.js";
 import {
   addTally,
   DB_PATH,
@@ -43,9 +44,7 @@ import {
 const OPS = Number(process.env.PAGEKV_BTREE_OPS ?? 100_000);
 /** Fixed by default so a CI run is repeatable; PAGEKV_BTREE_SEED=random explores new ones. */
 const SEED_DEFAULT = 20261124;
-const SEED_ENV = process.env.PAGEKV_BTREE_SEED;
-const SEED =
-  SEED_ENV === undefined ? SEED_DEFAULT : SEED_ENV === "random" ? undefined : Number(SEED_ENV);
+const SEED = envSeed("PAGEKV_BTREE_SEED", SEED_DEFAULT);
 const PATH = process.env.PAGEKV_BTREE_PATH;
 const PAGE_SIZE = 512;
 

@@ -13,6 +13,7 @@ import { isDeepStrictEqual } from "node:util";
 import { type Database, isPagekvError, open } from "../../src/index.js";
 import { type FaultCode, type FaultOp, MemFS } from "../../src/vfs/memfs.js";
 import { Prng } from "../../src/vfs/prng.js";
+import { envSeed } from "../seed.js";
 import { withTempDir } from "../tmpdir.js";
 
 const PATH = "/full.pkv";
@@ -107,9 +108,10 @@ function runWithFault(ops: Op[], op: FaultOp, nth: number, code: FaultCode, land
 
 /** PAGEKV_FAULT_SEED=<n> or =random replays or varies the workload; 7 by default. */
 function faultSeed(): number {
-  const env = process.env.PAGEKV_FAULT_SEED;
-  const seed = env === "random" ? (Math.random() * 2 ** 31) >>> 0 : Number(env ?? 7);
-  if (env !== undefined) console.log(`disk-full workload: PAGEKV_FAULT_SEED=${seed}`);
+  const seed = envSeed("PAGEKV_FAULT_SEED", 7) ?? (Math.random() * 2 ** 31) >>> 0;
+  if (process.env.PAGEKV_FAULT_SEED !== undefined) {
+    console.log(`disk-full workload: PAGEKV_FAULT_SEED=${seed}`);
+  }
   return seed;
 }
 

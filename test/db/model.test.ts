@@ -13,13 +13,12 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import fc from "fast-check";
 import { MemFS, open } from "../../src/index.js";
+import { envSeed } from "../seed.js";
 import { addTally, DbRun, newTally, type Op, type OpWeights, opArb, type Tally } from "./model.js";
 
 const OPS = Number(process.env.PAGEKV_DB_OPS ?? 100_000);
 const SEED_DEFAULT = 20260415;
-const SEED_ENV = process.env.PAGEKV_DB_SEED;
-const SEED =
-  SEED_ENV === undefined ? SEED_DEFAULT : SEED_ENV === "random" ? undefined : Number(SEED_ENV);
+const SEED = envSeed("PAGEKV_DB_SEED", SEED_DEFAULT);
 const PATH = process.env.PAGEKV_DB_PATH;
 
 const total = newTally();

@@ -189,11 +189,19 @@ class NodeLock implements VLock {
     if (exited) return;
     assert(heldLocks.has(this), `NodeFS: held lock of "${this.names.resolved}" unlisted`);
     heldLocks.delete(this);
-    try {
-      fs.unlinkSync(this.lockPath);
-    } catch (e) {
-      if (errnoCode(e) !== "ENOENT") throw ioError("remove", this.lockPath, e);
-    }
+    removeOwnFile(this.lockPath, "remove", this.lockPath);
+  }
+}
+
+/**
+ * Unlink a lock or reader file this thread made: gone already is fine; any other failure
+ * is ERR_IO (the file then names this live thread, so others wait until the process exits).
+ */
+function removeOwnFile(file: string, op: string, lockPath: string): void {
+  try {
+    fs.unlinkSync(file);
+  } catch (e) {
+    if (errnoCode(e) !== "ENOENT") throw ioError(op, lockPath, e);
   }
 }
 
@@ -461,13 +469,7 @@ class SharedLock implements VLock {
     entry.count--;
     if (entry.count > 0) return;
     readers.delete(entry);
-    if (entry.file === null) return;
-    try {
-      fs.unlinkSync(entry.file);
-    } catch (e) {
-      // Gone already is fine; otherwise writers see a live reader until we exit.
-      if (errnoCode(e) !== "ENOENT") throw ioError("remove the reader file of", entry.lockPath, e);
-    }
+    if (entry.file !== null) removeOwnFile(entry.file, "remove the reader file of", entry.lockPath);
   }
 }
 
