@@ -13,6 +13,7 @@ export type ErrorCode =
   | "ERR_FULL" // the page-count limit would be passed
   | "ERR_IO" // the file system failed; `cause` holds the original error
   | "ERR_KEY_TOO_LARGE" // a key longer than the tree's documented maximum
+  | "ERR_LIMIT" // a documented bound would be passed (open snapshots, ...)
   | "ERR_LINKED" // the database file has more than one hard link (two names, two logs)
   | "ERR_LOCKED" // another writer (this process or a live other one) holds the database
   | "ERR_NOT_DATABASE" // a pagekv file of another kind (its application id), not a key/value database

@@ -78,8 +78,10 @@ import { type RecoverMode, Wal } from "../wal/wal.js";
 import { BufferPool } from "./buffer-pool.js";
 import { type Frame, PoolFrame } from "./frame.js";
 import { FreePages } from "./free-pages.js";
+import type { PageSource } from "./page-source.js";
 
 export type { Frame } from "./frame.js";
+export type { PageSource } from "./page-source.js";
 export type Intent = "read" | "write";
 export type SyncMode = "full" | "normal" | "off";
 
@@ -193,7 +195,7 @@ interface Resolved {
   recover: RecoverMode;
 }
 
-export class Pager {
+export class Pager implements PageSource {
   readonly path: string;
   readonly pageSize: number;
   readonly usableSize: number;
