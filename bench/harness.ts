@@ -1,6 +1,7 @@
 // Timing helpers shared by the benchmarks: a monotonic per-op timer, medians, alternating
 // paired runs and rotated runs of several sides (so clock and thermal drift hit every side
-// alike), number formatting, the temp dir's file system type and a Markdown table printer.
+// alike), number formatting, the temp dir's file system type, a Markdown table printer and
+// the key/value benchmarks' records (keyOf, valueOfKey, shuffled).
 // Benchmarks report numbers; nothing here asserts a timing.
 
 import { statfsSync } from "node:fs";
@@ -114,6 +115,44 @@ export class XorShift32 {
     this.state = x >>> 0;
     return this.state % n;
   }
+}
+
+/** The key/value benchmarks' records: 16-byte keys (keyOf), 100-byte values (valueOfKey). */
+export const KEY_BYTES = 16;
+export const VALUE_BYTES = 100;
+
+/** Key i: 16 bytes spread by a multiplicative hash, unique for i < 2^32. */
+export function keyOf(i: number, out = new Uint8Array(KEY_BYTES)): Uint8Array {
+  let x = Math.imul(i + 1, 0x9e3779b1) >>> 0;
+  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  dv.setUint32(0, x);
+  dv.setUint32(4, i);
+  x = Math.imul(x ^ (x >>> 15), 0x85ebca6b) >>> 0;
+  dv.setUint32(8, x);
+  dv.setUint32(12, Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0);
+  return out;
+}
+
+/** The value of key i at `version`: VALUE_BYTES bytes, i in the first four, then a fill. */
+export function valueOfKey(i: number, version: number): Uint8Array {
+  const v = new Uint8Array(VALUE_BYTES);
+  v.fill((i + version) & 0xff);
+  new DataView(v.buffer).setUint32(0, i);
+  return v;
+}
+
+/** 0..n-1 in a seeded random order (Fisher-Yates over XorShift32). */
+export function shuffled(n: number, seed: number): Uint32Array {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const rng = new XorShift32(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+  return order;
 }
 
 /** One side of a rotated comparison: the timed work plus untimed set-up and tear-down. */

@@ -14,18 +14,21 @@ import {
   fmt,
   fmtInt,
   fsTypeName,
+  KEY_BYTES,
+  keyOf,
   median,
   medianRatio,
   paired,
   printRunsOf,
   printTable,
+  shuffled,
+  VALUE_BYTES,
+  valueOfKey,
   XorShift32,
 } from "./harness.js";
 
 /** The issue asks for 1,000,000 keys; that is the default (see the printed time). */
 const KEYS_DEFAULT = 1_000_000;
-const KEY_BYTES = 16;
-const VALUE_BYTES = 100;
 const LOAD_TXN_KEYS = 10_000;
 const RUNS = 7;
 const HOT_KEYS = 10_000;
@@ -40,25 +43,6 @@ const PAGE_BYTES = 4096;
 const CACHE_BYTES = 8 * 2 ** 20;
 
 type Row = [benchmark: string, pagekv: string, raw: string, ratio: string];
-
-/** Key i: 16 bytes spread by a multiplicative hash, unique for i < 2^32. */
-function keyOf(i: number, out = new Uint8Array(KEY_BYTES)): Uint8Array {
-  let x = Math.imul(i + 1, 0x9e3779b1) >>> 0;
-  const dv = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  dv.setUint32(0, x);
-  dv.setUint32(4, i);
-  x = Math.imul(x ^ (x >>> 15), 0x85ebca6b) >>> 0;
-  dv.setUint32(8, x);
-  dv.setUint32(12, Math.imul(x ^ (x >>> 13), 0xc2b2ae35) >>> 0);
-  return out;
-}
-
-function valueOfKey(i: number, version: number): Uint8Array {
-  const v = new Uint8Array(VALUE_BYTES);
-  v.fill((i + version) & 0xff);
-  new DataView(v.buffer).setUint32(0, i);
-  return v;
-}
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
@@ -95,19 +79,6 @@ function main(): void {
   console.log("\n## Summary\n");
   printTable(["benchmark", "pagekv", "raw limit (same run)", "pagekv / raw (time)"], rows);
   console.log(`\ntotal time ${fmt((performance.now() - t0) / 1000, 1)} s; temp dir removed`);
-}
-
-function shuffled(n: number, seed: number): Uint32Array {
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const rng = new XorShift32(seed);
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.int(i + 1);
-    const t = order[i];
-    order[i] = order[j];
-    order[j] = t;
-  }
-  return order;
 }
 
 /** One load (too long to repeat), then its floor: sequential writev of the raw bytes + fdatasync. */
