@@ -3,7 +3,7 @@
 // composes the write-ahead log. Layers above see only usable page bytes and the contracts
 // below; they never touch the files, the trailers or page 1.
 //
-// States:
+// States (src/pager/state.ts; the write transaction is src/pager/txn.ts):
 //   OPEN, no transaction      every call allowed
 //   OPEN, transaction         pages or the header changed since the last commit. Implicit
 //                             (no begin) until checkpoint()/close() commits it; explicit
@@ -78,7 +78,10 @@ import { type RecoverMode, Wal } from "../wal/wal.js";
 import { BufferPool } from "./buffer-pool.js";
 import { type Frame, PoolFrame } from "./frame.js";
 import { FreePages } from "./free-pages.js";
+import { Meta } from "./meta.js";
 import type { PageSource } from "./page-source.js";
+import { assertTransition, CLOSED, FENCED, OPEN, type PagerState } from "./state.js";
+import { WriteTxn } from "./txn.js";
 
 export type { Frame } from "./frame.js";
 export type { PageSource } from "./page-source.js";
@@ -229,32 +232,19 @@ export class Pager implements PageSource {
   /** Frames outside the pool for getCommitted(); never in the page table. */
   private readonly snapshots: PoolFrame[];
 
-  // The header as of now (committed state plus the open transaction's changes).
-  private pageCountValue: number;
-  private changeCounter: number;
-  private checkpointLsnValue: bigint;
-  private readonly slots: Uint32Array;
-  private databaseId: number;
-  private applicationIdValue: number;
-  /** The file was read as format version 2, which has no application id. */
-  private legacyValue: boolean;
+  /** The header as of now: the last commit plus the open transaction's changes. */
+  private readonly meta: Meta;
   /** The freelist changed since its trunks were last logged. */
   private freelistDirty = false;
-
-  // The transaction.
-  private txnActive = false;
-  private txnExplicit = false;
-  private txnLsn = 0n;
+  private readonly txn = new WriteTxn();
   private nextLsn = 1n;
   private lastCommitLsn = 0n;
-  private readonly txnSlots = new Uint32Array(8);
-  private txnPageCount = 0;
-  private txnApplicationId = 0;
-  private txnFreelistDirty = false;
 
-  private fenced: PagekvError | null = null;
+  /** See state.ts. */
+  private state: PagerState = OPEN;
+  /** The failure that fenced the pager (state FENCED). */
+  private fencedBy: PagekvError | null = null;
   private readOnly = false;
-  private closed = false;
 
   private hits = 0;
   private misses = 0;
@@ -296,13 +286,7 @@ export class Pager implements PageSource {
         new PoolFrame(-1 - i, page, page.subarray(0, this.usableSize), checksummedView(page)),
       );
     }
-    this.pageCountValue = header.pageCount;
-    this.changeCounter = header.changeCounter;
-    this.checkpointLsnValue = header.checkpointLsn;
-    this.slots = header.slots;
-    this.databaseId = header.databaseId;
-    this.applicationIdValue = header.applicationId;
-    this.legacyValue = header.legacy;
+    this.meta = Meta.of(header);
   }
 
   /** Create a new database file. ERR_EXISTS if a non-empty file is already there. */
@@ -451,15 +435,15 @@ export class Pager implements PageSource {
       pager.lastHead.set(pager.scratch.subarray(0, HEADER_BYTES));
       if (logged) {
         header = decodeHeader(pager.scratch, crc, `${walPathOf(path)} (page 1)`);
-        pager.adoptHeader(header);
+        pager.meta.adopt(header);
         // A checkpoint that wrote its LSN home and then failed to start a new generation
         // left the log's older page 1: the LSN a caller recorded must not go back.
         if (home !== null)
-          pager.checkpointLsnValue = laterLsn(home.checkpointLsn, header.checkpointLsn);
+          pager.meta.checkpointLsn = laterLsn(home.checkpointLsn, header.checkpointLsn);
       }
       pager.loadFreelist(header?.freeTrunk ?? 0, header?.freeCount ?? 0);
       const lastLsn = found === null ? 0n : found.lastCommitLsn;
-      pager.lastCommitLsn = laterLsn(lastLsn, pager.checkpointLsnValue);
+      pager.lastCommitLsn = laterLsn(lastLsn, pager.meta.checkpointLsn);
       const maxLsn = found === null ? 0n : found.maxLsn;
       pager.nextLsn = laterLsn(maxLsn, pager.lastCommitLsn) + 1n;
       // A fresh log has nothing to recover. Otherwise the log's commits go home (a new
@@ -481,12 +465,12 @@ export class Pager implements PageSource {
 
   /** High-water mark of allocated pages, page 1 included. */
   get pageCount(): number {
-    return this.pageCountValue;
+    return this.meta.pageCount;
   }
 
   /** LSN recorded by the last checkpoint. */
   get checkpointLSN(): bigint {
-    return this.checkpointLsnValue;
+    return this.meta.checkpointLsn;
   }
 
   /**
@@ -494,12 +478,12 @@ export class Pager implements PageSource {
    * setApplicationId() since) said. APPLICATION_ID_NONE for a file of format version 2.
    */
   get applicationId(): number {
-    return this.applicationIdValue;
+    return this.meta.applicationId;
   }
 
   /** True when the file was read as format version 2 (before application ids). */
   get legacyFormat(): boolean {
-    return this.legacyValue;
+    return this.meta.legacy;
   }
 
   /**
@@ -513,13 +497,13 @@ export class Pager implements PageSource {
         path: this.path,
       });
     }
-    if (!this.txnActive) this.beginImplicit();
-    this.applicationIdValue = id;
+    if (!this.txn.active) this.beginImplicit();
+    this.meta.applicationId = id;
   }
 
   /** True between begin() and commit()/rollback(). */
   get inTransaction(): boolean {
-    return this.txnExplicit;
+    return this.txn.explicit;
   }
 
   /**
@@ -528,13 +512,13 @@ export class Pager implements PageSource {
    * A cache hit allocates nothing.
    */
   get(pgno: number, intent: Intent = "read"): Frame {
-    if (this.closed || !this.lock.held) throw this.closedError();
+    this.checkOpen();
     let write = false;
     if (intent !== "read") {
       if (intent !== "write") throw this.badIntent(intent);
       this.checkWritable();
       write = true;
-      if (!this.txnActive) this.beginImplicit();
+      if (!this.txn.active) this.beginImplicit();
     }
     // Only valid page numbers are ever bound, so a hit needs no range check.
     const frame = this.pool.lookup(pgno);
@@ -547,7 +531,7 @@ export class Pager implements PageSource {
 
   /** Release one pin on `frame`; `dirty` declares that the caller changed its bytes. */
   unpin(frame: Frame, dirty = false): void {
-    if (this.closed || !this.lock.held) throw this.closedError();
+    this.checkOpen();
     const pool = this.pool;
     if (!pool.owns(frame)) {
       if (this.snapshots.includes(frame as PoolFrame)) {
@@ -569,7 +553,7 @@ export class Pager implements PageSource {
     }
     if (dirty) {
       if (this.readOnly) this.checkWritable();
-      if (!this.txnActive) this.beginImplicit();
+      if (!this.txn.active) this.beginImplicit();
     }
     pool.unpin(frame, dirty);
     if (this.opts.debug) this.afterCall();
@@ -583,8 +567,8 @@ export class Pager implements PageSource {
    * SNAPSHOT_FRAMES frames outside the pool, which refuse a dirty unpin.
    */
   getCommitted(pgno: number): Frame {
-    if (this.closed || !this.lock.held) throw this.closedError();
-    if (!this.txnActive) return this.get(pgno);
+    this.checkOpen();
+    if (!this.txn.active) return this.get(pgno);
     const resident = this.pool.lookup(pgno);
     if (
       resident !== null &&
@@ -596,11 +580,16 @@ export class Pager implements PageSource {
       return resident;
     }
     if (
-      !(typeof pgno === "number" && pgno >>> 0 === pgno && pgno >= 2 && pgno <= this.txnPageCount)
+      !(
+        typeof pgno === "number" &&
+        pgno >>> 0 === pgno &&
+        pgno >= 2 &&
+        pgno <= this.txn.saved.pageCount
+      )
     ) {
       throw new PagekvError(
         "ERR_PAGE_RANGE",
-        `${this.path}: committed read of page ${String(pgno)}: valid pages are 2..${this.txnPageCount}`,
+        `${this.path}: committed read of page ${String(pgno)}: valid pages are 2..${this.txn.saved.pageCount}`,
         { path: this.path },
       );
     }
@@ -628,9 +617,9 @@ export class Pager implements PageSource {
 
   /** An application slot as of the last commit (see getCommitted). */
   getCommittedSlot(i: number): number {
-    if (this.closed || !this.lock.held) throw this.closedError();
+    this.checkOpen();
     const slot = this.checkSlot(i);
-    return this.txnActive ? this.txnSlots[slot] : this.slots[slot];
+    return this.txn.active ? this.txn.saved.slots[slot] : this.meta.slots[slot];
   }
 
   private unpinSnapshot(frame: PoolFrame, dirty: boolean): void {
@@ -658,7 +647,7 @@ export class Pager implements PageSource {
   allocate(): Frame {
     this.checkWritable();
     const reuse = this.freePages.count > 0;
-    if (!reuse && this.pageCountValue >= this.opts.pageCountMax) {
+    if (!reuse && this.meta.pageCount >= this.opts.pageCountMax) {
       throw new PagekvError(
         "ERR_FULL",
         `${this.path}: cannot allocate: the database has reached its limit of ` +
@@ -668,8 +657,8 @@ export class Pager implements PageSource {
     }
     // Secure the frame before consuming a page number, so a failure leaks nothing.
     const frame = this.obtainFrame(0);
-    if (!this.txnActive) this.beginImplicit();
-    const pgno = reuse ? this.freePages.pop() : ++this.pageCountValue;
+    if (!this.txn.active) this.beginImplicit();
+    const pgno = reuse ? this.freePages.pop() : ++this.meta.pageCount;
     frame.page.fill(0);
     this.pool.bind(frame, pgno);
     this.pool.pin(frame, true);
@@ -697,7 +686,7 @@ export class Pager implements PageSource {
         { path: this.path, pgno },
       );
     }
-    if (!this.txnActive) this.beginImplicit();
+    if (!this.txn.active) this.beginImplicit();
     if (frame !== null) this.discard(frame);
     this.freePages.add(pgno);
     this.freelistDirty = true;
@@ -706,14 +695,14 @@ export class Pager implements PageSource {
 
   /** Every page on the freelist, trunk pages included (a copy; for consistency checks). */
   freePageNumbers(): number[] {
-    if (this.closed || !this.lock.held) throw this.closedError();
+    this.checkOpen();
     return Array.from(this.freePages.entries());
   }
 
   /** One of the header's 8 u32 application slots, as of the last setSlot. */
   getSlot(i: number): number {
-    if (this.closed || !this.lock.held) throw this.closedError();
-    return this.slots[this.checkSlot(i)];
+    this.checkOpen();
+    return this.meta.slots[this.checkSlot(i)];
   }
 
   /** Set an application slot; part of the open (or implicit) transaction. */
@@ -725,22 +714,22 @@ export class Pager implements PageSource {
         path: this.path,
       });
     }
-    if (!this.txnActive) this.beginImplicit();
-    this.slots[slot] = v;
+    if (!this.txn.active) this.beginImplicit();
+    this.meta.slots[slot] = v;
     if (this.opts.debug) this.afterCall();
   }
 
   /** Start a write transaction; work done since the last commit without begin() joins it. */
   begin(): void {
     this.checkWritable();
-    if (this.txnExplicit) {
+    if (this.txn.explicit) {
       throw new PagekvError("ERR_TXN", `${this.path}: begin inside a transaction`, {
         path: this.path,
       });
     }
     // The snapshot rollback needs is taken at the first change (beginImplicit), which
     // until then equals the last commit: an empty transaction writes nothing.
-    this.txnExplicit = true;
+    this.txn.explicit = true;
   }
 
   /**
@@ -750,11 +739,11 @@ export class Pager implements PageSource {
    */
   commit(): bigint {
     this.checkWritable();
-    if (!this.txnExplicit) {
+    if (!this.txn.explicit) {
       throw new PagekvError("ERR_TXN", `${this.path}: commit without begin`, { path: this.path });
     }
     this.checkNoWriters("commit");
-    this.txnExplicit = false;
+    this.txn.explicit = false;
     const lsn = this.commitTxn();
     this.autoCheckpoint();
     if (this.opts.debug) this.afterCall();
@@ -763,8 +752,8 @@ export class Pager implements PageSource {
 
   /** Roll the transaction back: every page reads as before begin() (or the last commit). */
   rollback(): void {
-    if (this.closed || !this.lock.held) throw this.closedError();
-    if (!this.txnExplicit) {
+    this.checkOpen();
+    if (!this.txn.explicit) {
       throw new PagekvError("ERR_TXN", `${this.path}: rollback without begin`, { path: this.path });
     }
     this.checkNoWriters("rollback");
@@ -777,7 +766,7 @@ export class Pager implements PageSource {
         );
       }
     }
-    this.txnExplicit = false;
+    this.txn.explicit = false;
     this.rollbackTxn();
     if (this.opts.debug) this.afterCall();
   }
@@ -792,16 +781,16 @@ export class Pager implements PageSource {
     this.checkWritable();
     if (
       lsn !== undefined &&
-      (typeof lsn !== "bigint" || lsn < this.checkpointLsnValue || lsn > U64_MAX)
+      (typeof lsn !== "bigint" || lsn < this.meta.checkpointLsn || lsn > U64_MAX)
     ) {
       throw new PagekvError(
         "ERR_ARG",
         `${this.path}: checkpoint LSN ${String(lsn)} must be a u64 bigint no lower than the ` +
-          `last one (${this.checkpointLsnValue})`,
+          `last one (${this.meta.checkpointLsn})`,
         { path: this.path },
       );
     }
-    if (this.txnExplicit) {
+    if (this.txn.explicit) {
       throw new PagekvError(
         "ERR_TXN",
         `${this.path}: checkpoint inside a transaction (commit or roll back first)`,
@@ -812,12 +801,12 @@ export class Pager implements PageSource {
     this.commitTxn();
     this.backfill(this.checkpointTarget(lsn), false);
     // Later commits get LSNs above any LSN a caller recorded.
-    if (this.nextLsn <= this.checkpointLsnValue) this.nextLsn = this.checkpointLsnValue + 1n;
+    if (this.nextLsn <= this.meta.checkpointLsn) this.nextLsn = this.meta.checkpointLsn + 1n;
     if (this.opts.debug) this.afterCall();
   }
 
   stats(): PagerStats {
-    if (this.closed || !this.lock.held) throw this.closedError();
+    this.checkOpen();
     return {
       hits: this.hits,
       misses: this.misses,
@@ -828,7 +817,7 @@ export class Pager implements PageSource {
       framesPinned: this.pool.framesPinned,
       framesDirty: this.pool.framesDirty,
       cacheFrames: this.pool.cacheFrames,
-      pageCount: this.pageCountValue,
+      pageCount: this.meta.pageCount,
       freePages: this.freePages.count,
       commits: this.commits,
       checkpoints: this.checkpoints,
@@ -843,19 +832,19 @@ export class Pager implements PageSource {
    * checkpoint. On any other failure the files are closed anyway and the error rethrown.
    */
   close(): void {
-    if (this.closed || !this.lock.held) throw this.closedError();
+    this.checkOpen();
     if (this.readOnly) {
       // Nothing to write.
-    } else if (this.fenced !== null) {
+    } else if (this.state === FENCED) {
       // No checkpoint: drop the open transaction and cut its frames from the log.
-      this.txnExplicit = false;
+      this.txn.explicit = false;
       this.rollbackTxn();
       this.wal.discardUncommitted();
     } else {
       this.checkNoWriters("close");
       try {
-        if (this.txnExplicit) {
-          this.txnExplicit = false;
+        if (this.txn.explicit) {
+          this.txn.explicit = false;
           this.rollbackTxn();
         }
         this.checkpoint();
@@ -875,29 +864,24 @@ export class Pager implements PageSource {
     for (const f of this.pool.frames) {
       if (f.pgno === 0) continue;
       assert(
-        f.pgno >= 2 && f.pgno <= this.pageCountValue && !this.freePages.has(f.pgno),
+        f.pgno >= 2 && f.pgno <= this.meta.pageCount && !this.freePages.has(f.pgno),
         `frame ${f.index} holds page ${f.pgno}, which is out of range or free`,
       );
-      assert(!f.dirty || this.txnActive, `page ${f.pgno} is dirty outside a transaction`);
+      assert(!f.dirty || this.txn.active, `page ${f.pgno} is dirty outside a transaction`);
     }
-    assert(this.freePages.count < this.pageCountValue, "more free pages than pages");
+    assert(this.freePages.count < this.meta.pageCount, "more free pages than pages");
   }
 
   // ---- transactions ----
 
   private beginImplicit(): void {
-    this.txnActive = true;
-    this.txnLsn = this.nextLsn++;
-    this.txnPageCount = this.pageCountValue;
-    this.txnSlots.set(this.slots);
-    this.txnApplicationId = this.applicationIdValue;
-    this.txnFreelistDirty = this.freelistDirty;
+    this.txn.start(this.nextLsn++, this.meta, this.freelistDirty);
     this.freePages.commit();
   }
 
   /** Log the open transaction (if any) as one commit; returns the last commit's LSN. */
   private commitTxn(): bigint {
-    if (!this.txnActive) return this.lastCommitLsn;
+    if (!this.txn.active) return this.lastCommitLsn;
     const pgnos: number[] = [];
     const pages: Uint8Array[] = [];
     const dirty = this.dirtyFrames;
@@ -918,16 +902,16 @@ export class Pager implements PageSource {
       // log's or the home image of page 1 is still exact, and the commit mark rides on the
       // last page logged: a one-page update logs one frame, not two.
       const head = this.commitHead;
-      this.encodeHeaderPage(head, this.checkpointLsnValue);
+      this.encodeHeaderPage(head, this.meta.checkpointLsn);
       withHeader =
         pgnos.length === 0 || this.wal.lookupCommitted(1) < 0 || !sameHeader(head, this.lastHead);
       if (withHeader) {
-        this.changeCounter = (this.changeCounter + 1) >>> 0;
-        this.encodeHeaderPage(head, this.checkpointLsnValue);
+        this.meta.changeCounter = (this.meta.changeCounter + 1) >>> 0;
+        this.encodeHeaderPage(head, this.meta.checkpointLsn);
         pgnos.push(1);
         pages.push(head);
       }
-      this.wal.append(pgnos, pages, this.txnLsn, this.pageCountValue);
+      this.wal.append(pgnos, pages, this.txn.lsn, this.meta.pageCount);
     } catch (e) {
       // The log rewound the failed append; nothing of this transaction is committed, and
       // the pager stays usable (see "A failed write" at the top).
@@ -950,15 +934,15 @@ export class Pager implements PageSource {
     dirty.length = 0;
     this.freePages.commit();
     this.freelistDirty = false;
-    this.txnActive = false;
-    this.lastCommitLsn = this.txnLsn;
+    this.txn.finish();
+    this.lastCommitLsn = this.txn.lsn;
     this.commits++;
-    return this.txnLsn;
+    return this.txn.lsn;
   }
 
   /** Forget the open transaction: its frames, its log frames, its header changes. */
   private rollbackTxn(): void {
-    if (!this.txnActive) return;
+    if (!this.txn.active) return;
     for (const f of this.pool.frames) {
       if (
         f.pgno !== 0 &&
@@ -969,12 +953,13 @@ export class Pager implements PageSource {
       }
     }
     this.wal.dropTxn();
-    this.pageCountValue = this.txnPageCount;
-    this.slots.set(this.txnSlots);
-    this.applicationIdValue = this.txnApplicationId;
+    const saved = this.txn.saved;
+    this.meta.pageCount = saved.pageCount;
+    this.meta.slots.set(saved.slots);
+    this.meta.applicationId = saved.applicationId;
     this.freePages.rollback();
-    this.freelistDirty = this.txnFreelistDirty;
-    this.txnActive = false;
+    this.freelistDirty = this.txn.savedFreelistDirty;
+    this.txn.finish();
   }
 
   /** Append the freelist's trunk pages (drawn from the free pages themselves). */
@@ -1003,7 +988,7 @@ export class Pager implements PageSource {
 
   private autoCheckpoint(): void {
     const limit = this.opts.walAutoCheckpointPages;
-    if (limit === 0 || this.wal.frameCount < limit || this.fenced !== null) return;
+    if (limit === 0 || this.wal.frameCount < limit || this.state === FENCED) return;
     try {
       this.backfill(this.checkpointTarget(undefined), false);
     } catch {
@@ -1019,9 +1004,9 @@ export class Pager implements PageSource {
    * before the reset is durable leaves the log intact, and open redoes all of it.
    */
   private backfill(lsn: bigint, cutLog: boolean): void {
-    assert(!this.txnActive, "backfill with an open transaction");
+    assert(!this.txn.active, "backfill with an open transaction");
     if (this.wal.committedPages === 0) {
-      if (lsn === this.checkpointLsnValue) return;
+      if (lsn === this.meta.checkpointLsn) return;
       // Only the LSN changes: log page 1 first, so a torn write of it home is repairable.
       // (Any commit in the log logged page 1 already: see commitTxn.)
       assert(!cutLog, "recovery found no commit to redo");
@@ -1082,19 +1067,19 @@ export class Pager implements PageSource {
     }
     flushWrite();
     try {
-      const want = this.pageCountValue * this.pageSize;
+      const want = this.meta.pageCount * this.pageSize;
       if (this.file.size() < want) this.file.truncate(want);
     } catch (e) {
-      throw this.ioError(e, `extending the file to ${this.pageCountValue} pages`, 0);
+      throw this.ioError(e, `extending the file to ${this.meta.pageCount} pages`, 0);
     }
     // One sync covers the pages and page 1: until the log reset below is durable, the log
     // still holds every one of them, so their order on the way to the disk does not matter.
-    const lsnBefore = this.checkpointLsnValue;
-    this.checkpointLsnValue = lsn;
+    const lsnBefore = this.meta.checkpointLsn;
+    this.meta.checkpointLsn = lsn;
     try {
       this.writeHeaderHome();
     } catch (e) {
-      this.checkpointLsnValue = lsnBefore; // the log's page 1 still holds the old one
+      this.meta.checkpointLsn = lsnBefore; // the log's page 1 still holds the old one
       throw e;
     }
     if (syncing) this.syncMain();
@@ -1120,7 +1105,7 @@ export class Pager implements PageSource {
 
   /** The LSN a checkpoint records: `lsn`, else the last commit's; never lower than before. */
   private checkpointTarget(lsn: bigint | undefined): bigint {
-    return laterLsn(lsn ?? this.lastCommitLsn, this.checkpointLsnValue);
+    return laterLsn(lsn ?? this.lastCommitLsn, this.meta.checkpointLsn);
   }
 
   // ---- reads ----
@@ -1169,7 +1154,7 @@ export class Pager implements PageSource {
    * write fences the pager (the log's tail is then unknown); every frame stays dirty.
    */
   private spill(victim: PoolFrame): void {
-    if (this.fenced !== null) throw this.fencedError();
+    if (this.state === FENCED) throw this.fencedError();
     const batch = this.spilling;
     this.pool.collectSpill(victim, batch, SPILL_FRAMES_MAX, SPILL_WINDOW_FRAMES);
     const pgnos = this.spillPgnos;
@@ -1182,7 +1167,7 @@ export class Pager implements PageSource {
       pages.push(f.page);
     }
     try {
-      this.wal.append(pgnos, pages, this.txnLsn, 0);
+      this.wal.append(pgnos, pages, this.txn.lsn, 0);
     } catch (e) {
       // Rewound by the log; the frames stay dirty and the transaction intact.
       batch.length = 0;
@@ -1248,7 +1233,7 @@ export class Pager implements PageSource {
     const pages = loadFreelist(
       {
         path: this.path,
-        pageCount: this.pageCountValue,
+        pageCount: this.meta.pageCount,
         usableSize: this.usableSize,
         readTrunk: (pgno) => {
           this.readInto(pgno, this.scratch, this.scratchCovered);
@@ -1278,14 +1263,14 @@ export class Pager implements PageSource {
     encodeHeader(
       {
         pageSize: this.pageSize,
-        changeCounter: this.changeCounter,
-        pageCount: this.pageCountValue,
+        changeCounter: this.meta.changeCounter,
+        pageCount: this.meta.pageCount,
         freeTrunk: this.freeTrunkHead(),
         freeCount: this.freePages.count,
         checkpointLsn,
-        slots: this.slots,
-        databaseId: this.databaseId,
-        applicationId: this.applicationIdValue,
+        slots: this.meta.slots,
+        databaseId: this.meta.databaseId,
+        applicationId: this.meta.applicationId,
         legacy: false,
       },
       page,
@@ -1300,7 +1285,7 @@ export class Pager implements PageSource {
   }
 
   private writeHeaderHome(): void {
-    this.encodeHeaderPage(this.scratch, this.checkpointLsnValue);
+    this.encodeHeaderPage(this.scratch, this.meta.checkpointLsn);
     this.writeHome([this.scratch], 1);
     this.lastHead.set(this.scratch.subarray(0, HEADER_BYTES));
     this.pagesWritten++;
@@ -1363,16 +1348,6 @@ export class Pager implements PageSource {
   }
   // ---- state and checks ----
 
-  private adoptHeader(h: Header): void {
-    this.pageCountValue = h.pageCount;
-    this.changeCounter = h.changeCounter;
-    this.checkpointLsnValue = h.checkpointLsn;
-    this.slots.set(h.slots);
-    this.databaseId = h.databaseId;
-    this.applicationIdValue = h.applicationId;
-    this.legacyValue = h.legacy;
-  }
-
   /** Drop a frame's page from the pool (its bytes are not wanted). */
   private discard(frame: PoolFrame): void {
     this.pool.unbind(frame);
@@ -1380,7 +1355,8 @@ export class Pager implements PageSource {
   }
 
   private shutdown(): void {
-    this.closed = true;
+    assertTransition(this.state, CLOSED);
+    this.state = CLOSED;
     closeQuietly(this.wal);
     closeQuietly(this.file);
     this.lock.release();
@@ -1390,14 +1366,19 @@ export class Pager implements PageSource {
     if (this.opts.debug) this.checkInvariants();
   }
 
+  /** The state check at every entry: OPEN or FENCED, and the lock still held. */
+  private checkOpen(): void {
+    if (this.state === CLOSED || !this.lock.held) throw this.closedError();
+  }
+
   private checkWritable(): void {
-    if (this.closed || !this.lock.held) throw this.closedError();
+    this.checkOpen();
     if (this.readOnly) {
       throw new PagekvError("ERR_READ_ONLY", `${this.path}: the database is open read-only`, {
         path: this.path,
       });
     }
-    if (this.fenced !== null) throw this.fencedError();
+    if (this.state === FENCED) throw this.fencedError();
   }
 
   private checkNoWriters(op: string): void {
@@ -1414,8 +1395,10 @@ export class Pager implements PageSource {
   /** Record a failed log write or sync: from now on every write call is refused. */
   private fence(e: unknown, what: string): unknown {
     const err = this.ioError(e, what, 0);
-    if (err instanceof PagekvError && err.code === "ERR_IO" && this.fenced === null) {
-      this.fenced = err;
+    if (err instanceof PagekvError && err.code === "ERR_IO" && this.state === OPEN) {
+      assertTransition(this.state, FENCED);
+      this.state = FENCED;
+      this.fencedBy = err;
     }
     return err;
   }
@@ -1423,9 +1406,9 @@ export class Pager implements PageSource {
   private fencedError(): PagekvError {
     return new PagekvError(
       "ERR_FENCED",
-      `${this.path}: an earlier write or sync failed (${this.fenced?.message}); close and ` +
+      `${this.path}: an earlier write or sync failed (${this.fencedBy?.message}); close and ` +
         "reopen to recover to the last durable commit",
-      { path: this.path, cause: this.fenced },
+      { path: this.path, cause: this.fencedBy },
     );
   }
 
@@ -1434,7 +1417,7 @@ export class Pager implements PageSource {
       typeof pgno === "number" &&
       pgno >>> 0 === pgno &&
       pgno >= 2 &&
-      pgno <= this.pageCountValue
+      pgno <= this.meta.pageCount
     ) {
       if (op === "get" && this.freePages.has(pgno)) {
         throw new PagekvError(
@@ -1449,14 +1432,14 @@ export class Pager implements PageSource {
       return;
     }
     const why =
-      pgno === 1 ? "page 1 belongs to the pager" : `valid pages are 2..${this.pageCountValue}`;
+      pgno === 1 ? "page 1 belongs to the pager" : `valid pages are 2..${this.meta.pageCount}`;
     throw new PagekvError("ERR_PAGE_RANGE", `${this.path}: ${op} of page ${String(pgno)}: ${why}`, {
       path: this.path,
     });
   }
 
   private checkSlot(i: number): number {
-    if (!Number.isInteger(i) || i < 0 || i >= this.slots.length) {
+    if (!Number.isInteger(i) || i < 0 || i >= this.meta.slots.length) {
       throw new PagekvError("ERR_ARG", `${this.path}: slot ${String(i)} is not in 0..7`, {
         path: this.path,
       });
@@ -1490,9 +1473,10 @@ export class Pager implements PageSource {
   }
 
   private closedError(): PagekvError {
-    const why = this.closed
-      ? "the pager is closed"
-      : "the process holding it died (its lock is gone)";
+    const why =
+      this.state === CLOSED
+        ? "the pager is closed"
+        : "the process holding it died (its lock is gone)";
     return new PagekvError("ERR_CLOSED", `${this.path}: ${why}`, { path: this.path });
   }
 }
