@@ -61,11 +61,9 @@ import {
   PAGE_NUMBER_MAX,
   PAGE_SIZE_DEFAULT,
   pageDamage,
-  pageOffset,
   sealPage,
   usableSizeOf,
 } from "../format/page.js";
-import { WAL_FRAME_HEADER_BYTES } from "../format/wal-format.js";
 import {
   checkOptions,
   describe,
@@ -79,6 +77,7 @@ import { BufferPool } from "./buffer-pool.js";
 import { type Frame, PoolFrame } from "./frame.js";
 import { FreePages } from "./free-pages.js";
 import { Meta } from "./meta.js";
+import { BACKFILL_STAGING_PAGES, ioError, PageIO } from "./page-io.js";
 import type { PageSource } from "./page-source.js";
 import { assertTransition, CLOSED, FENCED, OPEN, type PagerState } from "./state.js";
 import { WriteTxn } from "./txn.js";
@@ -111,8 +110,6 @@ export const WAL_AUTO_CHECKPOINT_PAGES_DEFAULT = 8192;
 export const WAL_AUTO_CHECKPOINT_PAGES_MAX = 2 ** 31;
 /** Committed-state pages pinned at once (getCommitted): a descent holds one at a time. */
 export const SNAPSHOT_FRAMES = 4;
-/** Checkpoint reads log frames through a staging buffer of this many frames. */
-const BACKFILL_STAGING_PAGES = 256;
 /** Most frames one spill logs (a write of about 256 KiB at 4 KiB pages). */
 const SPILL_FRAMES_MAX = 64;
 /** How far past the CLOCK hand a spill looks for more dirty frames to log with the victim. */
@@ -180,14 +177,6 @@ export interface PagerStats {
   walFrames: number;
 }
 
-/** Backfill's buffer of whole log frames and views of the pages in them. */
-interface Staging {
-  frames: Uint8Array;
-  frameBytes: number;
-  pages: Uint8Array[];
-  covered: Uint8Array[];
-}
-
 interface Resolved {
   applicationId: number;
   cacheFrames: number;
@@ -228,7 +217,8 @@ export class Pager implements PageSource {
   private readonly spilling: PoolFrame[] = [];
   private readonly spillPgnos: number[] = [];
   private readonly spillPages: Uint8Array[] = [];
-  private staging: Staging | null = null;
+  /** Verified reads from both files, writes home. */
+  private readonly io: PageIO;
   /** Frames outside the pool for getCommitted(); never in the page table. */
   private readonly snapshots: PoolFrame[];
 
@@ -250,7 +240,6 @@ export class Pager implements PageSource {
   private misses = 0;
   private evictions = 0;
   private writebacks = 0;
-  private pagesRead = 0;
   private pagesWritten = 0;
   private commits = 0;
   private checkpoints = 0;
@@ -274,6 +263,7 @@ export class Pager implements PageSource {
     this.pageSize = header.pageSize;
     this.usableSize = usableSizeOf(header.pageSize);
     this.pool = new BufferPool(opts.cacheFrames, this.pageSize, this.usableSize);
+    this.io = new PageIO(this.path, file, wal, crc, this.pageSize);
     this.opts = opts;
     this.droppedTransactions = droppedTransactions;
     this.scratch = new Uint8Array(this.pageSize);
@@ -603,12 +593,7 @@ export class Pager implements PageSource {
     }
     const logged = this.wal.lookupCommitted(pgno);
     this.misses++;
-    if (logged >= 0) {
-      this.readLogged(logged, pgno, snap.page, snap.covered);
-      this.pagesRead++;
-    } else {
-      this.readHome(pgno, snap.page, snap.covered);
-    }
+    this.io.read(logged, pgno, snap.page, snap.covered);
     snap.pgno = pgno;
     snap.pins = 1;
     snap.checked = 0;
@@ -812,7 +797,7 @@ export class Pager implements PageSource {
       misses: this.misses,
       evictions: this.evictions,
       writebacks: this.writebacks,
-      pagesRead: this.pagesRead,
+      pagesRead: this.io.pagesRead,
       pagesWritten: this.pagesWritten,
       framesPinned: this.pool.framesPinned,
       framesDirty: this.pool.framesDirty,
@@ -1022,7 +1007,7 @@ export class Pager implements PageSource {
     // Pages go home in page order, adjacent pages in one write. A page still in the pool is
     // clean (no transaction is open) and already sealed; others are read from the log,
     // consecutive frames in one read, and verified before they are trusted.
-    const stage = this.backfillStaging();
+    const stage = this.io.stage();
     const run: Uint8Array[] = [];
     const reading: number[] = [];
     let first = 0;
@@ -1031,12 +1016,12 @@ export class Pager implements PageSource {
     let readSlot = 0;
     const flushRead = () => {
       if (reading.length === 0) return;
-      this.readLoggedRun(readFrom, reading, stage, readSlot);
+      this.io.readLoggedRun(readFrom, reading, readSlot);
       reading.length = 0;
     };
     const flushWrite = () => {
       flushRead();
-      if (run.length > 0) this.writeHome(run, first);
+      if (run.length > 0) this.io.writeHome(run, first);
       this.pagesWritten += run.length;
       run.length = 0;
       slots = 0;
@@ -1182,51 +1167,7 @@ export class Pager implements PageSource {
 
   /** Read the newest image of page `pgno` into `page` and verify it. */
   private readInto(pgno: number, page: Uint8Array, covered: Uint8Array): void {
-    const frame = this.wal.lookup(pgno);
-    if (frame >= 0) {
-      this.readLogged(frame, pgno, page, covered);
-      this.pagesRead++;
-      return;
-    }
-    this.readHome(pgno, page, covered);
-  }
-
-  /** Read page `pgno` from the database file into `page` and verify it. */
-  private readHome(pgno: number, page: Uint8Array, covered: Uint8Array): void {
-    let n: number;
-    try {
-      n = this.file.readAt(page, pageOffset(pgno, this.pageSize));
-    } catch (e) {
-      throw this.ioError(e, `reading page ${pgno}`, pgno);
-    }
-    if (n !== this.pageSize) {
-      throw this.corrupt(
-        pgno,
-        `lies past the end of the file (read ${n} of ${this.pageSize} bytes)`,
-      );
-    }
-    const damage = pageDamage(page, covered, pgno, this.crc);
-    if (damage !== null) throw this.corrupt(pgno, damage);
-    this.pagesRead++;
-  }
-
-  /** Read page `pgno`'s image from log frame `frame` into `page` and verify it. */
-  private readLogged(frame: number, pgno: number, page: Uint8Array, covered: Uint8Array): void {
-    let n: number;
-    try {
-      n = this.wal.readPage(frame, page);
-    } catch (e) {
-      throw this.ioError(e, `reading page ${pgno} from log frame ${frame}`, pgno);
-    }
-    const damage =
-      n !== this.pageSize ? `is cut short (${n} bytes)` : pageDamage(page, covered, pgno, this.crc);
-    if (damage !== null) {
-      throw new PagekvError(
-        "ERR_CORRUPT",
-        `${this.wal.path}: log frame ${frame} (page ${pgno}) ${damage}`,
-        { path: this.wal.path, pgno },
-      );
-    }
+    this.io.read(this.wal.lookup(pgno), pgno, page, covered);
   }
 
   private loadFreelist(head: number, freeCount: number): void {
@@ -1248,14 +1189,6 @@ export class Pager implements PageSource {
   }
 
   // ---- writes home (checkpoint only) ----
-
-  private writeHome(run: readonly Uint8Array[], first: number): void {
-    try {
-      this.file.writevAt(run, pageOffset(first, this.pageSize));
-    } catch (e) {
-      throw this.ioError(e, `writing pages ${first}..${first + run.length - 1} home`, first);
-    }
-  }
 
   /** Page 1 as the header stands now, sealed, into `page`. */
   private encodeHeaderPage(page: Uint8Array, checkpointLsn: bigint): void {
@@ -1286,7 +1219,7 @@ export class Pager implements PageSource {
 
   private writeHeaderHome(): void {
     this.encodeHeaderPage(this.scratch, this.meta.checkpointLsn);
-    this.writeHome([this.scratch], 1);
+    this.io.writeHome([this.scratch], 1);
     this.lastHead.set(this.scratch.subarray(0, HEADER_BYTES));
     this.pagesWritten++;
   }
@@ -1299,53 +1232,6 @@ export class Pager implements PageSource {
     }
   }
 
-  /** Whole log frames for backfill, with views of their pages: allocated at first use. */
-  private backfillStaging(): Staging {
-    if (this.staging === null) {
-      const frameBytes = WAL_FRAME_HEADER_BYTES + this.pageSize;
-      const frames = new Uint8Array(BACKFILL_STAGING_PAGES * frameBytes);
-      const pages: Uint8Array[] = [];
-      const covered: Uint8Array[] = [];
-      for (let i = 0; i < BACKFILL_STAGING_PAGES; i++) {
-        const at = i * frameBytes + WAL_FRAME_HEADER_BYTES;
-        pages.push(frames.subarray(at, at + this.pageSize));
-        covered.push(checksummedView(pages[i]));
-      }
-      this.staging = { frames, frameBytes, pages, covered };
-    }
-    return this.staging;
-  }
-
-  /** Read log frames from..from+pgnos.length-1 into staging slots from `slot`, verified. */
-  private readLoggedRun(
-    from: number,
-    pgnos: readonly number[],
-    stage: Staging,
-    slot: number,
-  ): void {
-    const bytes = pgnos.length * stage.frameBytes;
-    const dst = stage.frames.subarray(slot * stage.frameBytes, slot * stage.frameBytes + bytes);
-    let n: number;
-    try {
-      n = this.wal.readFrames(from, dst);
-    } catch (e) {
-      throw this.ioError(e, `reading log frames ${from}..${from + pgnos.length - 1}`, 0);
-    }
-    for (let i = 0; i < pgnos.length; i++) {
-      const cut = n < (i + 1) * stage.frameBytes;
-      const damage = cut
-        ? "is cut short"
-        : pageDamage(stage.pages[slot + i], stage.covered[slot + i], pgnos[i], this.crc);
-      if (damage !== null) {
-        throw new PagekvError(
-          "ERR_CORRUPT",
-          `${this.wal.path}: log frame ${from + i} (page ${pgnos[i]}) ${damage}`,
-          { path: this.wal.path, pgno: pgnos[i] },
-        );
-      }
-    }
-    this.pagesRead += pgnos.length;
-  }
   // ---- state and checks ----
 
   /** Drop a frame's page from the pool (its bytes are not wanted). */
@@ -1455,21 +1341,9 @@ export class Pager implements PageSource {
     );
   }
 
-  private corrupt(pgno: number, what: string): PagekvError {
-    return new PagekvError("ERR_CORRUPT", `${this.path}: page ${pgno} ${what}`, {
-      path: this.path,
-      pgno,
-    });
-  }
-
   /** Add what the pager was doing to an ERR_IO from the VFS; other errors pass through. */
   private ioError(e: unknown, what: string, pgno: number): unknown {
-    if (!(e instanceof PagekvError) || e.code !== "ERR_IO") return e;
-    return new PagekvError("ERR_IO", `${this.path}: ${what}: ${e.message}`, {
-      cause: e.cause,
-      path: this.path,
-      pgno: pgno === 0 ? undefined : pgno,
-    });
+    return ioError(this.path, e, what, pgno);
   }
 
   private closedError(): PagekvError {
