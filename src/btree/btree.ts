@@ -1,8 +1,8 @@
 // The ordered key/value core: a B+tree of slotted pages (node.ts) built only on the pager's
 // contract: get/unpin, allocate/free and the header's application slot for its root. It
 // never touches the VFS and never begins or ends a transaction: its caller does. Reads go
-// through a page source (the pager, or its committed view) by a cursor (cursor.ts), which
-// owns a path and a place; writes go only through the pager.
+// through a page source (the live pager by default, or a view such as a snapshot) by a
+// cursor (cursor.ts), which owns a path and a place; writes go only through the pager.
 //
 // Invariants (check() verifies them):
 //   - keys are unique and strictly ascending within a node and across the leaf chain;
@@ -94,6 +94,20 @@ export interface EntriesOptions {
   limit?: number;
   /** Called after each entry is consumed, before the next: may throw to end the range. */
   guard?: () => void;
+  /**
+   * The view to read (default: the live pager, this tree's own writes included; the
+   * iterator then finds its place again after any change the tree makes, and so it does
+   * when the tree's own pager is given).
+   */
+  source?: PageSource;
+  /**
+   * Only with `source` (else ERR_ARG at the first step): the view's version, read before
+   * and after each entry. When it changes the iterator drops what it had copied ahead and
+   * finds its place again after the last key it returned (a view that moves, such as the
+   * last commit's). Without it a source other than the pager is a fixed view (a
+   * snapshot): the iterator finds its place once, whatever this tree does.
+   */
+  version?: () => number;
 }
 
 /** Where one side of a cell list comes from while a node is rebuilt. */
@@ -110,9 +124,6 @@ export class BTree {
   version = 0;
   private readonly pager: Pager;
   private readonly rootSlot: number;
-  /** What reads go through: the pager, or its last commit. */
-  private readonly view: PageSource;
-  private readonly committed: boolean;
   private readonly usable: number;
   /** Largest leaf cell kept inline: four cells always fit in a leaf. */
   private readonly inlineCellMax: number;
@@ -128,18 +139,16 @@ export class BTree {
   /** The page a three-way deal made, the page it follows, and its separator. */
   private readonly third = { key: EMPTY, pgno: 0, after: 0 };
   private readonly cell: Uint8Array;
-  /** The cursor of the tree's own operations: its path is the one a write changes. */
+  /**
+   * The cursor of the tree's own operations: its path is the one a write changes, and its
+   * source is set at the start of each operation (the pager, or a read's source).
+   */
   private readonly cur: Cursor;
 
-  /**
-   * `view: "committed"` reads the tree as of the pager's last commit, whatever an open
-   * transaction changed (through pager.getCommitted); such a tree cannot be written.
-   */
-  constructor(pager: Pager, rootSlot = 0, view: "current" | "committed" = "current") {
+  /** The tree whose root is application slot `rootSlot` of `pager`'s header. */
+  constructor(pager: Pager, rootSlot = 0) {
     this.pager = pager;
     this.rootSlot = rootSlot;
-    this.committed = view === "committed";
-    this.view = this.committed ? committedView(pager) : pager;
     this.usable = pager.usableSize;
     this.keyBytesMax = pager.pageSize / 16;
     this.inlineCellMax = inlineCellMaxOf(this.usable);
@@ -148,14 +157,18 @@ export class BTree {
     this.copy = new Uint8Array(this.usable);
     this.copy2 = new Uint8Array(this.usable);
     this.cell = new Uint8Array(this.inlineCellMax);
-    this.cur = new Cursor(pager, rootSlot, this.keyBytesMax, this.view);
+    this.cur = new Cursor(pager, rootSlot, this.keyBytesMax, pager);
   }
 
   // ---- reads ----
 
-  /** The value stored under `key` (a copy the caller owns), or undefined. */
-  get(key: Uint8Array): Uint8Array | undefined {
+  /**
+   * The value stored under `key` (a copy the caller owns), or undefined: in `source` when
+   * given, else in the live pager.
+   */
+  get(key: Uint8Array, source?: PageSource): Uint8Array | undefined {
     const cur = this.cur;
+    cur.source = source ?? this.pager;
     try {
       return this.getIn(key);
     } catch (e) {
@@ -163,8 +176,10 @@ export class BTree {
     }
   }
 
-  has(key: Uint8Array): boolean {
+  /** Whether `key` is stored: in `source` when given, else in the live pager. */
+  has(key: Uint8Array, source?: PageSource): boolean {
     const cur = this.cur;
+    cur.source = source ?? this.pager;
     try {
       return this.hasIn(key);
     } catch (e) {
@@ -173,12 +188,14 @@ export class BTree {
   }
 
   /**
-   * Entries in key order (or reverse) within the bounds, as copies, at most `limit`. The
-   * iterator survives changes made while it is open: it continues after the last key it
-   * returned. Entries are copied a leaf at a time (one pin per leaf, not three per entry);
-   * a change to the tree between two entries drops the rest of the copied leaf and finds
-   * the place again, so an entry is never returned after the tree changed under it. The
-   * iterator owns its cursor (made here, once) and holds no pin between two entries.
+   * Entries in key order (or reverse) within the bounds, as copies, at most `limit`, read
+   * from `opts.source` (default: the live pager). The iterator survives changes made while
+   * it is open: it continues after the last key it returned. Entries are copied a leaf at a
+   * time (one pin per leaf, not three per entry); a change to the view between two entries
+   * (a write through this tree for the live pager, a new `opts.version` for a moving
+   * source, never for a fixed one) drops the rest of the copied leaf and finds the place
+   * again, so an entry is never returned after the view changed under it. The iterator owns
+   * its cursor (made here, once) and holds no pin between two entries.
    */
   *entries(opts: EntriesOptions = {}): IterableIterator<[Uint8Array, Uint8Array]> {
     // Bounds given together intersect: keep the tighter one on each side.
@@ -186,9 +203,18 @@ export class BTree {
     const [hi, hiOpen] = tighter(opts.lte, opts.lt, -1);
     const reverse = opts.reverse === true;
     const guard = opts.guard;
+    const source = opts.source;
+    const moving = opts.version;
+    if (moving !== undefined && source === undefined) {
+      throw this.argError("entries: a version is given without a source");
+    }
+    // The view's version: the tree's for the live pager, the caller's for a moving source,
+    // constant for a fixed one. Never -1, so `seen = -1` always finds the place again.
+    const live = source === undefined || source === this.pager;
+    const viewVersion = (): number => (live ? this.version : moving === undefined ? 0 : moving());
     let remaining = opts.limit ?? Number.POSITIVE_INFINITY;
     const batch: [Uint8Array, Uint8Array][] = [];
-    const at = new Cursor(this.pager, this.rootSlot, this.keyBytesMax, this.view);
+    const at = new Cursor(this.pager, this.rootSlot, this.keyBytesMax, source ?? this.pager);
     let last: Uint8Array | null = null;
     let leaf = 0;
     let index = -1;
@@ -199,9 +225,10 @@ export class BTree {
       let ended: boolean;
       let from = 0;
       try {
-        if (seen !== this.version) {
+        const now = viewVersion();
+        if (seen !== now) {
           // (Re)find our place: after `last`, or at the start bound.
-          seen = this.version;
+          seen = now;
           if (at.root() === 0) return;
           if (reverse) {
             const from = last ?? hi;
@@ -236,10 +263,10 @@ export class BTree {
         }
         last = entry[0];
         remaining--;
-        const version = this.version;
+        const version = viewVersion();
         yield entry;
         guard?.();
-        if (this.version !== version) {
+        if (viewVersion() !== version) {
           seen = -1;
           ended = false;
           break;
@@ -250,9 +277,10 @@ export class BTree {
     }
   }
 
-  /** Insert `key`, or replace its value. */
+  /** Insert `key`, or replace its value (in the live pager, as every write). */
   put(key: Uint8Array, value: Uint8Array): void {
     const cur = this.cur;
+    cur.source = this.pager;
     try {
       this.putIn(key, value);
     } catch (e) {
@@ -263,6 +291,7 @@ export class BTree {
   /** Remove `key`; returns whether it was there. */
   delete(key: Uint8Array): boolean {
     const cur = this.cur;
+    cur.source = this.pager;
     try {
       return this.deleteIn(key);
     } catch (e) {
@@ -270,9 +299,13 @@ export class BTree {
     }
   }
 
-  /** Every problem found: ordering, bounds, depth, the leaf chain and page accounting. */
+  /**
+   * Every problem found in the live pager's tree: ordering, bounds, depth, the leaf chain
+   * and page accounting.
+   */
   check(): string[] {
     const cur = this.cur;
+    cur.source = this.pager;
     try {
       return this.checkIn();
     } catch (e) {
@@ -303,7 +336,6 @@ export class BTree {
   // ---- writes ----
 
   private putIn(key: Uint8Array, value: Uint8Array): void {
-    this.checkWritable();
     this.checkKey(key);
     if (!(value instanceof Uint8Array)) throw this.argError("value is not a Uint8Array");
     if (value.length > VALUE_BYTES_MAX) {
@@ -368,7 +400,6 @@ export class BTree {
   }
 
   private deleteIn(key: Uint8Array): boolean {
-    this.checkWritable();
     this.checkKey(key);
     const cur = this.cur;
     if (cur.root() === 0) return false;
@@ -1007,10 +1038,6 @@ export class BTree {
     }
   }
 
-  private checkWritable(): void {
-    if (this.committed) throw this.argError("a committed view of the tree cannot be written");
-  }
-
   private argError(what: string): PagekvError {
     return new PagekvError("ERR_ARG", `${this.pager.path}: ${what}`, { path: this.pager.path });
   }
@@ -1037,18 +1064,6 @@ export class BTree {
 }
 
 const EMPTY = new Uint8Array(0);
-
-/** The pager's last commit as a page source (what a "committed" tree reads). */
-function committedView(pager: Pager): PageSource {
-  return {
-    get pageCount() {
-      return pager.pageCount;
-    },
-    getSlot: (i) => pager.getCommittedSlot(i),
-    get: (pgno) => pager.getCommitted(pgno),
-    unpin: (frame) => pager.unpin(frame),
-  };
-}
 
 function writeInteriorCell(d: Uint8Array, at: number, child: number, key: Uint8Array): void {
   writeU32(d, at, child);
