@@ -24,9 +24,10 @@
 // page count and the root are those of the view the operation reads.
 //
 // Cursors: the tree keeps one for its own operations (writes and point reads, so that a
-// get or put allocates nothing), and each entries() iterator owns one, made once per range.
+// get or put allocates nothing), and each entries() iterator owns one while it runs, taken
+// once per range from the cursors of ranges that ended (a new one when there is none).
 
-import { PagekvError } from "../errors.js";
+import { assert, PagekvError } from "../errors.js";
 import { readU16, readU32, writeU16, writeU32 } from "../format/codec.js";
 import type { PageSource } from "../pager/page-source.js";
 import type { Frame, Pager } from "../pager/pager.js";
@@ -83,6 +84,8 @@ const UNDERFULL_SHARE = 0.25;
 const SHARE_FREE_SHARE = 1 / 32;
 /** Which sibling a full leaf tries first: the left, then the right. */
 const SIDES = [-1, 1] as const;
+/** Cursors of ended ranges the tree keeps for reuse (ranges open at once need no more). */
+const SPARE_CURSORS_MAX = 4;
 
 export interface EntriesOptions {
   gt?: Uint8Array;
@@ -144,6 +147,8 @@ export class BTree {
    * source is set at the start of each operation (the pager, or a read's source).
    */
   private readonly cur: Cursor;
+  /** Cursors of ranges that ended, for the next ranges (at most SPARE_CURSORS_MAX). */
+  private readonly spareCursors: Cursor[] = [];
 
   /** The tree whose root is application slot `rootSlot` of `pager`'s header. */
   constructor(pager: Pager, rootSlot = 0) {
@@ -195,7 +200,8 @@ export class BTree {
    * (a write through this tree for the live pager, a new `opts.version` for a moving
    * source, never for a fixed one) drops the rest of the copied leaf and finds the place
    * again, so an entry is never returned after the view changed under it. The iterator owns
-   * its cursor (made here, once) and holds no pin between two entries.
+   * its cursor while it runs (taken at its first step: never one per step) and holds no pin
+   * between two entries.
    */
   *entries(opts: EntriesOptions = {}): IterableIterator<[Uint8Array, Uint8Array]> {
     // Bounds given together intersect: keep the tighter one on each side.
@@ -208,73 +214,96 @@ export class BTree {
     if (moving !== undefined && source === undefined) {
       throw this.argError("entries: a version is given without a source");
     }
-    // The view's version: the tree's for the live pager, the caller's for a moving source,
-    // constant for a fixed one. Never -1, so `seen = -1` always finds the place again.
     const live = source === undefined || source === this.pager;
-    const viewVersion = (): number => (live ? this.version : moving === undefined ? 0 : moving());
     let remaining = opts.limit ?? Number.POSITIVE_INFINITY;
     const batch: [Uint8Array, Uint8Array][] = [];
-    const at = new Cursor(this.pager, this.rootSlot, this.keyBytesMax, source ?? this.pager);
+    const at = this.takeCursor(source ?? this.pager);
     let last: Uint8Array | null = null;
     let leaf = 0;
     let index = -1;
     let seen = -1;
     const dir = reverse ? -1 : 1;
-    while (remaining > 0) {
-      guard?.();
-      let ended: boolean;
-      let from = 0;
-      try {
-        const now = viewVersion();
-        if (seen !== now) {
-          // (Re)find our place: after `last`, or at the start bound.
-          seen = now;
-          if (at.root() === 0) return;
-          if (reverse) {
-            const from = last ?? hi;
-            if (from === undefined) at.lastEntry();
-            else at.seekBefore(from, last !== null || hiOpen);
-          } else {
-            at.seekFrom(last ?? lo ?? EMPTY, last !== null || (lo !== undefined && loOpen));
+    try {
+      while (remaining > 0) {
+        guard?.();
+        let ended: boolean;
+        let from = 0;
+        try {
+          const now = viewVersion(this, live, moving);
+          if (seen !== now) {
+            // (Re)find our place: after `last`, or at the start bound.
+            seen = now;
+            if (at.root() === 0) return;
+            if (reverse) {
+              const from = last ?? hi;
+              if (from === undefined) at.lastEntry();
+              else at.seekBefore(from, last !== null || hiOpen);
+            } else {
+              at.seekFrom(last ?? lo ?? EMPTY, last !== null || (lo !== undefined && loOpen));
+            }
+            leaf = at.leaf;
+            index = at.index;
           }
+          if (leaf === 0) return;
+          const bound = reverse ? lo : hi;
+          const open = reverse ? loOpen : hiOpen;
+          from = leaf;
+          ended = at.copyLeaf(leaf, index, reverse, bound, open, remaining, batch);
           leaf = at.leaf;
           index = at.index;
+        } catch (e) {
+          throw at.released(e);
         }
-        if (leaf === 0) return;
-        const bound = reverse ? lo : hi;
-        const open = reverse ? loOpen : hiOpen;
-        from = leaf;
-        ended = at.copyLeaf(leaf, index, reverse, bound, open, remaining, batch);
-        leaf = at.leaf;
-        index = at.index;
-      } catch (e) {
-        throw at.released(e);
+        for (let i = 0; i < batch.length; i++) {
+          const entry = batch[i];
+          // Keys strictly ascend (descend): a leaf chain or leaf out of order is damage, and
+          // this bounds a range over a cyclic chain by the keys the file holds.
+          if (last !== null && compareBytes(entry[0], last) * dir <= 0) {
+            batch.length = 0;
+            throw at.corrupt(
+              from,
+              `key order breaks in a ${reverse ? "reverse " : ""}range (a leaf or the leaf chain is out of order)`,
+            );
+          }
+          last = entry[0];
+          remaining--;
+          const version = viewVersion(this, live, moving);
+          yield entry;
+          guard?.();
+          if (viewVersion(this, live, moving) !== version) {
+            seen = -1;
+            ended = false;
+            break;
+          }
+        }
+        batch.length = 0;
+        if (ended) return;
       }
-      for (let i = 0; i < batch.length; i++) {
-        const entry = batch[i];
-        // Keys strictly ascend (descend): a leaf chain or leaf out of order is damage, and
-        // this bounds a range over a cyclic chain by the keys the file holds.
-        if (last !== null && compareBytes(entry[0], last) * dir <= 0) {
-          batch.length = 0;
-          throw at.corrupt(
-            from,
-            `key order breaks in a ${reverse ? "reverse " : ""}range (a leaf or the leaf chain is out of order)`,
-          );
-        }
-        last = entry[0];
-        remaining--;
-        const version = viewVersion();
-        yield entry;
-        guard?.();
-        if (viewVersion() !== version) {
-          seen = -1;
-          ended = false;
-          break;
-        }
-      }
-      batch.length = 0;
-      if (ended) return;
+    } finally {
+      this.giveBack(at);
     }
+  }
+
+  /**
+   * A cursor for a range reading `source`: a spare one if there is one, else a new one (a
+   * cursor costs about a microsecond to make: its path lives in typed arrays).
+   */
+  private takeCursor(source: PageSource): Cursor {
+    const spare = this.spareCursors.pop();
+    const at = spare ?? new Cursor(this.pager, this.rootSlot, this.keyBytesMax, source);
+    at.source = source;
+    return at;
+  }
+
+  /**
+   * A range is over (done, stopped by return(), or failed): keep its cursor, which holds no
+   * pin (every step unpins or releases what it pinned), for the next range. A range
+   * abandoned without return() keeps its cursor until it is collected.
+   */
+  private giveBack(at: Cursor): void {
+    assert(at.pinned === 0, "a range ended with pages pinned");
+    at.source = this.pager; // keep no view alive
+    if (this.spareCursors.length < SPARE_CURSORS_MAX) this.spareCursors.push(at);
   }
 
   /** Insert `key`, or replace its value (in the live pager, as every write). */
@@ -1064,6 +1093,14 @@ export class BTree {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The version of a range's view: the tree's for the live pager, the caller's for a moving
+ * source, constant for a fixed one. Never -1, so `seen = -1` always finds the place again.
+ */
+function viewVersion(tree: BTree, live: boolean, moving: (() => number) | undefined): number {
+  return live ? tree.version : moving === undefined ? 0 : moving();
+}
 
 function writeInteriorCell(d: Uint8Array, at: number, child: number, key: Uint8Array): void {
   writeU32(d, at, child);

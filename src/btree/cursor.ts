@@ -91,6 +91,11 @@ export class Cursor {
     this.source = source;
   }
 
+  /** Pins the current operation holds (0 between operations). */
+  get pinned(): number {
+    return this.heldCount;
+  }
+
   /** The root page in this cursor's view (0: an empty tree). */
   root(): number {
     return this.source.getSlot(this.rootSlot);

@@ -205,3 +205,33 @@ test("a range over a fixed source never re-seeks when the tree changes; a moving
   pager.rollback();
   throwsCode(() => tree.entries({ version: () => 0 }).next(), "ERR_ARG");
 });
+
+test("ranges open at once each read their own place, whichever cursor they were given", () => {
+  const { pager, tree } = setup();
+  const all = keysOf(tree.entries());
+  // Ranges that end (run out, return(), or fail) leave their cursor for the next ones.
+  const stopped = tree.entries({ gte: keyOf(100) });
+  stopped.next();
+  stopped.return?.(undefined);
+  let steps = 0;
+  const stop = () => {
+    if (steps++ === 3) throw new Error("stop");
+  };
+  assert.throws(() => [...tree.entries({ guard: stop })], /stop/);
+  const abandoned = tree.entries({ reverse: true });
+  abandoned.next();
+  const a = tree.entries({ gte: keyOf(10) });
+  const b = tree.entries({ reverse: true, lt: keyOf(250) });
+  const c = tree.entries({ source: new CountingSource(pager), gt: keyOf(200) });
+  const got: string[][] = [[], [], []];
+  for (let i = 0; i < 40; i++) {
+    got[0].push(dec(a.next().value?.[0] ?? new Uint8Array()));
+    got[1].push(dec(b.next().value?.[0] ?? new Uint8Array()));
+    got[2].push(dec(c.next().value?.[0] ?? new Uint8Array()));
+  }
+  assert.deepEqual(got[0], all.slice(10, 50));
+  assert.deepEqual(got[1], all.slice(210, 250).reverse());
+  assert.deepEqual(got[2], all.slice(201, 241));
+  assert.equal(dec(abandoned.next().value?.[0] ?? new Uint8Array()), all[KEYS - 2]);
+  assert.equal(pager.stats().framesPinned, 0);
+});
