@@ -37,6 +37,7 @@ import {
 } from "../pager/pager.js";
 import type { VFS } from "../vfs/vfs.js";
 import type { RecoverMode } from "../wal/wal.js";
+import { CommittedView } from "./committed-view.js";
 
 export type Bytes = Uint8Array | string;
 
@@ -272,8 +273,8 @@ export class Database {
   readonly path: string;
   private readonly pager: Pager;
   private readonly tree: BTree;
-  /** The tree as of the last commit: what reads through the Database see inside tx. */
-  private readonly committedTree: BTree;
+  /** The last commit: the source of reads through the Database while a tx function runs. */
+  private readonly committed: CommittedView;
   private tx: Transaction | null = null;
   private closed = false;
 
@@ -281,7 +282,7 @@ export class Database {
     this.pager = pager;
     this.path = pager.path;
     this.tree = new BTree(pager);
-    this.committedTree = new BTree(pager, 0, "committed");
+    this.committed = new CommittedView(pager);
   }
 
   /**
@@ -293,11 +294,13 @@ export class Database {
   }
 
   get(key: Bytes): Uint8Array | undefined {
-    return this.reader().get(this.key(key));
+    const source = this.reader();
+    return this.tree.get(this.key(key), source);
   }
 
   has(key: Bytes): boolean {
-    return this.reader().has(this.key(key));
+    const source = this.reader();
+    return this.tree.has(this.key(key), source);
   }
 
   put(key: Bytes, value: Bytes): void {
@@ -357,7 +360,7 @@ export class Database {
         );
       }
       this.pager.commit();
-      this.committedTree.invalidate(); // its iterators must find their place again
+      this.committed.changed(); // its iterators must find their place again
       return result;
     } catch (e) {
       if (this.pager.inTransaction) this.pager.rollback();
@@ -370,7 +373,7 @@ export class Database {
   }
 
   range(options: RangeOptions = {}): IterableIterator<[Uint8Array, Uint8Array]> {
-    return rangeOf(this.reader(), options, this.path, () => this.open());
+    return rangeOf(this.tree, options, this.path, () => this.open(), this.reader());
   }
 
   check(): string[] {
@@ -400,10 +403,10 @@ export class Database {
 
   // ---- internals ----
 
-  /** The tree reads go to: the committed view while a transaction function runs. */
-  private reader(): BTree {
+  /** The source reads go to: the committed view while a transaction function runs. */
+  private reader(): CommittedView | undefined {
     this.open();
-    return this.tx === null ? this.tree : this.committedTree;
+    return this.tx === null ? undefined : this.committed;
   }
 
   private write<T>(fn: () => T): T {
@@ -418,7 +421,7 @@ export class Database {
     try {
       const r = fn();
       this.pager.commit();
-      this.committedTree.invalidate();
+      this.committed.changed();
       return r;
     } catch (e) {
       if (this.pager.inTransaction) this.pager.rollback();
@@ -491,14 +494,16 @@ const EMPTY = new Uint8Array(0);
 const RANGE_OPTIONS = ["gt", "gte", "lt", "lte", "prefix", "reverse", "limit"] as const;
 
 /**
- * A range iterator over `tree`, with every bound intersected and `limit` applied. The
- * options are checked now; `guard` runs before the first entry and after each one.
+ * A range iterator over `tree` (read in `view` when given, else live), with every bound
+ * intersected and `limit` applied. The options are checked now; `guard` runs before the
+ * first entry and after each one.
  */
 function rangeOf(
   tree: BTree,
   options: RangeOptions,
   path: string,
   guard: () => void,
+  view?: CommittedView,
 ): IterableIterator<[Uint8Array, Uint8Array]> {
   guard();
   const where = `${path}: range`;
@@ -538,6 +543,10 @@ function rangeOf(
     upperBy(prefixEnd(prefix), true);
   }
   const opts: EntriesOptions = { reverse, limit, guard };
+  if (view !== undefined) {
+    opts.source = view;
+    opts.version = view.version; // the view moves at each commit
+  }
   if (lower !== undefined) opts[lower[1] ? "gt" : "gte"] = lower[0];
   if (upper !== undefined) opts[upper[1] ? "lt" : "lte"] = upper[0];
   return tree.entries(opts);
