@@ -74,16 +74,18 @@ import {
 import type { Crc32, VFile, VFS, VLock } from "../vfs/vfs.js";
 import { type RecoverMode, Wal } from "../wal/wal.js";
 import { BufferPool } from "./buffer-pool.js";
-import { type Frame, PoolFrame } from "./frame.js";
+import { CURRENT, type Frame, ORPHAN, type PoolFrame } from "./frame.js";
 import { FreePages } from "./free-pages.js";
 import { Meta } from "./meta.js";
 import { BACKFILL_STAGING_PAGES, ioError, PageIO } from "./page-io.js";
 import type { PageSource } from "./page-source.js";
+import { PagerSnapshot, SnapshotSet } from "./snapshots.js";
 import { assertTransition, CLOSED, FENCED, OPEN, type PagerState } from "./state.js";
 import { WriteTxn } from "./txn.js";
 
 export type { Frame } from "./frame.js";
 export type { PageSource } from "./page-source.js";
+export { PagerSnapshot, SNAPSHOTS_MAX } from "./snapshots.js";
 export type Intent = "read" | "write";
 export type SyncMode = "full" | "normal" | "off";
 
@@ -108,8 +110,6 @@ export const WRITE_RUN_PAGES_MAX = 1024;
  */
 export const WAL_AUTO_CHECKPOINT_PAGES_DEFAULT = 8192;
 export const WAL_AUTO_CHECKPOINT_PAGES_MAX = 2 ** 31;
-/** Committed-state pages pinned at once (getCommitted): a descent holds one at a time. */
-export const SNAPSHOT_FRAMES = 4;
 /** Most frames one spill logs (a write of about 256 KiB at 4 KiB pages). */
 const SPILL_FRAMES_MAX = 64;
 /** How far past the CLOCK hand a spill looks for more dirty frames to log with the victim. */
@@ -175,6 +175,12 @@ export interface PagerStats {
   checkpoints: number;
   /** Frames in the current log generation. */
   walFrames: number;
+  /** Snapshots open. */
+  snapshots: number;
+  /** Commits made since the oldest open snapshot was taken (0 with none open). */
+  snapshotCommitsBehind: number;
+  /** Log frames committed after the oldest open snapshot's instant: what it keeps in the log. */
+  snapshotFramesHeld: number;
 }
 
 interface Resolved {
@@ -219,8 +225,10 @@ export class Pager implements PageSource {
   private readonly spillPages: Uint8Array[] = [];
   /** Verified reads from both files, writes home. */
   private readonly io: PageIO;
-  /** Frames outside the pool for getCommitted(); never in the page table. */
-  private readonly snapshots: PoolFrame[];
+  /** The open snapshots (snapshots.ts). */
+  private readonly snaps = new SnapshotSet();
+  /** Log frames below this are home and synced: a checkpoint bounded by a snapshot got so far. */
+  private backfilled = 0;
 
   /** The header as of now: the last commit plus the open transaction's changes. */
   private readonly meta: Meta;
@@ -269,13 +277,6 @@ export class Pager implements PageSource {
     this.scratch = new Uint8Array(this.pageSize);
     this.scratchCovered = checksummedView(this.scratch);
     this.commitHead = new Uint8Array(this.pageSize);
-    this.snapshots = [];
-    for (let i = 0; i < SNAPSHOT_FRAMES; i++) {
-      const page = new Uint8Array(this.pageSize);
-      this.snapshots.push(
-        new PoolFrame(-1 - i, page, page.subarray(0, this.usableSize), checksummedView(page)),
-      );
-    }
     this.meta = Meta.of(header);
   }
 
@@ -524,10 +525,6 @@ export class Pager implements PageSource {
     this.checkOpen();
     const pool = this.pool;
     if (!pool.owns(frame)) {
-      if (this.snapshots.includes(frame as PoolFrame)) {
-        this.unpinSnapshot(frame as PoolFrame, dirty);
-        return;
-      }
       throw new PagekvError(
         "ERR_ARG",
         `${this.path}: unpin of an object that is not a frame of this pager`,
@@ -542,90 +539,94 @@ export class Pager implements PageSource {
       );
     }
     if (dirty) {
+      if (frame.version !== CURRENT) throw this.olderImage(frame);
       if (this.readOnly) this.checkWritable();
       if (!this.txn.active) this.beginImplicit();
     }
     pool.unpin(frame, dirty);
+    if (frame.version === ORPHAN && frame.pins === 0) this.discard(frame);
     if (this.opts.debug) this.afterCall();
   }
 
   /**
-   * Pin page `pgno` as of the last commit, whatever the open transaction changed: for
-   * readers that must see committed state while a transaction is open. Read-only: unpin
-   * it clean. Outside a transaction it is get(pgno); a page the transaction left alone is
-   * its pool frame; a page it changed is read (from the log or the file) into one of
-   * SNAPSHOT_FRAMES frames outside the pool, which refuse a dirty unpin.
+   * A read snapshot of the last commit: its pages and slots stay what they are now,
+   * whatever is committed, rolled back or checkpointed later, until it is closed. Takes no
+   * I/O. While it is open, checkpoints copy home only what it cannot see and the log is not
+   * reset (it grows). ERR_LIMIT past SNAPSHOTS_MAX open. See docs/design/snapshots.md.
    */
-  getCommitted(pgno: number): Frame {
+  snapshot(): PagerSnapshot {
     this.checkOpen();
-    if (!this.txn.active) return this.get(pgno);
-    const resident = this.pool.lookup(pgno);
-    if (
-      resident !== null &&
-      !resident.dirty &&
-      this.wal.lookup(pgno) === this.wal.lookupCommitted(pgno)
-    ) {
-      this.hits++;
-      this.pool.pin(resident, false);
-      return resident;
-    }
-    if (
-      !(
-        typeof pgno === "number" &&
-        pgno >>> 0 === pgno &&
-        pgno >= 2 &&
-        pgno <= this.txn.saved.pageCount
-      )
-    ) {
+    this.snaps.checkRoom(this.path);
+    const committed = this.txn.active ? this.txn.saved : this.meta;
+    const s = new PagerSnapshot(
+      this,
+      this.snaps,
+      committed,
+      this.wal.committedEnd,
+      this.lastCommitLsn,
+      this.commits,
+    );
+    this.snaps.add(s);
+    return s;
+  }
+
+  /**
+   * @internal For PagerSnapshot.get: page `pgno` as of `s`. Its image is the newest
+   * committed frame below s.bound, else the main file's. When that is also the page's
+   * newest image and the pool's current frame is clean, that frame serves; otherwise an
+   * older image in the version table, read in at a miss.
+   */
+  pinAt(s: PagerSnapshot, pgno: number): Frame {
+    this.checkOpen();
+    if (!(typeof pgno === "number" && pgno >>> 0 === pgno && pgno >= 2 && pgno <= s.pageCount)) {
       throw new PagekvError(
         "ERR_PAGE_RANGE",
-        `${this.path}: committed read of page ${String(pgno)}: valid pages are 2..${this.txn.saved.pageCount}`,
+        `${this.path}: snapshot read of page ${String(pgno)}: valid pages are 2..${s.pageCount}`,
         { path: this.path },
       );
     }
-    const snap = this.snapshots.find((f) => f.pins === 0);
-    if (snap === undefined) {
-      throw new PagekvError(
-        "ERR_POOL_EXHAUSTED",
-        `${this.path}: all ${SNAPSHOT_FRAMES} committed-read frames are pinned`,
-        { path: this.path },
-      );
+    const logged = this.wal.lookupAt(pgno, s.bound);
+    const newest = logged === this.wal.lookupNewest;
+    const current = this.pool.lookup(pgno);
+    if (newest && current !== null && !current.dirty) {
+      this.hits++;
+      this.pool.pin(current, false);
+      return current;
     }
-    const logged = this.wal.lookupCommitted(pgno);
+    const version = logged + 1;
+    const older = this.pool.lookupVersion(pgno, version);
+    if (older !== null) {
+      this.hits++;
+      this.pool.pin(older, false);
+      return older;
+    }
+    const frame = this.obtainFrame(pgno);
     this.misses++;
-    this.io.read(logged, pgno, snap.page, snap.covered);
-    snap.pgno = pgno;
-    snap.pins = 1;
-    snap.checked = 0;
-    return snap;
+    try {
+      this.io.read(logged, pgno, frame.page, frame.covered);
+    } catch (e) {
+      this.pool.release(frame);
+      throw e;
+    }
+    // The newest image of a page in use is its current one: the writer may use it too.
+    if (newest && current === null && !this.freePages.has(pgno)) this.pool.bind(frame, pgno);
+    else this.pool.bindVersion(frame, pgno, version);
+    this.pool.pin(frame, false);
+    if (this.opts.debug) this.afterCall();
+    return frame;
   }
 
-  /** An application slot as of the last commit (see getCommitted). */
-  getCommittedSlot(i: number): number {
-    this.checkOpen();
-    const slot = this.checkSlot(i);
-    return this.txn.active ? this.txn.saved.slots[slot] : this.meta.slots[slot];
+  /** @internal For PagerSnapshot.unpin. */
+  unpinAt(frame: Frame): void {
+    this.unpin(frame, false);
   }
 
-  private unpinSnapshot(frame: PoolFrame, dirty: boolean): void {
-    if (dirty) {
-      throw new PagekvError(
-        "ERR_ARG",
-        `${this.path}: page ${frame.pgno} was pinned as of the last commit: it is read-only`,
-        { path: this.path, pgno: frame.pgno },
-      );
-    }
-    if (frame.pins === 0) {
-      throw new PagekvError(
-        "ERR_PIN",
-        `${this.path}: unpin of page ${frame.pgno}, which is not pinned`,
-        {
-          path: this.path,
-          pgno: frame.pgno,
-        },
-      );
-    }
-    frame.pins--;
+  private olderImage(frame: PoolFrame): PagekvError {
+    return new PagekvError(
+      "ERR_ARG",
+      `${this.path}: page ${frame.pgno} was pinned through a snapshot: it is read-only`,
+      { path: this.path, pgno: frame.pgno },
+    );
   }
 
   /** A new page, pinned for writing, zeroed and dirty. Reuses the freelist first. */
@@ -760,9 +761,11 @@ export class Pager implements PageSource {
    * Commit work done outside begin/commit, then backfill: copy every committed page from
    * the log home, sync, write page 1 with the checkpoint LSN (`lsn`, default the last
    * commit's), sync, and start a new log generation. ERR_TXN inside begin/commit, ERR_PIN
-   * while a frame is pinned for writing.
+   * while a frame is pinned for writing. Returns false, having copied home only what no
+   * open snapshot can see and recorded nothing, while a snapshot is behind the last commit
+   * (docs/design/snapshots.md): the checkpoint after it closes finishes the job.
    */
-  checkpoint(lsn?: bigint): void {
+  checkpoint(lsn?: bigint): boolean {
     this.checkWritable();
     if (
       lsn !== undefined &&
@@ -784,14 +787,16 @@ export class Pager implements PageSource {
     }
     this.checkNoWriters("checkpoint");
     this.commitTxn();
-    this.backfill(this.checkpointTarget(lsn), false);
+    const done = this.backfill(this.checkpointTarget(lsn), false);
     // Later commits get LSNs above any LSN a caller recorded.
     if (this.nextLsn <= this.meta.checkpointLsn) this.nextLsn = this.meta.checkpointLsn + 1n;
     if (this.opts.debug) this.afterCall();
+    return done;
   }
 
   stats(): PagerStats {
     this.checkOpen();
+    const oldest = this.snaps.oldest();
     return {
       hits: this.hits,
       misses: this.misses,
@@ -807,6 +812,9 @@ export class Pager implements PageSource {
       commits: this.commits,
       checkpoints: this.checkpoints,
       walFrames: this.wal.frameCount,
+      snapshots: this.snaps.count,
+      snapshotCommitsBehind: oldest === null ? 0 : this.commits - oldest.commitSeq,
+      snapshotFramesHeld: oldest === null ? 0 : this.wal.committedEnd - oldest.bound,
     };
   }
 
@@ -818,6 +826,9 @@ export class Pager implements PageSource {
    */
   close(): void {
     this.checkOpen();
+    if (this.state === OPEN && !this.readOnly) this.checkNoWriters("close");
+    // Every snapshot goes first, so that the checkpoint below completes.
+    this.snaps.closeAll();
     if (this.readOnly) {
       // Nothing to write.
     } else if (this.state === FENCED) {
@@ -848,6 +859,11 @@ export class Pager implements PageSource {
     this.pool.checkInvariants();
     for (const f of this.pool.frames) {
       if (f.pgno === 0) continue;
+      if (f.version !== CURRENT) {
+        // An older image a snapshot reads: of a page that existed, perhaps free now.
+        assert(f.pgno >= 2 && f.pgno <= this.meta.pageCount, `frame ${f.index}: page ${f.pgno}`);
+        continue;
+      }
       assert(
         f.pgno >= 2 && f.pgno <= this.meta.pageCount && !this.freePages.has(f.pgno),
         `frame ${f.index} holds page ${f.pgno}, which is out of range or free`,
@@ -931,6 +947,7 @@ export class Pager implements PageSource {
     for (const f of this.pool.frames) {
       if (
         f.pgno !== 0 &&
+        f.version === CURRENT &&
         f.pins === 0 &&
         (f.dirty || this.wal.lookup(f.pgno) !== this.wal.lookupCommitted(f.pgno))
       ) {
@@ -987,11 +1004,20 @@ export class Pager implements PageSource {
    * when `cutLog`: at recovery). No transaction is open.
    * Order: (log synced) pages, page 1 -> one sync -> log reset, durable. A crash anywhere
    * before the reset is durable leaves the log intact, and open redoes all of it.
+   * With a snapshot behind the last commit, only the frames below its bound go home and the
+   * log stays (returns false): docs/design/snapshots.md, rules 1-3.
    */
-  private backfill(lsn: bigint, cutLog: boolean): void {
+  private backfill(lsn: bigint, cutLog: boolean): boolean {
     assert(!this.txn.active, "backfill with an open transaction");
+    // Judged before the LSN-only commit below: a snapshot at the committed end does not read
+    // page 1, the only page that commit logs, so it stays at the end for the reset.
+    const oldest = this.snaps.oldest();
+    if (oldest !== null && oldest.bound < this.wal.committedEnd) {
+      this.backfillBelow(oldest.bound);
+      return false;
+    }
     if (this.wal.committedPages === 0) {
-      if (lsn === this.meta.checkpointLsn) return;
+      if (lsn === this.meta.checkpointLsn) return true;
       // Only the LSN changes: log page 1 first, so a torn write of it home is repairable.
       // (Any commit in the log logged page 1 already: see commitTxn.)
       assert(!cutLog, "recovery found no commit to redo");
@@ -999,58 +1025,8 @@ export class Pager implements PageSource {
       this.commitTxn();
     }
     const syncing = this.opts.sync !== "off";
-    try {
-      if (syncing && this.wal.unsynced) this.wal.sync();
-    } catch (e) {
-      throw this.fence(e, "syncing the log before a checkpoint");
-    }
-    // Pages go home in page order, adjacent pages in one write. A page still in the pool is
-    // clean (no transaction is open) and already sealed; others are read from the log,
-    // consecutive frames in one read, and verified before they are trusted.
-    const stage = this.io.stage();
-    const run: Uint8Array[] = [];
-    const reading: number[] = [];
-    let first = 0;
-    let slots = 0;
-    let readFrom = 0;
-    let readSlot = 0;
-    const flushRead = () => {
-      if (reading.length === 0) return;
-      this.io.readLoggedRun(readFrom, reading, readSlot);
-      reading.length = 0;
-    };
-    const flushWrite = () => {
-      flushRead();
-      if (run.length > 0) this.io.writeHome(run, first);
-      this.pagesWritten += run.length;
-      run.length = 0;
-      slots = 0;
-    };
-    for (const pgno of this.wal.committedPageNumbers()) {
-      if (pgno === 1) continue;
-      if (run.length > 0 && (pgno !== first + run.length || run.length >= WRITE_RUN_PAGES_MAX)) {
-        flushWrite();
-      }
-      const resident = this.pool.lookup(pgno);
-      if (resident === null && slots === BACKFILL_STAGING_PAGES) flushWrite();
-      if (run.length === 0) first = pgno;
-      if (resident !== null) {
-        if (this.opts.debug) {
-          assert(pageDamage(resident.page, resident.covered, pgno, this.crc) === null, "unsealed");
-        }
-        run.push(resident.page);
-        continue;
-      }
-      const frame = this.wal.lookupCommitted(pgno);
-      if (reading.length === 0 || frame !== readFrom + reading.length) {
-        flushRead();
-        readFrom = frame;
-        readSlot = slots;
-      }
-      reading.push(pgno);
-      run.push(stage.pages[slots++]);
-    }
-    flushWrite();
+    this.syncLogForCheckpoint();
+    this.copyHome(this.wal.committedEnd);
     try {
       const want = this.meta.pageCount * this.pageSize;
       if (this.file.size() < want) this.file.truncate(want);
@@ -1076,7 +1052,86 @@ export class Pager implements PageSource {
       const what = "starting a new log generation";
       throw this.wal.headerRewritePending ? this.ioError(e, what, 0) : this.fence(e, what);
     }
+    // Every snapshot was at the committed end, which is now home, whole (rule 2).
+    this.snaps.rebase();
+    this.pool.dropVersions();
+    this.backfilled = 0;
     this.checkpoints++;
+    return true;
+  }
+
+  /** A checkpoint bounded by a snapshot: frames below `bound` go home; the log stays. */
+  private backfillBelow(bound: number): void {
+    if (bound <= this.backfilled) return;
+    this.syncLogForCheckpoint();
+    this.copyHome(bound);
+    if (this.opts.sync !== "off") this.syncMain();
+    this.backfilled = bound;
+  }
+
+  /** The log's frames are durable before any page they hold is written home. */
+  private syncLogForCheckpoint(): void {
+    try {
+      if (this.opts.sync !== "off" && this.wal.unsynced) this.wal.sync();
+    } catch (e) {
+      throw this.fence(e, "syncing the log before a checkpoint");
+    }
+  }
+
+  /**
+   * Write home every page's newest committed image below log frame `bound`, unless it is
+   * below `backfilled` (home already), page 1 excepted (the caller writes it).
+   * Pages go home in page order, adjacent pages in one write. A page whose image is its
+   * current pool frame (clean: no transaction is open) is written from there, sealed
+   * already; others are read from the log, consecutive frames in one read, and verified
+   * before they are trusted.
+   */
+  private copyHome(bound: number): void {
+    const stage = this.io.stage();
+    const run: Uint8Array[] = [];
+    const reading: number[] = [];
+    let first = 0;
+    let slots = 0;
+    let readFrom = 0;
+    let readSlot = 0;
+    const flushRead = () => {
+      if (reading.length === 0) return;
+      this.io.readLoggedRun(readFrom, reading, readSlot);
+      reading.length = 0;
+    };
+    const flushWrite = () => {
+      flushRead();
+      if (run.length > 0) this.io.writeHome(run, first);
+      this.pagesWritten += run.length;
+      run.length = 0;
+      slots = 0;
+    };
+    for (const pgno of this.wal.committedPageNumbers(bound)) {
+      if (pgno === 1) continue;
+      const frame = this.wal.lookupAt(pgno, bound);
+      if (frame < this.backfilled) continue;
+      const current = frame === this.wal.lookupNewest ? this.pool.lookup(pgno) : null;
+      if (run.length > 0 && (pgno !== first + run.length || run.length >= WRITE_RUN_PAGES_MAX)) {
+        flushWrite();
+      }
+      if (current === null && slots === BACKFILL_STAGING_PAGES) flushWrite();
+      if (run.length === 0) first = pgno;
+      if (current !== null) {
+        if (this.opts.debug) {
+          assert(pageDamage(current.page, current.covered, pgno, this.crc) === null, "unsealed");
+        }
+        run.push(current.page);
+        continue;
+      }
+      if (reading.length === 0 || frame !== readFrom + reading.length) {
+        flushRead();
+        readFrom = frame;
+        readSlot = slots;
+      }
+      reading.push(pgno);
+      run.push(stage.pages[slots++]);
+    }
+    flushWrite();
   }
 
   /**
@@ -1241,6 +1296,7 @@ export class Pager implements PageSource {
   }
 
   private shutdown(): void {
+    this.snaps.closeAll();
     assertTransition(this.state, CLOSED);
     this.state = CLOSED;
     closeQuietly(this.wal);

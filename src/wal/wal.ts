@@ -254,9 +254,9 @@ export class Wal {
     return this.index.newest;
   }
 
-  /** Pages with a committed image, ascending: what a checkpoint backfills. */
-  committedPageNumbers(): Uint32Array {
-    return this.index.pages(this.committedEndValue);
+  /** Pages with a committed image below frame `bound`, ascending: what a checkpoint copies home. */
+  committedPageNumbers(bound = this.committedEndValue): Uint32Array {
+    return this.index.pages(bound);
   }
 
   /** Read the page image of frame `index` into `page` (pageSize bytes). Unverified. */

@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BTree } from "../../src/btree/btree.js";
 import { KIND_LEAF, kind, right } from "../../src/btree/node.js";
-import { CommittedView } from "../../src/db/committed-view.js";
 import { PagekvError } from "../../src/errors.js";
 import type { PageSource } from "../../src/pager/page-source.js";
 import { type Frame, Pager } from "../../src/pager/pager.js";
@@ -177,7 +176,7 @@ function catchOf(fn: () => unknown): unknown {
 
 test("a range over a fixed source never re-seeks when the tree changes; a moving one does", () => {
   const { pager, tree } = setup();
-  const view = new CommittedView(pager);
+  const view = pager.snapshot();
   const before = keysOf(tree.entries());
   pager.begin();
   const fixed = new CountingSource(view);
@@ -188,7 +187,7 @@ test("a range over a fixed source never re-seeks when the tree changes; a moving
   const fromA = [dec(a.next().value?.[0] ?? new Uint8Array())];
   const fromB = [dec(b.next().value?.[0] ?? new Uint8Array())];
   const gets = [fixed.gets, moving.gets];
-  // Change the tree (not the committed view) and say the moving view moved.
+  // Change the tree (not the snapshot) and say the moving view moved.
   tree.put(enc("k0000a"), enc("new"));
   tree.delete(keyOf(2));
   version++;
