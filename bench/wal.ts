@@ -398,7 +398,9 @@ function benchAppend(dir: string): Row[] {
   };
   // Before each run: checkpoint (untimed). It resets the log to frame 0 and syncs its
   // header, which also flushes the last run's frames: every run rewrites a clean log.
-  const pagekvBefore = (): void => pager.checkpoint();
+  const pagekvBefore = (): void => {
+    pager.checkpoint();
+  };
 
   const rawPath = path.join(dir, "append.raw");
   const fd = fs.openSync(rawPath, "w+");

@@ -9,9 +9,11 @@ export {
   CACHE_BYTES_DEFAULT,
   Database,
   type DbOpenOptions,
+  type DbRangeOptions,
   type DbStats,
   KV_APPLICATION_ID,
   type RangeOptions,
+  Snapshot,
   Transaction,
 } from "./db/db.js";
 export { type ErrorCode, isPagekvError, PagekvError } from "./errors.js";

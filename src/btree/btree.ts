@@ -1,6 +1,8 @@
 // The ordered key/value core: a B+tree of slotted pages (node.ts) built only on the pager's
 // contract: get/unpin, allocate/free and the header's application slot for its root. It
-// never touches the VFS and never begins or ends a transaction: its caller does.
+// never touches the VFS and never begins or ends a transaction: its caller does. Reads go
+// through a page source (the live pager by default, or a view such as a snapshot) by a
+// cursor (cursor.ts), which owns a path and a place; writes go only through the pager.
 //
 // Invariants (check() verifies them):
 //   - keys are unique and strictly ascending within a node and across the leaf chain;
@@ -18,22 +20,26 @@
 // from a page is checked to lie in 2..pageCount before it is followed, chain walks are
 // bounded by the page count and a range's keys must strictly ascend (or descend): so a bad
 // page is ERR_CORRUPT naming the file and page, never a RangeError, a wrong-kind read or a
-// loop, and the caller's transaction rolls back whatever the operation had changed.
+// loop, and the caller's transaction rolls back whatever the operation had changed. The
+// page count and the root are those of the view the operation reads.
+//
+// Cursors: the tree keeps one for its own operations (writes and point reads, so that a
+// get or put allocates nothing), and each entries() iterator owns one while it runs, taken
+// once per range from the cursors of ranges that ended (a new one when there is none).
 
-import { assert, isPagekvError, PagekvError } from "../errors.js";
+import { assert, PagekvError } from "../errors.js";
 import { readU16, readU32, writeU16, writeU32 } from "../format/codec.js";
+import type { PageSource } from "../pager/page-source.js";
 import type { Frame, Pager } from "../pager/pager.js";
-import { copyEntry, copyOut } from "./copies.js";
+import { Cursor, TREE_DEPTH_MAX, VALUE_BYTES_MAX } from "./cursor.js";
 import {
   appendCellFrom,
   cellAt,
   cellBytes,
-  cellProblem,
   childAt,
   compareKey,
   count,
   freeBytes,
-  headerProblem,
   INTERIOR_CELL_HEADER_BYTES,
   initNode,
   inlineCellMaxOf,
@@ -53,27 +59,19 @@ import {
   leafValueOffset,
   leafValueWord,
   NODE_HEADER_BYTES,
-  nodeProblem,
   OVERFLOW_FLAG,
   OVERFLOW_MARK,
   OVERFLOW_REF_BYTES,
   removeCell,
   right,
-  type SearchResult,
-  search,
   setChildAt,
   setRight,
   spaceNeeded,
   usedBytes,
 } from "./node.js";
 
-/** Largest value: 64 MiB (an overflow chain of about 16,400 pages at 4 KiB). */
-/** Frame.checked once checkNode has checked the frame's node whole. */
-const NODE_CHECKED = 1;
+export { TREE_DEPTH_MAX, VALUE_BYTES_MAX };
 
-export const VALUE_BYTES_MAX = 64 * 2 ** 20;
-/** Deepest tree walked before the file is declared corrupt (fan-out >= 4: 2^64 keys). */
-export const TREE_DEPTH_MAX = 32;
 /** Frames the tree needs to be sure never to find the pool fully pinned. */
 export const BTREE_CACHE_FRAMES_MIN = 8;
 /** A node is merged with a sibling when its cells fill less than this share of it. */
@@ -86,8 +84,8 @@ const UNDERFULL_SHARE = 0.25;
 const SHARE_FREE_SHARE = 1 / 32;
 /** Which sibling a full leaf tries first: the left, then the right. */
 const SIDES = [-1, 1] as const;
-/** Entries a range copies out of one leaf at a time (bounds the copies held ahead). */
-const LEAF_COPY_MAX = 256;
+/** Cursors of ended ranges the tree keeps for reuse (ranges open at once need no more). */
+const SPARE_CURSORS_MAX = 4;
 
 export interface EntriesOptions {
   gt?: Uint8Array;
@@ -99,6 +97,20 @@ export interface EntriesOptions {
   limit?: number;
   /** Called after each entry is consumed, before the next: may throw to end the range. */
   guard?: () => void;
+  /**
+   * The view to read (default: the live pager, this tree's own writes included; the
+   * iterator then finds its place again after any change the tree makes, and so it does
+   * when the tree's own pager is given).
+   */
+  source?: PageSource;
+  /**
+   * Only with `source` (else ERR_ARG at the first step): the view's version, read before
+   * and after each entry. When it changes the iterator drops what it had copied ahead and
+   * finds its place again after the last key it returned (a view that moves, such as the
+   * last commit's). Without it a source other than the pager is a fixed view (a
+   * snapshot): the iterator finds its place once, whatever this tree does.
+   */
+  version?: () => number;
 }
 
 /** Where one side of a cell list comes from while a node is rebuilt. */
@@ -115,7 +127,6 @@ export class BTree {
   version = 0;
   private readonly pager: Pager;
   private readonly rootSlot: number;
-  private readonly committed: boolean;
   private readonly usable: number;
   /** Largest leaf cell kept inline: four cells always fit in a leaf. */
   private readonly inlineCellMax: number;
@@ -131,25 +142,18 @@ export class BTree {
   /** The page a three-way deal made, the page it follows, and its separator. */
   private readonly third = { key: EMPTY, pgno: 0, after: 0 };
   private readonly cell: Uint8Array;
-  private readonly found: SearchResult = { index: 0, exact: false };
-  /** Where a range goes next: written by the positioning methods (leaf 0: nowhere). */
-  private readonly cursor = { leaf: 0, index: -1 };
-  private readonly pathPages = new Uint32Array(TREE_DEPTH_MAX);
-  private readonly pathIndex = new Int32Array(TREE_DEPTH_MAX);
-  private depth = 0;
-  /** Pins the current operation holds (at most 4 by design; 8 is the hard bound). */
-  private readonly held: Frame[] = new Array<Frame>(8);
-  private readonly heldWrite: boolean[] = new Array<boolean>(8).fill(false);
-  private heldCount = 0;
-
   /**
-   * `view: "committed"` reads the tree as of the pager's last commit, whatever an open
-   * transaction changed (through pager.getCommitted); such a tree cannot be written.
+   * The cursor of the tree's own operations: its path is the one a write changes, and its
+   * source is set at the start of each operation (the pager, or a read's source).
    */
-  constructor(pager: Pager, rootSlot = 0, view: "current" | "committed" = "current") {
+  private readonly cur: Cursor;
+  /** Cursors of ranges that ended, for the next ranges (at most SPARE_CURSORS_MAX). */
+  private readonly spareCursors: Cursor[] = [];
+
+  /** The tree whose root is application slot `rootSlot` of `pager`'s header. */
+  constructor(pager: Pager, rootSlot = 0) {
     this.pager = pager;
     this.rootSlot = rootSlot;
-    this.committed = view === "committed";
     this.usable = pager.usableSize;
     this.keyBytesMax = pager.pageSize / 16;
     this.inlineCellMax = inlineCellMaxOf(this.usable);
@@ -158,33 +162,46 @@ export class BTree {
     this.copy = new Uint8Array(this.usable);
     this.copy2 = new Uint8Array(this.usable);
     this.cell = new Uint8Array(this.inlineCellMax);
+    this.cur = new Cursor(pager, rootSlot, this.keyBytesMax, pager);
   }
 
   // ---- reads ----
 
-  /** The value stored under `key` (a copy the caller owns), or undefined. */
-  get(key: Uint8Array): Uint8Array | undefined {
+  /**
+   * The value stored under `key` (a copy the caller owns), or undefined: in `source` when
+   * given, else in the live pager.
+   */
+  get(key: Uint8Array, source?: PageSource): Uint8Array | undefined {
+    const cur = this.cur;
+    cur.source = source ?? this.pager;
     try {
       return this.getIn(key);
     } catch (e) {
-      throw this.released(e);
+      throw cur.released(e);
     }
   }
 
-  has(key: Uint8Array): boolean {
+  /** Whether `key` is stored: in `source` when given, else in the live pager. */
+  has(key: Uint8Array, source?: PageSource): boolean {
+    const cur = this.cur;
+    cur.source = source ?? this.pager;
     try {
       return this.hasIn(key);
     } catch (e) {
-      throw this.released(e);
+      throw cur.released(e);
     }
   }
 
   /**
-   * Entries in key order (or reverse) within the bounds, as copies, at most `limit`. The
-   * iterator survives changes made while it is open: it continues after the last key it
-   * returned. Entries are copied a leaf at a time (one pin per leaf, not three per entry);
-   * a change to the tree between two entries drops the rest of the copied leaf and finds
-   * the place again, so an entry is never returned after the tree changed under it.
+   * Entries in key order (or reverse) within the bounds, as copies, at most `limit`, read
+   * from `opts.source` (default: the live pager). The iterator survives changes made while
+   * it is open: it continues after the last key it returned. Entries are copied a leaf at a
+   * time (one pin per leaf, not three per entry); a change to the view between two entries
+   * (a write through this tree for the live pager, a new `opts.version` for a moving
+   * source, never for a fixed one) drops the rest of the copied leaf and finds the place
+   * again, so an entry is never returned after the view changed under it. The iterator owns
+   * its cursor while it runs (taken at its first step: never one per step) and holds no pin
+   * between two entries.
    */
   *entries(opts: EntriesOptions = {}): IterableIterator<[Uint8Array, Uint8Array]> {
     // Bounds given together intersect: keep the tighter one on each side.
@@ -192,119 +209,162 @@ export class BTree {
     const [hi, hiOpen] = tighter(opts.lte, opts.lt, -1);
     const reverse = opts.reverse === true;
     const guard = opts.guard;
+    const source = opts.source;
+    const moving = opts.version;
+    if (moving !== undefined && source === undefined) {
+      throw this.argError("entries: a version is given without a source");
+    }
+    const live = source === undefined || source === this.pager;
     let remaining = opts.limit ?? Number.POSITIVE_INFINITY;
     const batch: [Uint8Array, Uint8Array][] = [];
-    const at = this.cursor;
+    const at = this.takeCursor(source ?? this.pager);
     let last: Uint8Array | null = null;
     let leaf = 0;
     let index = -1;
     let seen = -1;
     const dir = reverse ? -1 : 1;
-    while (remaining > 0) {
-      guard?.();
-      let ended: boolean;
-      let from = 0;
-      try {
-        if (seen !== this.version) {
-          // (Re)find our place: after `last`, or at the start bound.
-          seen = this.version;
-          if (this.root() === 0) return;
-          if (reverse) {
-            const from = last ?? hi;
-            if (from === undefined) this.lastEntry();
-            else this.seekBefore(from, last !== null || hiOpen);
-          } else {
-            this.seekFrom(last ?? lo ?? EMPTY, last !== null || (lo !== undefined && loOpen));
+    try {
+      while (remaining > 0) {
+        guard?.();
+        let ended: boolean;
+        let from = 0;
+        try {
+          const now = viewVersion(this, live, moving);
+          if (seen !== now) {
+            // (Re)find our place: after `last`, or at the start bound.
+            seen = now;
+            if (at.root() === 0) return;
+            if (reverse) {
+              const from = last ?? hi;
+              if (from === undefined) at.lastEntry();
+              else at.seekBefore(from, last !== null || hiOpen);
+            } else {
+              at.seekFrom(last ?? lo ?? EMPTY, last !== null || (lo !== undefined && loOpen));
+            }
+            leaf = at.leaf;
+            index = at.index;
           }
+          if (leaf === 0) return;
+          const bound = reverse ? lo : hi;
+          const open = reverse ? loOpen : hiOpen;
+          from = leaf;
+          ended = at.copyLeaf(leaf, index, reverse, bound, open, remaining, batch);
           leaf = at.leaf;
           index = at.index;
+        } catch (e) {
+          throw at.released(e);
         }
-        if (leaf === 0) return;
-        const bound = reverse ? lo : hi;
-        const open = reverse ? loOpen : hiOpen;
-        from = leaf;
-        ended = this.copyLeaf(leaf, index, reverse, bound, open, remaining, batch);
-        leaf = at.leaf;
-        index = at.index;
-      } catch (e) {
-        throw this.released(e);
+        for (let i = 0; i < batch.length; i++) {
+          const entry = batch[i];
+          // Keys strictly ascend (descend): a leaf chain or leaf out of order is damage, and
+          // this bounds a range over a cyclic chain by the keys the file holds.
+          if (last !== null && compareBytes(entry[0], last) * dir <= 0) {
+            batch.length = 0;
+            throw at.corrupt(
+              from,
+              `key order breaks in a ${reverse ? "reverse " : ""}range (a leaf or the leaf chain is out of order)`,
+            );
+          }
+          last = entry[0];
+          remaining--;
+          const version = viewVersion(this, live, moving);
+          yield entry;
+          guard?.();
+          if (viewVersion(this, live, moving) !== version) {
+            seen = -1;
+            ended = false;
+            break;
+          }
+        }
+        batch.length = 0;
+        if (ended) return;
       }
-      for (let i = 0; i < batch.length; i++) {
-        const entry = batch[i];
-        // Keys strictly ascend (descend): a leaf chain or leaf out of order is damage, and
-        // this bounds a range over a cyclic chain by the keys the file holds.
-        if (last !== null && compareBytes(entry[0], last) * dir <= 0) {
-          batch.length = 0;
-          throw this.corrupt(
-            from,
-            `key order breaks in a ${reverse ? "reverse " : ""}range (a leaf or the leaf chain is out of order)`,
-          );
-        }
-        last = entry[0];
-        remaining--;
-        const version = this.version;
-        yield entry;
-        guard?.();
-        if (this.version !== version) {
-          seen = -1;
-          ended = false;
-          break;
-        }
-      }
-      batch.length = 0;
-      if (ended) return;
+    } finally {
+      this.giveBack(at);
     }
   }
 
-  /** Insert `key`, or replace its value. */
+  /**
+   * A cursor for a range reading `source`: a spare one if there is one, else a new one (a
+   * cursor costs about a microsecond to make: its path lives in typed arrays).
+   */
+  private takeCursor(source: PageSource): Cursor {
+    const spare = this.spareCursors.pop();
+    const at = spare ?? new Cursor(this.pager, this.rootSlot, this.keyBytesMax, source);
+    at.source = source;
+    return at;
+  }
+
+  /**
+   * A range is over (done, stopped by return(), or failed): keep its cursor, which holds no
+   * pin (every step unpins or releases what it pinned), for the next range. A range
+   * abandoned without return() keeps its cursor until it is collected.
+   */
+  private giveBack(at: Cursor): void {
+    assert(at.pinned === 0, "a range ended with pages pinned");
+    at.source = this.pager; // keep no view alive
+    if (this.spareCursors.length < SPARE_CURSORS_MAX) this.spareCursors.push(at);
+  }
+
+  /** Insert `key`, or replace its value (in the live pager, as every write). */
   put(key: Uint8Array, value: Uint8Array): void {
+    const cur = this.cur;
+    cur.source = this.pager;
     try {
       this.putIn(key, value);
     } catch (e) {
-      throw this.released(e);
+      throw cur.released(e);
     }
   }
 
   /** Remove `key`; returns whether it was there. */
   delete(key: Uint8Array): boolean {
+    const cur = this.cur;
+    cur.source = this.pager;
     try {
       return this.deleteIn(key);
     } catch (e) {
-      throw this.released(e);
+      throw cur.released(e);
     }
   }
 
-  /** Every problem found: ordering, bounds, depth, the leaf chain and page accounting. */
+  /**
+   * Every problem found in the live pager's tree: ordering, bounds, depth, the leaf chain
+   * and page accounting.
+   */
   check(): string[] {
+    const cur = this.cur;
+    cur.source = this.pager;
     try {
       return this.checkIn();
     } catch (e) {
-      throw this.released(e);
+      throw cur.released(e);
     }
   }
 
   private getIn(key: Uint8Array): Uint8Array | undefined {
     this.checkKey(key);
-    if (this.root() === 0) return undefined;
-    const f = this.descendPinned(key);
-    if (!this.found.exact) {
-      this.unpin(f);
+    const cur = this.cur;
+    if (cur.root() === 0) return undefined;
+    const f = cur.descendPinned(key);
+    if (!cur.found.exact) {
+      cur.unpin(f);
       return undefined;
     }
-    return this.valueOf(f, this.found.index); // the leaf is still pinned from the descent
+    return cur.valueOf(f, cur.found.index); // the leaf is still pinned from the descent
   }
 
   private hasIn(key: Uint8Array): boolean {
     this.checkKey(key);
-    if (this.root() === 0) return false;
-    this.descend(key);
-    return this.found.exact;
+    const cur = this.cur;
+    if (cur.root() === 0) return false;
+    cur.descend(key);
+    return cur.found.exact;
   }
 
   // ---- writes ----
 
   private putIn(key: Uint8Array, value: Uint8Array): void {
-    this.checkWritable();
     this.checkKey(key);
     if (!(value instanceof Uint8Array)) throw this.argError("value is not a Uint8Array");
     if (value.length > VALUE_BYTES_MAX) {
@@ -338,12 +398,13 @@ export class BTree {
       this.pager.setSlot(this.rootSlot, f.pgno);
       this.unpin(f, true);
     }
-    const leaf = this.descend(key);
-    const index = this.found.index;
+    const leaf = this.cur.descend(key);
+    const found = this.cur.found;
+    const index = found.index;
     const f = this.writeNode(leaf, KIND_LEAF);
     const d = f.data;
     let oldChain = 0;
-    if (this.found.exact) {
+    if (found.exact) {
       const off = cellAt(d, index);
       oldChain = chainOf(d, off);
       if (leafCellBytes(d, off) === cellLen) {
@@ -368,19 +429,20 @@ export class BTree {
   }
 
   private deleteIn(key: Uint8Array): boolean {
-    this.checkWritable();
     this.checkKey(key);
-    if (this.root() === 0) return false;
-    const leaf = this.descend(key);
-    if (!this.found.exact) return false;
+    const cur = this.cur;
+    if (cur.root() === 0) return false;
+    const leaf = cur.descend(key);
+    if (!cur.found.exact) return false;
     this.version++;
     const f = this.writeNode(leaf, KIND_LEAF);
     const d = f.data;
-    const chain = chainOf(d, cellAt(d, this.found.index));
-    removeCell(d, this.found.index);
+    const index = cur.found.index;
+    const chain = chainOf(d, cellAt(d, index));
+    removeCell(d, index);
     this.unpin(f, true);
     if (chain !== 0) this.freeChain(chain, leaf);
-    this.rebalance(this.depth - 1);
+    this.rebalance(cur.depth - 1);
     return true;
   }
 
@@ -501,30 +563,22 @@ export class BTree {
     return problems;
   }
 
-  // ---- internals: descent ----
+  // ---- internals: pins ----
+
+  // Every pin goes through the tree's cursor, which records it, so that an operation that
+  // fails midway leaves nothing pinned (Cursor.released()). Reads go through the cursor's
+  // source (the pager itself for a write); writes only ever through the pager.
 
   private root(): number {
-    return this.committed
-      ? this.pager.getCommittedSlot(this.rootSlot)
-      : this.pager.getSlot(this.rootSlot);
+    return this.cur.root();
   }
 
-  // Every pin an operation takes goes through these, so that an operation that fails
-  // midway (an I/O error, a full pool, a crash, a damaged page) leaves nothing pinned: see
-  // released(). Every page number the tree asks for came from the file (the root slot, a
-  // child, sibling or overflow pointer), so a page the pager refuses (free, or out of
-  // range) is damage: ERR_CORRUPT.
-
-  /** Pin a page for reading, in this tree's view. */
   private read(pgno: number): Frame {
-    let f: Frame;
-    try {
-      f = this.committed ? this.pager.getCommitted(pgno) : this.pager.get(pgno);
-    } catch (e) {
-      throw this.refused(e, pgno);
-    }
-    this.track(f, false);
-    return f;
+    return this.cur.read(pgno);
+  }
+
+  private readNode(pgno: number, expect: number): Frame {
+    return this.cur.readNode(pgno, expect);
   }
 
   private write(pgno: number): Frame {
@@ -532,16 +586,9 @@ export class BTree {
     try {
       f = this.pager.get(pgno, "write");
     } catch (e) {
-      throw this.refused(e, pgno);
+      throw this.cur.refused(e, pgno);
     }
-    this.track(f, true);
-    return f;
-  }
-
-  /** Pin a node for reading and check its header: kind `expect` (0: leaf or interior). */
-  private readNode(pgno: number, expect: number): Frame {
-    const f = this.read(pgno);
-    this.checkNode(f, expect);
+    this.cur.track(f, true);
     return f;
   }
 
@@ -551,381 +598,26 @@ export class BTree {
    */
   private writeNode(pgno: number, expect: number): Frame {
     const f = this.write(pgno);
-    this.checkNode(f, expect);
+    this.cur.checkNode(f, expect);
     return f;
-  }
-
-  /**
-   * The pinned node `f` must be a node of kind `expect` (0: either), checked at every pin;
-   * and whole (header, every cell, the space count, every page number it holds), checked
-   * once per image read in (Frame.checked): what the tree writes keeps a node whole, so
-   * the pages it uses again and again are not checked again and again. A failure throws
-   * (the caller's released() unpins `f`).
-   */
-  private checkNode(f: Frame, expect: number): void {
-    const d = f.data;
-    if (f.checked === NODE_CHECKED) {
-      if (expect === 0 || kind(d) === expect) return;
-      throw this.corrupt(f.pgno, headerProblem(d, expect) ?? "is not the node expected");
-    }
-    const problem = nodeProblem(d, expect, this.keyBytesMax);
-    if (problem !== null) throw this.corrupt(f.pgno, problem);
-    if (kind(d) === KIND_INTERIOR) {
-      const n = count(d);
-      for (let i = 0; i <= n; i++) this.pointer(f.pgno, childAt(d, i), "a child pointer");
-    } else if (right(d) !== 0) {
-      this.pointer(f.pgno, right(d), "the right sibling pointer");
-    }
-    f.checked = NODE_CHECKED;
-  }
-
-  /** `to`, a page number read from page `from`, if it lies in 2..pageCount. */
-  private pointer(from: number, to: number, what: string): number {
-    if (to >= 2 && to <= this.pager.pageCount) return to;
-    throw this.corrupt(from, `${what} points at page ${to}, outside 2..${this.pager.pageCount}`);
-  }
-
-  /** Cell `i` of the pinned node `f` (header checked) must lie inside the page. */
-  private checkCell(f: Frame, i: number): void {
-    if (f.checked === NODE_CHECKED) return; // every cell was checked with the node
-    const problem = cellProblem(f.data, i, this.keyBytesMax);
-    if (problem !== null) throw this.corrupt(f.pgno, problem);
-  }
-
-  /** An error of the pager for a page the tree asked for, as the tree reports it. */
-  private refused(e: unknown, pgno: number): unknown {
-    if (!isPagekvError(e, "ERR_PAGE_RANGE")) return e;
-    return new PagekvError(
-      "ERR_CORRUPT",
-      `${this.pager.path}: page ${pgno}: the tree refers to it, but it is not a page in use (${e.message})`,
-      { path: this.pager.path, pgno, cause: e },
-    );
   }
 
   private allocate(): Frame {
     const f = this.pager.allocate();
-    this.track(f, true);
+    this.cur.track(f, true);
     return f;
   }
 
   private unpin(f: Frame, dirty = false): void {
-    for (let i = this.heldCount - 1; i >= 0; i--) {
-      if (this.held[i] === f) {
-        this.held[i] = this.held[this.heldCount - 1];
-        this.heldWrite[i] = this.heldWrite[this.heldCount - 1];
-        this.heldCount--;
-        break;
-      }
-    }
-    this.pager.unpin(f, dirty);
+    this.cur.unpin(f, dirty);
   }
 
-  private track(f: Frame, write: boolean): void {
-    if (this.heldCount === this.held.length) {
-      this.pager.unpin(f, write);
-      throw new Error("pagekv internal assertion failed: a tree operation pinned too many pages");
-    }
-    this.held[this.heldCount] = f;
-    this.heldWrite[this.heldCount++] = write;
-  }
-
-  /**
-   * After a failure: release every pin the operation still holds, pages pinned for writing
-   * as dirty (they may be half changed, so the transaction's rollback must discard them).
-   */
-  private released(e: unknown): unknown {
-    while (this.heldCount > 0) {
-      this.heldCount--;
-      try {
-        this.pager.unpin(this.held[this.heldCount], this.heldWrite[this.heldCount]);
-      } catch {
-        // The pager is closed or dead: nothing is pinned any more.
-      }
-    }
-    return e;
-  }
-
-  private checkWritable(): void {
-    if (this.committed) throw this.argError("a committed view of the tree cannot be written");
-  }
-
-  /**
-   * Walk from the root to the leaf where `key` belongs, recording the path; `found` holds
-   * the leaf index. Pins one page at a time and allocates nothing.
-   */
-  private descend(key: Uint8Array): number {
-    const f = this.descendPinned(key);
-    const pgno = f.pgno;
-    this.unpin(f);
-    return pgno;
-  }
-
-  /** descend(), returning the leaf still pinned for reading: the caller unpins it. */
-  private descendPinned(key: Uint8Array): Frame {
-    let pgno = this.root();
-    for (let depth = 0; depth < TREE_DEPTH_MAX; depth++) {
-      const f = this.readNode(pgno, 0);
-      const d = f.data;
-      if (!search(d, key, key.length, this.found)) {
-        const i = this.found.index;
-        const problem = cellProblem(d, i, this.keyBytesMax);
-        throw this.corrupt(pgno, problem ?? `cell ${i} lies outside the page`);
-      }
-      this.pathPages[depth] = pgno;
-      this.pathIndex[depth] = this.found.index;
-      if (kind(d) === KIND_LEAF) {
-        this.depth = depth + 1;
-        return f;
-      }
-      const child = childAt(d, this.found.index);
-      this.unpin(f);
-      pgno = this.pointer(pgno, child, "a child pointer");
-    }
-    throw this.corrupt(pgno, `lies deeper than ${TREE_DEPTH_MAX} levels`);
-  }
-
-  // Positioning: each of these leaves its answer in `cursor` (leaf 0 when there is no such
-  // entry), so a range step allocates no tuple.
-
-  /** First entry >= key (> key when `open`). */
-  private seekFrom(key: Uint8Array, open: boolean): void {
-    const leaf = this.descend(key);
-    const index = this.found.exact && open ? this.found.index + 1 : this.found.index;
-    this.settleForward(leaf, index);
-  }
-
-  /** Last entry <= key (< key when `open`). */
-  private seekBefore(key: Uint8Array, open: boolean): void {
-    const leaf = this.descend(key);
-    const index = this.found.exact && !open ? this.found.index : this.found.index - 1;
-    if (index >= 0) this.place(leaf, index);
-    else this.previousLeafEnd();
-  }
-
-  /** The last entry of the tree. */
-  private lastEntry(): void {
-    let pgno = this.root();
-    for (let depth = 0; depth < TREE_DEPTH_MAX; depth++) {
-      const f = this.readNode(pgno, 0);
-      const d = f.data;
-      const k = kind(d);
-      const n = count(d);
-      this.pathPages[depth] = pgno;
-      this.pathIndex[depth] = n;
-      const child = right(d);
-      this.unpin(f);
-      if (k === KIND_LEAF) {
-        this.depth = depth + 1;
-        if (n > 0) this.place(pgno, n - 1);
-        else this.previousLeafEnd();
-        return;
-      }
-      pgno = this.pointer(pgno, child, "the rightmost child pointer");
-    }
-    throw this.corrupt(pgno, `lies deeper than ${TREE_DEPTH_MAX} levels`);
-  }
-
-  /** From the leaf at the end of the recorded path, the last entry of an earlier leaf. */
-  private previousLeafEnd(): void {
-    // Each round visits one more leaf to the left: more rounds than pages is a cycle.
-    for (let round = 0; ; round++) {
-      let level = this.depth - 2;
-      while (level >= 0 && this.pathIndex[level] === 0) level--;
-      if (level < 0) {
-        this.place(0, -1);
-        return;
-      }
-      const parent = this.pathPages[level];
-      if (round > this.pager.pageCount) {
-        throw this.corrupt(
-          parent,
-          "leads a reverse walk through more leaves than the file has pages",
-        );
-      }
-      // Down the left neighbour's subtree along rightmost children.
-      let f = this.readNode(parent, KIND_INTERIOR);
-      const at = this.pathIndex[level] - 1;
-      let pgno = at < count(f.data) ? childAt(f.data, at) : 0;
-      this.unpin(f);
-      pgno = this.pointer(parent, pgno, "a child pointer");
-      this.pathIndex[level]--;
-      for (let depth = level + 1; ; depth++) {
-        if (depth >= TREE_DEPTH_MAX)
-          throw this.corrupt(pgno, `lies deeper than ${TREE_DEPTH_MAX} levels`);
-        f = this.readNode(pgno, 0);
-        const d = f.data;
-        const n = count(d);
-        this.pathPages[depth] = pgno;
-        this.pathIndex[depth] = n;
-        const leaf = kind(d) === KIND_LEAF;
-        const child = right(d);
-        this.unpin(f);
-        if (leaf) {
-          this.depth = depth + 1;
-          if (n > 0) {
-            this.place(pgno, n - 1);
-            return;
-          }
-          break; // an empty leaf: keep going left
-        }
-        pgno = this.pointer(pgno, child, "the rightmost child pointer");
-      }
-    }
-  }
-
-  /** `index` in `leaf` if it is inside the leaf, else the first entry of a later leaf. */
-  private settleForward(leaf: number, index: number): void {
-    let pgno = leaf;
-    let i = index;
-    for (let hops = 0; pgno !== 0; hops++) {
-      if (hops > this.pager.pageCount) throw this.corrupt(leaf, "starts a leaf chain with a cycle");
-      const f = this.readNode(pgno, KIND_LEAF);
-      const n = count(f.data);
-      const next = right(f.data);
-      this.unpin(f);
-      if (i < n) {
-        this.place(pgno, i);
-        return;
-      }
-      if (next !== 0) this.pointer(pgno, next, "the right sibling pointer");
-      pgno = next;
-      i = 0;
-    }
-    this.place(0, -1);
-  }
-
-  private place(leaf: number, index: number): void {
-    this.cursor.leaf = leaf;
-    this.cursor.index = index;
-  }
-
-  /**
-   * Copy entries of `leaf` from `index` on (down when `reverse`) into `out`: at most `max`,
-   * stopping at the leaf's end, past `bound` (inclusive unless `open`), or before an overflow
-   * value unless it comes first (it is then the only entry). Leaves the next entry's place in
-   * `cursor`; returns true when `bound` was passed (the range is done). One pin at a time.
-   */
-  private copyLeaf(
-    leaf: number,
-    index: number,
-    reverse: boolean,
-    bound: Uint8Array | undefined,
-    open: boolean,
-    max: number,
-    out: [Uint8Array, Uint8Array][],
-  ): boolean {
-    const f = this.readNode(leaf, KIND_LEAF);
-    const d = f.data;
-    const n = count(d);
-    const step = reverse ? -1 : 1;
-    const passed = reverse ? (open ? 0 : 1) : open ? 0 : -1;
-    let i = index;
-    let overflow = false;
-    for (; i >= 0 && i < n && out.length < max && out.length < LEAF_COPY_MAX; i += step) {
-      this.checkCell(f, i);
-      const off = keyOffsetAt(d, i);
-      const len = keyLengthAt(d, i);
-      if (bound !== undefined) {
-        const c = cmp(bound, d, off, len);
-        if (reverse ? c >= passed : c <= passed) {
-          this.unpin(f);
-          return true;
-        }
-      }
-      const cell = cellAt(d, i);
-      const word = leafValueWord(d, cell);
-      if (word >= OVERFLOW_FLAG) {
-        overflow = out.length === 0;
-        if (overflow) out.push([copyOut(d, off, off + len), EMPTY]);
-        break;
-      }
-      // The value follows the key in the cell (see node.ts): one copy takes both.
-      assert(leafValueOffset(d, cell) === off + len, "a leaf value does not follow its key");
-      out.push(copyEntry(d, off, len, word));
-    }
-    const firstKey = out.length > 0 ? out[0][0] : null;
-    const next = right(d);
-    this.unpin(f);
-    if (next !== 0) this.pointer(leaf, next, "the right sibling pointer");
-    if (overflow) {
-      out[0][1] = this.readValue(leaf, i);
-      i += step;
-    }
-    // The next place: inside this leaf, or across to the neighbour.
-    if (i >= 0 && i < n) this.place(leaf, i);
-    else if (!reverse) this.settleForward(next, 0);
-    else if (firstKey === null) this.place(0, -1);
-    else {
-      this.descend(firstKey); // records the path to this leaf
-      this.previousLeafEnd();
-    }
-    return false;
+  /** `to`, a page number read from page `from`, if it lies in 2..pageCount. */
+  private pointer(from: number, to: number, what: string): number {
+    return this.cur.pointer(from, to, what);
   }
 
   // ---- internals: values ----
-
-  private readValue(leaf: number, index: number): Uint8Array {
-    const f = this.readNode(leaf, KIND_LEAF);
-    if (index >= count(f.data)) throw this.corrupt(leaf, `has no cell ${index} any more`);
-    return this.valueOf(f, index);
-  }
-
-  /** A copy of the value of cell `index` of leaf `f`, which is pinned: this unpins it. */
-  private valueOf(f: Frame, index: number): Uint8Array {
-    const leaf = f.pgno;
-    const d = f.data;
-    this.checkCell(f, index);
-    const off = cellAt(d, index);
-    const word = leafValueWord(d, off);
-    if (word < OVERFLOW_FLAG) {
-      const at = leafValueOffset(d, off);
-      const value = copyOut(d, at, at + word);
-      this.unpin(f);
-      return value;
-    }
-    const length = word - OVERFLOW_FLAG;
-    let pgno = readU32(d, leafValueOffset(d, off));
-    this.unpin(f);
-    // The length is checked before it is allocated, the chain against it as it is read.
-    const pages = Math.ceil(length / this.overflowPayload);
-    if (length > VALUE_BYTES_MAX || pages >= this.pager.pageCount) {
-      throw this.corrupt(
-        leaf,
-        `cell ${index} holds an overflow value of ${length} bytes (${pages} pages), ` +
-          `more than the maximum ${VALUE_BYTES_MAX} or than the file's ${this.pager.pageCount} pages`,
-      );
-    }
-    const value = new Uint8Array(length);
-    let from = leaf;
-    let done = 0;
-    while (done < length) {
-      if (pgno === 0) {
-        throw this.corrupt(
-          from,
-          `ends the overflow chain of a ${length}-byte value at byte ${done}`,
-        );
-      }
-      this.pointer(from, pgno, "an overflow pointer");
-      const o = this.read(pgno);
-      if (kind(o.data) !== KIND_OVERFLOW) {
-        throw this.corrupt(pgno, `kind ${kind(o.data)} in an overflow chain (from page ${from})`);
-      }
-      const n = Math.min(this.overflowPayload, length - done);
-      value.set(o.data.subarray(NODE_HEADER_BYTES, NODE_HEADER_BYTES + n), done);
-      done += n;
-      const next = right(o.data);
-      this.unpin(o);
-      from = pgno;
-      pgno = next;
-    }
-    if (pgno !== 0) {
-      throw this.corrupt(
-        from,
-        `continues the overflow chain of a ${length}-byte value past its end`,
-      );
-    }
-    return value;
-  }
 
   /** Write `value` into a new overflow chain; returns its first page. */
   private writeOverflow(value: Uint8Array): number {
@@ -1010,12 +702,12 @@ export class BTree {
    * Pins: the leaf (the caller's), the parent, the sibling, and a new page: four.
    */
   private shareLeaf(lf: Frame, index: number, cellLen: number): boolean {
-    const level = this.depth - 2;
+    const level = this.cur.depth - 2;
     if (level < 0) return false;
-    const parent = this.pathPages[level];
+    const parent = this.cur.pathPages[level];
     const pf = this.writeNode(parent, KIND_INTERIOR);
     const pd = pf.data;
-    const at = this.pathIndex[level];
+    const at = this.cur.pathIndex[level];
     const n = count(pd);
     const want = Math.max(
       (this.usable - NODE_HEADER_BYTES) * SHARE_FREE_SHARE,
@@ -1165,7 +857,7 @@ export class BTree {
   /** After deal(three): add the third page's separator to the parent at `level`. */
   private postThird(level: number, rightIndex: number): void {
     const t = this.third;
-    this.pathIndex[level] = rightIndex; // the right page's place: the third goes after it
+    this.cur.pathIndex[level] = rightIndex; // the right page's place: the third goes after it
     this.postSeparator(level, t.after, t.key, t.pgno);
     t.key = EMPTY;
   }
@@ -1210,7 +902,7 @@ export class BTree {
     const sep = rd.slice(keyOffsetAt(rd, 0), keyOffsetAt(rd, 0) + keyLengthAt(rd, 0));
     const siblingPgno = sibling.pgno;
     this.unpin(sibling, true);
-    this.postSeparator(this.depth - 2, pgno, sep, siblingPgno);
+    this.postSeparator(this.cur.depth - 2, pgno, sep, siblingPgno);
   }
 
   /**
@@ -1228,8 +920,8 @@ export class BTree {
       this.unpin(f, true);
       return;
     }
-    const pgno = this.pathPages[level];
-    const index = this.pathIndex[level];
+    const pgno = this.cur.pathPages[level];
+    const index = this.cur.pathIndex[level];
     const f = this.writeNode(pgno, KIND_INTERIOR);
     const d = f.data;
     if (freeBytes(d) >= spaceNeeded(cellLen)) {
@@ -1298,20 +990,20 @@ export class BTree {
       this.collapseRoot();
       return;
     }
-    const pgno = this.pathPages[level];
+    const pgno = this.cur.pathPages[level];
     const f = this.readNode(pgno, 0);
     const k = kind(f.data);
     const underfull = usedBytes(f.data) < (this.usable - NODE_HEADER_BYTES) * UNDERFULL_SHARE;
     this.unpin(f);
     if (!underfull) return;
-    const parentPgno = this.pathPages[level - 1];
+    const parentPgno = this.cur.pathPages[level - 1];
     const pf = this.writeNode(parentPgno, KIND_INTERIOR);
     const pd = pf.data;
     if (count(pd) === 0) {
       this.unpin(pf);
       return;
     }
-    const index = Math.min(this.pathIndex[level - 1], count(pd));
+    const index = Math.min(this.cur.pathIndex[level - 1], count(pd));
     const l = index > 0 ? index - 1 : 0;
     const leftPgno = this.sibling(parentPgno, childAt(pd, l), 0);
     const rightPgno = this.sibling(parentPgno, childAt(pd, l + 1), leftPgno);
@@ -1396,14 +1088,19 @@ export class BTree {
   }
 
   private corrupt(pgno: number, what: string): PagekvError {
-    return new PagekvError("ERR_CORRUPT", `${this.pager.path}: page ${pgno}: ${what}`, {
-      path: this.pager.path,
-      pgno,
-    });
+    return this.cur.corrupt(pgno, what);
   }
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * The version of a range's view: the tree's for the live pager, the caller's for a moving
+ * source, constant for a fixed one. Never -1, so `seen = -1` always finds the place again.
+ */
+function viewVersion(tree: BTree, live: boolean, moving: (() => number) | undefined): number {
+  return live ? tree.version : moving === undefined ? 0 : moving();
+}
 
 function writeInteriorCell(d: Uint8Array, at: number, child: number, key: Uint8Array): void {
   writeU32(d, at, child);
@@ -1429,10 +1126,6 @@ function tighter(
   if (inclusive === undefined) return [exclusive, true];
   // The inclusive bound wins only when strictly tighter; on a tie the exclusive is.
   return compareBytes(inclusive, exclusive) * dir > 0 ? [inclusive, false] : [exclusive, true];
-}
-
-function cmp(key: Uint8Array, d: Uint8Array, off: number, len: number): number {
-  return compareKey(key, key.length, d, off, len);
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {

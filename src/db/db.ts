@@ -6,19 +6,14 @@
 // Invariants:
 //   - every write is one pager transaction: it commits whole or rolls back whole;
 //   - inside a transaction function, writes go through `tx` only (a write through the
-//     Database is ERR_TXN) and reads through the Database see the last commit;
+//     Database is ERR_TXN) and reads through the Database see the last commit, through a
+//     snapshot taken before the transaction began and closed when it ends;
+//   - range() reads a snapshot of its own (snapshot.ts: OwnedRange) unless asked to follow
+//     the live tree; close() closes every snapshot (the pager's close does);
 //   - returned keys and values are copies the caller owns.
 
-import { BTREE_CACHE_FRAMES_MIN, BTree, type EntriesOptions } from "../btree/btree.js";
-import {
-  compareKey,
-  count,
-  freeBytes,
-  KIND_INTERIOR,
-  KIND_LEAF,
-  kind,
-  usedBytes,
-} from "../btree/node.js";
+import { BTREE_CACHE_FRAMES_MIN, BTree } from "../btree/btree.js";
+import { count, freeBytes, KIND_INTERIOR, KIND_LEAF, kind, usedBytes } from "../btree/node.js";
 import { PagekvError } from "../errors.js";
 import { APP_SLOTS, APPLICATION_ID_NONE } from "../format/header.js";
 import {
@@ -30,6 +25,7 @@ import {
 } from "../options.js";
 import {
   Pager,
+  type PagerSnapshot,
   type PagerStats,
   type SyncMode,
   WAL_AUTO_CHECKPOINT_PAGES_MAX,
@@ -37,8 +33,11 @@ import {
 } from "../pager/pager.js";
 import type { VFS } from "../vfs/vfs.js";
 import type { RecoverMode } from "../wal/wal.js";
+import { type Bytes, bytes, RANGE_OPTIONS, type RangeOptions, rangeOf } from "./range.js";
+import { OwnedRange, Snapshot } from "./snapshot.js";
 
-export type Bytes = Uint8Array | string;
+export type { Bytes, RangeOptions } from "./range.js";
+export { Snapshot } from "./snapshot.js";
 
 export const CACHE_BYTES_DEFAULT = 8 * 2 ** 20;
 
@@ -71,29 +70,19 @@ export interface DbOpenOptions {
   vfs: VFS;
 }
 
-export interface RangeOptions {
-  gt?: Bytes;
-  gte?: Bytes;
-  lt?: Bytes;
-  lte?: Bytes;
-  prefix?: Bytes;
-  reverse?: boolean;
-  /** Entries at most, counted after `reverse` (a non-negative integer). */
-  limit?: number;
+/** db.range()'s options: a snapshot's and a transaction's, and whether to take a snapshot. */
+export interface DbRangeOptions extends RangeOptions {
+  /**
+   * true (default): read a snapshot taken now, closed when the iterator ends. false: follow
+   * the live tree, continuing after the last key returned when the database changes.
+   */
+  snapshot?: boolean;
 }
 
 export type BatchOp = { type: "put"; key: Bytes; value: Bytes } | { type: "del"; key: Bytes };
 
 export interface DbStats extends PagerStats {
   pageSize: number;
-}
-
-const encoder = new TextEncoder();
-
-function bytes(x: unknown, what: string, path: string): Uint8Array {
-  if (x instanceof Uint8Array) return x;
-  if (typeof x === "string") return encoder.encode(x);
-  throw new PagekvError("ERR_ARG", `${path}: ${what} must be a Uint8Array or a string`, { path });
 }
 
 /** The options open() takes. */
@@ -272,16 +261,15 @@ export class Database {
   readonly path: string;
   private readonly pager: Pager;
   private readonly tree: BTree;
-  /** The tree as of the last commit: what reads through the Database see inside tx. */
-  private readonly committedTree: BTree;
   private tx: Transaction | null = null;
+  /** The last commit, which reads through the Database see while a tx function runs. */
+  private txSnapshot: PagerSnapshot | null = null;
   private closed = false;
 
   constructor(pager: Pager) {
     this.pager = pager;
     this.path = pager.path;
     this.tree = new BTree(pager);
-    this.committedTree = new BTree(pager, 0, "committed");
   }
 
   /**
@@ -293,11 +281,13 @@ export class Database {
   }
 
   get(key: Bytes): Uint8Array | undefined {
-    return this.reader().get(this.key(key));
+    const source = this.reader();
+    return this.tree.get(this.key(key), source);
   }
 
   has(key: Bytes): boolean {
-    return this.reader().has(this.key(key));
+    const source = this.reader();
+    return this.tree.has(this.key(key), source);
   }
 
   put(key: Bytes, value: Bytes): void {
@@ -337,6 +327,38 @@ export class Database {
   }
 
   /**
+   * A snapshot of the last commit: reads through it see that state until it is closed,
+   * whatever is written after. ERR_LIMIT when SNAPSHOTS_MAX are open.
+   */
+  snapshot(): Snapshot {
+    this.open();
+    return new Snapshot(this.path, this.tree, this.pager.snapshot());
+  }
+
+  /**
+   * Run `fn` with a snapshot of the last commit, closed when `fn` returns or throws; returns
+   * what `fn` returns. `fn` must be synchronous (a promise is ERR_ARG).
+   */
+  read<T>(fn: (snapshot: Snapshot) => T): T {
+    this.open();
+    if (typeof fn !== "function")
+      throw new PagekvError("ERR_ARG", `${this.path}: read takes a function`);
+    const s = this.snapshot();
+    try {
+      const result = fn(s);
+      if (result !== null && typeof (result as { then?: unknown })?.then === "function") {
+        throw new PagekvError(
+          "ERR_ARG",
+          `${this.path}: a read function must be synchronous (it returned a promise; its snapshot is closed)`,
+        );
+      }
+      return result;
+    } finally {
+      s.close();
+    }
+  }
+
+  /**
    * Run `fn` in one transaction: it commits when `fn` returns and rolls back (and
    * rethrows) when it throws. `fn` must be synchronous (a promise is ERR_TXN).
    */
@@ -345,7 +367,14 @@ export class Database {
     if (this.tx !== null) throw new PagekvError("ERR_TXN", `${this.path}: nested transaction`);
     if (typeof fn !== "function")
       throw new PagekvError("ERR_ARG", `${this.path}: transaction takes a function`);
-    this.pager.begin();
+    // Taken first: an ERR_LIMIT leaves no transaction open.
+    this.txSnapshot = this.pager.snapshot();
+    try {
+      this.pager.begin();
+    } catch (e) {
+      this.endTxSnapshot();
+      throw e;
+    }
     const tx = new Transaction(this, this.tree);
     this.tx = tx;
     try {
@@ -357,7 +386,6 @@ export class Database {
         );
       }
       this.pager.commit();
-      this.committedTree.invalidate(); // its iterators must find their place again
       return result;
     } catch (e) {
       if (this.pager.inTransaction) this.pager.rollback();
@@ -366,11 +394,31 @@ export class Database {
     } finally {
       tx.end();
       this.tx = null;
+      this.endTxSnapshot();
     }
   }
 
-  range(options: RangeOptions = {}): IterableIterator<[Uint8Array, Uint8Array]> {
-    return rangeOf(this.reader(), options, this.path, () => this.open());
+  /**
+   * Entries in key order within the options' bounds, as of a snapshot taken now (closed
+   * when the iterator ends, breaks, throws or is garbage collected), or with
+   * `snapshot: false` following the live tree. Inside a transaction function it reads the
+   * last commit either way.
+   */
+  range(options: DbRangeOptions = {}): IterableIterator<[Uint8Array, Uint8Array]> {
+    this.open();
+    const where = `${this.path}: range`;
+    const o = checkOptions<DbRangeOptions>(options, DB_RANGE_OPTIONS, where, this.path);
+    const live = optionalBoolean(o.snapshot, "snapshot", where, this.path) === false;
+    const { snapshot: _, ...rest } = o;
+    if (live && this.tx === null) return rangeOf(this.tree, rest, this.path, () => this.open());
+    const snap = this.pager.snapshot();
+    try {
+      const inner = rangeOf(this.tree, rest, this.path, () => this.open(), snap);
+      return new OwnedRange(inner, snap);
+    } catch (e) {
+      snap.close();
+      throw e;
+    }
   }
 
   check(): string[] {
@@ -378,11 +426,15 @@ export class Database {
     return this.tree.check();
   }
 
-  checkpoint(): void {
+  /**
+   * Copy the log home and start a new one: true. false while an open snapshot is behind the
+   * last commit (only what no snapshot can see went home; the log stays).
+   */
+  checkpoint(): boolean {
     this.open();
     if (this.tx !== null)
       throw new PagekvError("ERR_TXN", `${this.path}: checkpoint inside a transaction`);
-    this.pager.checkpoint();
+    return this.pager.checkpoint();
   }
 
   stats(): DbStats {
@@ -400,10 +452,15 @@ export class Database {
 
   // ---- internals ----
 
-  /** The tree reads go to: the committed view while a transaction function runs. */
-  private reader(): BTree {
+  /** The source reads go to: the last commit's snapshot while a transaction function runs. */
+  private reader(): PagerSnapshot | undefined {
     this.open();
-    return this.tx === null ? this.tree : this.committedTree;
+    return this.txSnapshot ?? undefined;
+  }
+
+  private endTxSnapshot(): void {
+    this.txSnapshot?.close();
+    this.txSnapshot = null;
   }
 
   private write<T>(fn: () => T): T {
@@ -418,7 +475,6 @@ export class Database {
     try {
       const r = fn();
       this.pager.commit();
-      this.committedTree.invalidate();
       return r;
     } catch (e) {
       if (this.pager.inTransaction) this.pager.rollback();
@@ -487,72 +543,5 @@ export class Transaction {
 
 const EMPTY = new Uint8Array(0);
 
-/** The options range() takes (no start/end: those are another API's names). */
-const RANGE_OPTIONS = ["gt", "gte", "lt", "lte", "prefix", "reverse", "limit"] as const;
-
-/**
- * A range iterator over `tree`, with every bound intersected and `limit` applied. The
- * options are checked now; `guard` runs before the first entry and after each one.
- */
-function rangeOf(
-  tree: BTree,
-  options: RangeOptions,
-  path: string,
-  guard: () => void,
-): IterableIterator<[Uint8Array, Uint8Array]> {
-  guard();
-  const where = `${path}: range`;
-  const o = checkOptions<RangeOptions>(options, RANGE_OPTIONS, where, path);
-  const limit = optionalInteger(o.limit, "limit", 0, Number.MAX_SAFE_INTEGER, where, path);
-  const reverse = optionalBoolean(o.reverse, "reverse", where, path) === true;
-  const b = (x: Bytes | undefined, what: string) =>
-    x === undefined ? undefined : bytes(x, what, path);
-  const prefix = b(o.prefix, "prefix");
-  // The tightest bound on each side, among the given ones and the prefix's.
-  let lower: [Uint8Array, boolean] | undefined; // [bound, exclusive]
-  let upper: [Uint8Array, boolean] | undefined;
-  const lowerBy = (k: Uint8Array | undefined, exclusive: boolean) => {
-    if (k === undefined) return;
-    if (lower === undefined) {
-      lower = [k, exclusive];
-      return;
-    }
-    const c = compare(k, lower[0]);
-    if (c > 0 || (c === 0 && exclusive)) lower = [k, exclusive];
-  };
-  const upperBy = (k: Uint8Array | undefined, exclusive: boolean) => {
-    if (k === undefined) return;
-    if (upper === undefined) {
-      upper = [k, exclusive];
-      return;
-    }
-    const c = compare(k, upper[0]);
-    if (c < 0 || (c === 0 && exclusive)) upper = [k, exclusive];
-  };
-  lowerBy(b(o.gte, "gte"), false);
-  lowerBy(b(o.gt, "gt"), true);
-  upperBy(b(o.lte, "lte"), false);
-  upperBy(b(o.lt, "lt"), true);
-  if (prefix !== undefined) {
-    lowerBy(prefix, false);
-    upperBy(prefixEnd(prefix), true);
-  }
-  const opts: EntriesOptions = { reverse, limit, guard };
-  if (lower !== undefined) opts[lower[1] ? "gt" : "gte"] = lower[0];
-  if (upper !== undefined) opts[upper[1] ? "lt" : "lte"] = upper[0];
-  return tree.entries(opts);
-}
-
-/** The least key greater than every key starting with `prefix`, or undefined (none). */
-function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
-  let end = prefix.length;
-  while (end > 0 && prefix[end - 1] === 0xff) end--;
-  if (end === 0) return undefined;
-  const out = prefix.slice(0, end);
-  out[end - 1]++;
-  return out;
-}
-
-function compare(a: Uint8Array, b: Uint8Array): number {
-  return compareKey(a, a.length, b, 0, b.length);
-}
+/** The options db.range() takes: a range's, and `snapshot`. */
+const DB_RANGE_OPTIONS = [...RANGE_OPTIONS, "snapshot"] as const;

@@ -87,7 +87,7 @@ export class Cursor {
     private readonly db: Database,
     private readonly range: ByteRange,
   ) {
-    this.entries = db.range(range);
+    this.entries = db.range({ ...range, snapshot: false });
   }
 
   /** The next entry, or undefined at the end of the range. */
@@ -113,7 +113,7 @@ export class Cursor {
       next.gte = r.gte === undefined || compareBytes(target, r.gte) > 0 ? target : r.gte;
     }
     this.entries.return?.();
-    this.entries = this.db.range(next);
+    this.entries = this.db.range({ ...next, snapshot: false });
   }
 
   /** Let the engine iterator go (it holds no pins between steps, so this only drops it). */

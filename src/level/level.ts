@@ -338,7 +338,7 @@ export class PagekvLevel<KDefault = string, VDefault = string> extends AbstractL
     const range = engineRange(options);
     if (options.limit >= 0) range.limit = options.limit;
     this.run((db) => {
-      const entries = db.range(range);
+      const entries = db.range({ ...range, snapshot: false });
       for (;;) {
         const ops: BatchOp[] = [];
         while (ops.length < CLEAR_BATCH_KEYS) {

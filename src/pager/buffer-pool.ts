@@ -9,16 +9,23 @@
 //   - 0 <= writers <= pins; framesPinned / framesDirty / framesWriting count frames with
 //     pins > 0 / dirty / writers > 0;
 //   - every dirty frame is on the dirty list (the list may also hold clean frames), so a
-//     commit finds its dirty pages without scanning the pool.
+//     commit finds its dirty pages without scanning the pool;
+//   - a bound frame holds either its page's current image (version CURRENT, in the page
+//     table) or an older image a snapshot reads (version >= 0, in the version table, never
+//     dirty), or is an ORPHAN (an older image dropped while pinned, in neither table, freed
+//     by its last unpin). CLOCK evicts either kind; a lookup of the current image never
+//     looks at the older ones.
 
 import { assert } from "../errors.js";
 import { checksummedView } from "../format/page.js";
-import { PoolFrame } from "./frame.js";
+import { CURRENT, ORPHAN, PoolFrame } from "./frame.js";
 import { PageTable } from "./page-table.js";
+import { VersionTable } from "./version-table.js";
 
 export class BufferPool {
   readonly frames: readonly PoolFrame[];
   private readonly table: PageTable;
+  private readonly versions: VersionTable;
   /** Indices of empty frames; a miss takes one in O(1) instead of scanning the pool. */
   private readonly empty: Int32Array;
   private emptyTop: number;
@@ -43,6 +50,7 @@ export class BufferPool {
     }
     this.frames = frames;
     this.table = new PageTable(cacheFrames);
+    this.versions = new VersionTable(cacheFrames);
     this.empty = new Int32Array(cacheFrames);
     this.dirtyList = new Int32Array(cacheFrames);
     // Hand out low indices first: the stack pops from the top.
@@ -53,6 +61,13 @@ export class BufferPool {
   /** The frame holding `pgno`, or null. Allocates nothing. */
   lookup(pgno: number): PoolFrame | null {
     const i = this.table.get(pgno);
+    return i < 0 ? null : this.frames[i];
+  }
+
+  /** The frame holding `version` of `pgno` (an older image), or null. Allocates nothing. */
+  lookupVersion(pgno: number, version: number): PoolFrame | null {
+    if (this.versions.size === 0) return null;
+    const i = this.versions.get(pgno, version);
     return i < 0 ? null : this.frames[i];
   }
 
@@ -115,10 +130,40 @@ export class BufferPool {
     this.table.set(pgno, frame.index);
   }
 
+  /** As bind(), for an older image of `pgno`: `version` (see version-table.ts). */
+  bindVersion(frame: PoolFrame, pgno: number, version: number): void {
+    assert(frame.pgno === 0 && frame.pins === 0, "bind of a frame that is in use");
+    frame.pgno = pgno;
+    frame.version = version;
+    frame.referenced = true;
+    frame.checked = 0;
+    this.versions.set(pgno, version, frame.index);
+  }
+
+  /**
+   * Forget every older image (the log was reset: their versions named frames of the old
+   * generation). Unpinned ones are emptied; pinned ones become ORPHANs.
+   */
+  dropVersions(): void {
+    if (this.versions.size === 0) return;
+    for (const f of this.frames) {
+      if (f.version < 0 || f.pgno === 0) continue;
+      if (f.pins === 0) {
+        this.unbind(f);
+        this.release(f);
+      } else {
+        this.versions.delete(f.pgno, f.version);
+        f.version = ORPHAN;
+      }
+    }
+  }
+
   /** Forget the page `frame` holds (its bytes are discarded); the frame stays out of the stack. */
   unbind(frame: PoolFrame): void {
     assert(frame.pins === 0 && frame.pgno !== 0, "unbind of a pinned or empty frame");
-    this.table.delete(frame.pgno);
+    if (frame.version === CURRENT) this.table.delete(frame.pgno);
+    else if (frame.version !== ORPHAN) this.versions.delete(frame.pgno, frame.version);
+    frame.version = CURRENT;
     if (frame.dirty) this.framesDirty--;
     frame.dirty = false;
     frame.referenced = false;
@@ -202,6 +247,7 @@ export class BufferPool {
     let dirty = 0;
     let writing = 0;
     let bound = 0;
+    let older = 0;
     const onStack = new Uint8Array(this.cacheFrames);
     for (let s = 0; s < this.emptyTop; s++) {
       const i = this.empty[s];
@@ -216,16 +262,31 @@ export class BufferPool {
       assert(!f.dirty || f.listed, `dirty frame ${f.index} is not on the dirty list`);
       if (f.pgno === 0) {
         assert(f.pins === 0 && !f.dirty, `empty frame ${f.index} is pinned or dirty`);
-      } else {
+      } else if (f.version === CURRENT) {
         bound++;
         assert(onStack[f.index] === 0, `bound frame ${f.index} is on the empty stack`);
         assert(this.table.get(f.pgno) === f.index, `page ${f.pgno} missing from the page table`);
+      } else {
+        older++;
+        assert(onStack[f.index] === 0, `bound frame ${f.index} is on the empty stack`);
+        assert(!f.dirty, `frame ${f.index} holds an older image of page ${f.pgno} and is dirty`);
+        if (f.version === ORPHAN) {
+          assert(f.pins > 0, `orphan frame ${f.index} is not pinned`);
+        } else {
+          assert(
+            this.versions.get(f.pgno, f.version) === f.index,
+            `version ${f.version} of page ${f.pgno} missing from the version table`,
+          );
+        }
       }
     }
     assert(pinned === this.framesPinned, `framesPinned ${this.framesPinned} != ${pinned}`);
     assert(dirty === this.framesDirty, `framesDirty ${this.framesDirty} != ${dirty}`);
     assert(writing === this.framesWriting, `framesWriting ${this.framesWriting} != ${writing}`);
     assert(bound === this.table.size, `page table holds ${this.table.size}, ${bound} bound`);
-    assert(bound + this.emptyTop === this.cacheFrames, "a frame is neither bound nor empty");
+    assert(
+      bound + older + this.emptyTop === this.cacheFrames,
+      "a frame is neither bound nor empty",
+    );
   }
 }

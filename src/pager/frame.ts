@@ -16,6 +16,14 @@ export interface Frame {
   checked: number;
 }
 
+/** PoolFrame.version of a page's current image (in the page table, or an empty frame). */
+export const CURRENT = -1;
+/**
+ * PoolFrame.version of an older image dropped from the version table while still pinned
+ * (the log was reset under it): its bytes stay valid for its pins; the last unpin frees it.
+ */
+export const ORPHAN = -2;
+
 export class PoolFrame implements Frame {
   /** Page held, 0 while the frame is empty. */
   pgno = 0;
@@ -31,6 +39,11 @@ export class PoolFrame implements Frame {
   listed = false;
   /** See Frame.checked: reset by every bind. */
   checked = 0;
+  /**
+   * CURRENT, or the version of an older image a snapshot reads (a log frame + 1, or 0 for
+   * the main file's image; see version-table.ts), or ORPHAN. Older images are never dirty.
+   */
+  version = CURRENT;
 
   constructor(
     /** Position in the pool's frame array; frames[index] === this. */

@@ -3,7 +3,7 @@
 // composes the write-ahead log. Layers above see only usable page bytes and the contracts
 // below; they never touch the files, the trailers or page 1.
 //
-// States:
+// States (src/pager/state.ts; the write transaction is src/pager/txn.ts):
 //   OPEN, no transaction      every call allowed
 //   OPEN, transaction         pages or the header changed since the last commit. Implicit
 //                             (no begin) until checkpoint()/close() commits it; explicit
@@ -61,11 +61,9 @@ import {
   PAGE_NUMBER_MAX,
   PAGE_SIZE_DEFAULT,
   pageDamage,
-  pageOffset,
   sealPage,
   usableSizeOf,
 } from "../format/page.js";
-import { WAL_FRAME_HEADER_BYTES } from "../format/wal-format.js";
 import {
   checkOptions,
   describe,
@@ -76,12 +74,18 @@ import {
 import type { Crc32, VFile, VFS, VLock } from "../vfs/vfs.js";
 import { type RecoverMode, Wal } from "../wal/wal.js";
 import { BufferPool } from "./buffer-pool.js";
-import { type Frame, PoolFrame } from "./frame.js";
+import { CURRENT, type Frame, ORPHAN, type PoolFrame } from "./frame.js";
 import { FreePages } from "./free-pages.js";
+import { Meta } from "./meta.js";
+import { BACKFILL_STAGING_PAGES, ioError, PageIO } from "./page-io.js";
 import type { PageSource } from "./page-source.js";
+import { PagerSnapshot, SnapshotSet } from "./snapshots.js";
+import { assertTransition, CLOSED, FENCED, OPEN, type PagerState } from "./state.js";
+import { WriteTxn } from "./txn.js";
 
 export type { Frame } from "./frame.js";
 export type { PageSource } from "./page-source.js";
+export { PagerSnapshot, SNAPSHOTS_MAX } from "./snapshots.js";
 export type Intent = "read" | "write";
 export type SyncMode = "full" | "normal" | "off";
 
@@ -106,10 +110,6 @@ export const WRITE_RUN_PAGES_MAX = 1024;
  */
 export const WAL_AUTO_CHECKPOINT_PAGES_DEFAULT = 8192;
 export const WAL_AUTO_CHECKPOINT_PAGES_MAX = 2 ** 31;
-/** Committed-state pages pinned at once (getCommitted): a descent holds one at a time. */
-export const SNAPSHOT_FRAMES = 4;
-/** Checkpoint reads log frames through a staging buffer of this many frames. */
-const BACKFILL_STAGING_PAGES = 256;
 /** Most frames one spill logs (a write of about 256 KiB at 4 KiB pages). */
 const SPILL_FRAMES_MAX = 64;
 /** How far past the CLOCK hand a spill looks for more dirty frames to log with the victim. */
@@ -175,14 +175,12 @@ export interface PagerStats {
   checkpoints: number;
   /** Frames in the current log generation. */
   walFrames: number;
-}
-
-/** Backfill's buffer of whole log frames and views of the pages in them. */
-interface Staging {
-  frames: Uint8Array;
-  frameBytes: number;
-  pages: Uint8Array[];
-  covered: Uint8Array[];
+  /** Snapshots open. */
+  snapshots: number;
+  /** Commits made since the oldest open snapshot was taken (0 with none open). */
+  snapshotCommitsBehind: number;
+  /** Log frames committed after the oldest open snapshot's instant: what it keeps in the log. */
+  snapshotFramesHeld: number;
 }
 
 interface Resolved {
@@ -225,42 +223,31 @@ export class Pager implements PageSource {
   private readonly spilling: PoolFrame[] = [];
   private readonly spillPgnos: number[] = [];
   private readonly spillPages: Uint8Array[] = [];
-  private staging: Staging | null = null;
-  /** Frames outside the pool for getCommitted(); never in the page table. */
-  private readonly snapshots: PoolFrame[];
+  /** Verified reads from both files, writes home. */
+  private readonly io: PageIO;
+  /** The open snapshots (snapshots.ts). */
+  private readonly snaps = new SnapshotSet();
+  /** Log frames below this are home and synced: a checkpoint bounded by a snapshot got so far. */
+  private backfilled = 0;
 
-  // The header as of now (committed state plus the open transaction's changes).
-  private pageCountValue: number;
-  private changeCounter: number;
-  private checkpointLsnValue: bigint;
-  private readonly slots: Uint32Array;
-  private databaseId: number;
-  private applicationIdValue: number;
-  /** The file was read as format version 2, which has no application id. */
-  private legacyValue: boolean;
+  /** The header as of now: the last commit plus the open transaction's changes. */
+  private readonly meta: Meta;
   /** The freelist changed since its trunks were last logged. */
   private freelistDirty = false;
-
-  // The transaction.
-  private txnActive = false;
-  private txnExplicit = false;
-  private txnLsn = 0n;
+  private readonly txn = new WriteTxn();
   private nextLsn = 1n;
   private lastCommitLsn = 0n;
-  private readonly txnSlots = new Uint32Array(8);
-  private txnPageCount = 0;
-  private txnApplicationId = 0;
-  private txnFreelistDirty = false;
 
-  private fenced: PagekvError | null = null;
+  /** See state.ts. */
+  private state: PagerState = OPEN;
+  /** The failure that fenced the pager (state FENCED). */
+  private fencedBy: PagekvError | null = null;
   private readOnly = false;
-  private closed = false;
 
   private hits = 0;
   private misses = 0;
   private evictions = 0;
   private writebacks = 0;
-  private pagesRead = 0;
   private pagesWritten = 0;
   private commits = 0;
   private checkpoints = 0;
@@ -284,25 +271,13 @@ export class Pager implements PageSource {
     this.pageSize = header.pageSize;
     this.usableSize = usableSizeOf(header.pageSize);
     this.pool = new BufferPool(opts.cacheFrames, this.pageSize, this.usableSize);
+    this.io = new PageIO(this.path, file, wal, crc, this.pageSize);
     this.opts = opts;
     this.droppedTransactions = droppedTransactions;
     this.scratch = new Uint8Array(this.pageSize);
     this.scratchCovered = checksummedView(this.scratch);
     this.commitHead = new Uint8Array(this.pageSize);
-    this.snapshots = [];
-    for (let i = 0; i < SNAPSHOT_FRAMES; i++) {
-      const page = new Uint8Array(this.pageSize);
-      this.snapshots.push(
-        new PoolFrame(-1 - i, page, page.subarray(0, this.usableSize), checksummedView(page)),
-      );
-    }
-    this.pageCountValue = header.pageCount;
-    this.changeCounter = header.changeCounter;
-    this.checkpointLsnValue = header.checkpointLsn;
-    this.slots = header.slots;
-    this.databaseId = header.databaseId;
-    this.applicationIdValue = header.applicationId;
-    this.legacyValue = header.legacy;
+    this.meta = Meta.of(header);
   }
 
   /** Create a new database file. ERR_EXISTS if a non-empty file is already there. */
@@ -451,15 +426,15 @@ export class Pager implements PageSource {
       pager.lastHead.set(pager.scratch.subarray(0, HEADER_BYTES));
       if (logged) {
         header = decodeHeader(pager.scratch, crc, `${walPathOf(path)} (page 1)`);
-        pager.adoptHeader(header);
+        pager.meta.adopt(header);
         // A checkpoint that wrote its LSN home and then failed to start a new generation
         // left the log's older page 1: the LSN a caller recorded must not go back.
         if (home !== null)
-          pager.checkpointLsnValue = laterLsn(home.checkpointLsn, header.checkpointLsn);
+          pager.meta.checkpointLsn = laterLsn(home.checkpointLsn, header.checkpointLsn);
       }
       pager.loadFreelist(header?.freeTrunk ?? 0, header?.freeCount ?? 0);
       const lastLsn = found === null ? 0n : found.lastCommitLsn;
-      pager.lastCommitLsn = laterLsn(lastLsn, pager.checkpointLsnValue);
+      pager.lastCommitLsn = laterLsn(lastLsn, pager.meta.checkpointLsn);
       const maxLsn = found === null ? 0n : found.maxLsn;
       pager.nextLsn = laterLsn(maxLsn, pager.lastCommitLsn) + 1n;
       // A fresh log has nothing to recover. Otherwise the log's commits go home (a new
@@ -481,12 +456,12 @@ export class Pager implements PageSource {
 
   /** High-water mark of allocated pages, page 1 included. */
   get pageCount(): number {
-    return this.pageCountValue;
+    return this.meta.pageCount;
   }
 
   /** LSN recorded by the last checkpoint. */
   get checkpointLSN(): bigint {
-    return this.checkpointLsnValue;
+    return this.meta.checkpointLsn;
   }
 
   /**
@@ -494,12 +469,12 @@ export class Pager implements PageSource {
    * setApplicationId() since) said. APPLICATION_ID_NONE for a file of format version 2.
    */
   get applicationId(): number {
-    return this.applicationIdValue;
+    return this.meta.applicationId;
   }
 
   /** True when the file was read as format version 2 (before application ids). */
   get legacyFormat(): boolean {
-    return this.legacyValue;
+    return this.meta.legacy;
   }
 
   /**
@@ -513,13 +488,13 @@ export class Pager implements PageSource {
         path: this.path,
       });
     }
-    if (!this.txnActive) this.beginImplicit();
-    this.applicationIdValue = id;
+    if (!this.txn.active) this.beginImplicit();
+    this.meta.applicationId = id;
   }
 
   /** True between begin() and commit()/rollback(). */
   get inTransaction(): boolean {
-    return this.txnExplicit;
+    return this.txn.explicit;
   }
 
   /**
@@ -528,13 +503,13 @@ export class Pager implements PageSource {
    * A cache hit allocates nothing.
    */
   get(pgno: number, intent: Intent = "read"): Frame {
-    if (this.closed || !this.lock.held) throw this.closedError();
+    this.checkOpen();
     let write = false;
     if (intent !== "read") {
       if (intent !== "write") throw this.badIntent(intent);
       this.checkWritable();
       write = true;
-      if (!this.txnActive) this.beginImplicit();
+      if (!this.txn.active) this.beginImplicit();
     }
     // Only valid page numbers are ever bound, so a hit needs no range check.
     const frame = this.pool.lookup(pgno);
@@ -547,13 +522,9 @@ export class Pager implements PageSource {
 
   /** Release one pin on `frame`; `dirty` declares that the caller changed its bytes. */
   unpin(frame: Frame, dirty = false): void {
-    if (this.closed || !this.lock.held) throw this.closedError();
+    this.checkOpen();
     const pool = this.pool;
     if (!pool.owns(frame)) {
-      if (this.snapshots.includes(frame as PoolFrame)) {
-        this.unpinSnapshot(frame as PoolFrame, dirty);
-        return;
-      }
       throw new PagekvError(
         "ERR_ARG",
         `${this.path}: unpin of an object that is not a frame of this pager`,
@@ -568,97 +539,108 @@ export class Pager implements PageSource {
       );
     }
     if (dirty) {
+      if (frame.version !== CURRENT) throw this.olderImage(frame);
       if (this.readOnly) this.checkWritable();
-      if (!this.txnActive) this.beginImplicit();
+      if (!this.txn.active) this.beginImplicit();
     }
     pool.unpin(frame, dirty);
+    if (frame.version === ORPHAN && frame.pins === 0) this.discard(frame);
     if (this.opts.debug) this.afterCall();
   }
 
   /**
-   * Pin page `pgno` as of the last commit, whatever the open transaction changed: for
-   * readers that must see committed state while a transaction is open. Read-only: unpin
-   * it clean. Outside a transaction it is get(pgno); a page the transaction left alone is
-   * its pool frame; a page it changed is read (from the log or the file) into one of
-   * SNAPSHOT_FRAMES frames outside the pool, which refuse a dirty unpin.
+   * A read snapshot of the last commit: its pages and slots stay what they are now,
+   * whatever is committed, rolled back or checkpointed later, until it is closed. Takes no
+   * I/O. While it is open, checkpoints copy home only what it cannot see and the log is not
+   * reset (it grows). ERR_LIMIT past SNAPSHOTS_MAX open. See docs/design/snapshots.md.
    */
-  getCommitted(pgno: number): Frame {
-    if (this.closed || !this.lock.held) throw this.closedError();
-    if (!this.txnActive) return this.get(pgno);
-    const resident = this.pool.lookup(pgno);
-    if (
-      resident !== null &&
-      !resident.dirty &&
-      this.wal.lookup(pgno) === this.wal.lookupCommitted(pgno)
-    ) {
-      this.hits++;
-      this.pool.pin(resident, false);
-      return resident;
-    }
-    if (
-      !(typeof pgno === "number" && pgno >>> 0 === pgno && pgno >= 2 && pgno <= this.txnPageCount)
-    ) {
+  snapshot(): PagerSnapshot {
+    this.checkOpen();
+    this.snaps.checkRoom(this.path);
+    const committed = this.txn.active ? this.txn.saved : this.meta;
+    const s = new PagerSnapshot(
+      this,
+      this.snaps,
+      committed,
+      this.wal.committedEnd,
+      this.lastCommitLsn,
+      this.commits,
+    );
+    this.snaps.add(s);
+    return s;
+  }
+
+  /**
+   * @internal For PagerSnapshot.get: page `pgno` as of `s`. Its image is the newest
+   * committed frame below s.bound, else the main file's. When that is also the page's
+   * newest image and the pool's current frame is clean, that frame serves; otherwise an
+   * older image in the version table, read in at a miss.
+   */
+  pinAt(s: PagerSnapshot, pgno: number): Frame {
+    this.checkOpen();
+    if (!(typeof pgno === "number" && pgno >>> 0 === pgno && pgno >= 2 && pgno <= s.pageCount)) {
       throw new PagekvError(
         "ERR_PAGE_RANGE",
-        `${this.path}: committed read of page ${String(pgno)}: valid pages are 2..${this.txnPageCount}`,
+        `${this.path}: snapshot read of page ${String(pgno)}: valid pages are 2..${s.pageCount}`,
         { path: this.path },
       );
     }
-    const snap = this.snapshots.find((f) => f.pins === 0);
-    if (snap === undefined) {
-      throw new PagekvError(
-        "ERR_POOL_EXHAUSTED",
-        `${this.path}: all ${SNAPSHOT_FRAMES} committed-read frames are pinned`,
-        { path: this.path },
-      );
+    const current = this.pool.lookup(pgno);
+    if (current !== null && s.bound === this.wal.committedEnd && !this.txn.active) {
+      // Nothing committed or changed since the snapshot (a commit moves the committed end;
+      // a reset rebased it to 0 with the end): its pages are the current ones.
+      this.hits++;
+      this.pool.pin(current, false);
+      return current;
     }
-    const logged = this.wal.lookupCommitted(pgno);
+    const logged = this.wal.lookupAt(pgno, s.bound);
+    const newest = logged === this.wal.lookupNewest;
+    if (newest && current !== null && !current.dirty) {
+      this.hits++;
+      this.pool.pin(current, false);
+      return current;
+    }
+    const version = logged + 1;
+    const older = this.pool.lookupVersion(pgno, version);
+    if (older !== null) {
+      this.hits++;
+      this.pool.pin(older, false);
+      return older;
+    }
+    const frame = this.obtainFrame(pgno);
     this.misses++;
-    if (logged >= 0) {
-      this.readLogged(logged, pgno, snap.page, snap.covered);
-      this.pagesRead++;
-    } else {
-      this.readHome(pgno, snap.page, snap.covered);
+    try {
+      this.io.read(logged, pgno, frame.page, frame.covered);
+    } catch (e) {
+      this.pool.release(frame);
+      throw e;
     }
-    snap.pgno = pgno;
-    snap.pins = 1;
-    snap.checked = 0;
-    return snap;
+    // The newest image of a page in use is its current one: the writer may use it too.
+    if (newest && current === null && !this.freePages.has(pgno)) this.pool.bind(frame, pgno);
+    else this.pool.bindVersion(frame, pgno, version);
+    this.pool.pin(frame, false);
+    if (this.opts.debug) this.afterCall();
+    return frame;
   }
 
-  /** An application slot as of the last commit (see getCommitted). */
-  getCommittedSlot(i: number): number {
-    if (this.closed || !this.lock.held) throw this.closedError();
-    const slot = this.checkSlot(i);
-    return this.txnActive ? this.txnSlots[slot] : this.slots[slot];
+  /** @internal For PagerSnapshot.unpin. */
+  unpinAt(frame: Frame): void {
+    this.unpin(frame, false);
   }
 
-  private unpinSnapshot(frame: PoolFrame, dirty: boolean): void {
-    if (dirty) {
-      throw new PagekvError(
-        "ERR_ARG",
-        `${this.path}: page ${frame.pgno} was pinned as of the last commit: it is read-only`,
-        { path: this.path, pgno: frame.pgno },
-      );
-    }
-    if (frame.pins === 0) {
-      throw new PagekvError(
-        "ERR_PIN",
-        `${this.path}: unpin of page ${frame.pgno}, which is not pinned`,
-        {
-          path: this.path,
-          pgno: frame.pgno,
-        },
-      );
-    }
-    frame.pins--;
+  private olderImage(frame: PoolFrame): PagekvError {
+    return new PagekvError(
+      "ERR_ARG",
+      `${this.path}: page ${frame.pgno} was pinned through a snapshot: it is read-only`,
+      { path: this.path, pgno: frame.pgno },
+    );
   }
 
   /** A new page, pinned for writing, zeroed and dirty. Reuses the freelist first. */
   allocate(): Frame {
     this.checkWritable();
     const reuse = this.freePages.count > 0;
-    if (!reuse && this.pageCountValue >= this.opts.pageCountMax) {
+    if (!reuse && this.meta.pageCount >= this.opts.pageCountMax) {
       throw new PagekvError(
         "ERR_FULL",
         `${this.path}: cannot allocate: the database has reached its limit of ` +
@@ -668,8 +650,8 @@ export class Pager implements PageSource {
     }
     // Secure the frame before consuming a page number, so a failure leaks nothing.
     const frame = this.obtainFrame(0);
-    if (!this.txnActive) this.beginImplicit();
-    const pgno = reuse ? this.freePages.pop() : ++this.pageCountValue;
+    if (!this.txn.active) this.beginImplicit();
+    const pgno = reuse ? this.freePages.pop() : ++this.meta.pageCount;
     frame.page.fill(0);
     this.pool.bind(frame, pgno);
     this.pool.pin(frame, true);
@@ -697,7 +679,7 @@ export class Pager implements PageSource {
         { path: this.path, pgno },
       );
     }
-    if (!this.txnActive) this.beginImplicit();
+    if (!this.txn.active) this.beginImplicit();
     if (frame !== null) this.discard(frame);
     this.freePages.add(pgno);
     this.freelistDirty = true;
@@ -706,14 +688,14 @@ export class Pager implements PageSource {
 
   /** Every page on the freelist, trunk pages included (a copy; for consistency checks). */
   freePageNumbers(): number[] {
-    if (this.closed || !this.lock.held) throw this.closedError();
+    this.checkOpen();
     return Array.from(this.freePages.entries());
   }
 
   /** One of the header's 8 u32 application slots, as of the last setSlot. */
   getSlot(i: number): number {
-    if (this.closed || !this.lock.held) throw this.closedError();
-    return this.slots[this.checkSlot(i)];
+    this.checkOpen();
+    return this.meta.slots[this.checkSlot(i)];
   }
 
   /** Set an application slot; part of the open (or implicit) transaction. */
@@ -725,22 +707,22 @@ export class Pager implements PageSource {
         path: this.path,
       });
     }
-    if (!this.txnActive) this.beginImplicit();
-    this.slots[slot] = v;
+    if (!this.txn.active) this.beginImplicit();
+    this.meta.slots[slot] = v;
     if (this.opts.debug) this.afterCall();
   }
 
   /** Start a write transaction; work done since the last commit without begin() joins it. */
   begin(): void {
     this.checkWritable();
-    if (this.txnExplicit) {
+    if (this.txn.explicit) {
       throw new PagekvError("ERR_TXN", `${this.path}: begin inside a transaction`, {
         path: this.path,
       });
     }
     // The snapshot rollback needs is taken at the first change (beginImplicit), which
     // until then equals the last commit: an empty transaction writes nothing.
-    this.txnExplicit = true;
+    this.txn.explicit = true;
   }
 
   /**
@@ -750,11 +732,11 @@ export class Pager implements PageSource {
    */
   commit(): bigint {
     this.checkWritable();
-    if (!this.txnExplicit) {
+    if (!this.txn.explicit) {
       throw new PagekvError("ERR_TXN", `${this.path}: commit without begin`, { path: this.path });
     }
     this.checkNoWriters("commit");
-    this.txnExplicit = false;
+    this.txn.explicit = false;
     const lsn = this.commitTxn();
     this.autoCheckpoint();
     if (this.opts.debug) this.afterCall();
@@ -763,8 +745,8 @@ export class Pager implements PageSource {
 
   /** Roll the transaction back: every page reads as before begin() (or the last commit). */
   rollback(): void {
-    if (this.closed || !this.lock.held) throw this.closedError();
-    if (!this.txnExplicit) {
+    this.checkOpen();
+    if (!this.txn.explicit) {
       throw new PagekvError("ERR_TXN", `${this.path}: rollback without begin`, { path: this.path });
     }
     this.checkNoWriters("rollback");
@@ -777,7 +759,7 @@ export class Pager implements PageSource {
         );
       }
     }
-    this.txnExplicit = false;
+    this.txn.explicit = false;
     this.rollbackTxn();
     if (this.opts.debug) this.afterCall();
   }
@@ -786,22 +768,24 @@ export class Pager implements PageSource {
    * Commit work done outside begin/commit, then backfill: copy every committed page from
    * the log home, sync, write page 1 with the checkpoint LSN (`lsn`, default the last
    * commit's), sync, and start a new log generation. ERR_TXN inside begin/commit, ERR_PIN
-   * while a frame is pinned for writing.
+   * while a frame is pinned for writing. Returns false, having copied home only what no
+   * open snapshot can see and recorded nothing, while a snapshot is behind the last commit
+   * (docs/design/snapshots.md): the checkpoint after it closes finishes the job.
    */
-  checkpoint(lsn?: bigint): void {
+  checkpoint(lsn?: bigint): boolean {
     this.checkWritable();
     if (
       lsn !== undefined &&
-      (typeof lsn !== "bigint" || lsn < this.checkpointLsnValue || lsn > U64_MAX)
+      (typeof lsn !== "bigint" || lsn < this.meta.checkpointLsn || lsn > U64_MAX)
     ) {
       throw new PagekvError(
         "ERR_ARG",
         `${this.path}: checkpoint LSN ${String(lsn)} must be a u64 bigint no lower than the ` +
-          `last one (${this.checkpointLsnValue})`,
+          `last one (${this.meta.checkpointLsn})`,
         { path: this.path },
       );
     }
-    if (this.txnExplicit) {
+    if (this.txn.explicit) {
       throw new PagekvError(
         "ERR_TXN",
         `${this.path}: checkpoint inside a transaction (commit or roll back first)`,
@@ -810,29 +794,34 @@ export class Pager implements PageSource {
     }
     this.checkNoWriters("checkpoint");
     this.commitTxn();
-    this.backfill(this.checkpointTarget(lsn), false);
+    const done = this.backfill(this.checkpointTarget(lsn), false);
     // Later commits get LSNs above any LSN a caller recorded.
-    if (this.nextLsn <= this.checkpointLsnValue) this.nextLsn = this.checkpointLsnValue + 1n;
+    if (this.nextLsn <= this.meta.checkpointLsn) this.nextLsn = this.meta.checkpointLsn + 1n;
     if (this.opts.debug) this.afterCall();
+    return done;
   }
 
   stats(): PagerStats {
-    if (this.closed || !this.lock.held) throw this.closedError();
+    this.checkOpen();
+    const oldest = this.snaps.oldest();
     return {
       hits: this.hits,
       misses: this.misses,
       evictions: this.evictions,
       writebacks: this.writebacks,
-      pagesRead: this.pagesRead,
+      pagesRead: this.io.pagesRead,
       pagesWritten: this.pagesWritten,
       framesPinned: this.pool.framesPinned,
       framesDirty: this.pool.framesDirty,
       cacheFrames: this.pool.cacheFrames,
-      pageCount: this.pageCountValue,
+      pageCount: this.meta.pageCount,
       freePages: this.freePages.count,
       commits: this.commits,
       checkpoints: this.checkpoints,
       walFrames: this.wal.frameCount,
+      snapshots: this.snaps.count,
+      snapshotCommitsBehind: oldest === null ? 0 : this.commits - oldest.commitSeq,
+      snapshotFramesHeld: oldest === null ? 0 : this.wal.committedEnd - oldest.bound,
     };
   }
 
@@ -843,19 +832,22 @@ export class Pager implements PageSource {
    * checkpoint. On any other failure the files are closed anyway and the error rethrown.
    */
   close(): void {
-    if (this.closed || !this.lock.held) throw this.closedError();
+    this.checkOpen();
+    if (this.state === OPEN && !this.readOnly) this.checkNoWriters("close");
+    // Every snapshot goes first, so that the checkpoint below completes.
+    this.snaps.closeAll();
     if (this.readOnly) {
       // Nothing to write.
-    } else if (this.fenced !== null) {
+    } else if (this.state === FENCED) {
       // No checkpoint: drop the open transaction and cut its frames from the log.
-      this.txnExplicit = false;
+      this.txn.explicit = false;
       this.rollbackTxn();
       this.wal.discardUncommitted();
     } else {
       this.checkNoWriters("close");
       try {
-        if (this.txnExplicit) {
-          this.txnExplicit = false;
+        if (this.txn.explicit) {
+          this.txn.explicit = false;
           this.rollbackTxn();
         }
         this.checkpoint();
@@ -874,30 +866,31 @@ export class Pager implements PageSource {
     this.pool.checkInvariants();
     for (const f of this.pool.frames) {
       if (f.pgno === 0) continue;
+      if (f.version !== CURRENT) {
+        // An older image a snapshot reads: of a page that existed, perhaps free now.
+        assert(f.pgno >= 2 && f.pgno <= this.meta.pageCount, `frame ${f.index}: page ${f.pgno}`);
+        continue;
+      }
       assert(
-        f.pgno >= 2 && f.pgno <= this.pageCountValue && !this.freePages.has(f.pgno),
+        f.pgno >= 2 && f.pgno <= this.meta.pageCount && !this.freePages.has(f.pgno),
         `frame ${f.index} holds page ${f.pgno}, which is out of range or free`,
       );
-      assert(!f.dirty || this.txnActive, `page ${f.pgno} is dirty outside a transaction`);
+      assert(!f.dirty || this.txn.active, `page ${f.pgno} is dirty outside a transaction`);
     }
-    assert(this.freePages.count < this.pageCountValue, "more free pages than pages");
+    assert(this.freePages.count < this.meta.pageCount, "more free pages than pages");
+    this.snaps.checkInvariants(this.wal.committedEnd, this.meta.pageCount);
   }
 
   // ---- transactions ----
 
   private beginImplicit(): void {
-    this.txnActive = true;
-    this.txnLsn = this.nextLsn++;
-    this.txnPageCount = this.pageCountValue;
-    this.txnSlots.set(this.slots);
-    this.txnApplicationId = this.applicationIdValue;
-    this.txnFreelistDirty = this.freelistDirty;
+    this.txn.start(this.nextLsn++, this.meta, this.freelistDirty);
     this.freePages.commit();
   }
 
   /** Log the open transaction (if any) as one commit; returns the last commit's LSN. */
   private commitTxn(): bigint {
-    if (!this.txnActive) return this.lastCommitLsn;
+    if (!this.txn.active) return this.lastCommitLsn;
     const pgnos: number[] = [];
     const pages: Uint8Array[] = [];
     const dirty = this.dirtyFrames;
@@ -918,16 +911,16 @@ export class Pager implements PageSource {
       // log's or the home image of page 1 is still exact, and the commit mark rides on the
       // last page logged: a one-page update logs one frame, not two.
       const head = this.commitHead;
-      this.encodeHeaderPage(head, this.checkpointLsnValue);
+      this.encodeHeaderPage(head, this.meta.checkpointLsn);
       withHeader =
         pgnos.length === 0 || this.wal.lookupCommitted(1) < 0 || !sameHeader(head, this.lastHead);
       if (withHeader) {
-        this.changeCounter = (this.changeCounter + 1) >>> 0;
-        this.encodeHeaderPage(head, this.checkpointLsnValue);
+        this.meta.changeCounter = (this.meta.changeCounter + 1) >>> 0;
+        this.encodeHeaderPage(head, this.meta.checkpointLsn);
         pgnos.push(1);
         pages.push(head);
       }
-      this.wal.append(pgnos, pages, this.txnLsn, this.pageCountValue);
+      this.wal.append(pgnos, pages, this.txn.lsn, this.meta.pageCount);
     } catch (e) {
       // The log rewound the failed append; nothing of this transaction is committed, and
       // the pager stays usable (see "A failed write" at the top).
@@ -950,18 +943,19 @@ export class Pager implements PageSource {
     dirty.length = 0;
     this.freePages.commit();
     this.freelistDirty = false;
-    this.txnActive = false;
-    this.lastCommitLsn = this.txnLsn;
+    this.txn.finish();
+    this.lastCommitLsn = this.txn.lsn;
     this.commits++;
-    return this.txnLsn;
+    return this.txn.lsn;
   }
 
   /** Forget the open transaction: its frames, its log frames, its header changes. */
   private rollbackTxn(): void {
-    if (!this.txnActive) return;
+    if (!this.txn.active) return;
     for (const f of this.pool.frames) {
       if (
         f.pgno !== 0 &&
+        f.version === CURRENT &&
         f.pins === 0 &&
         (f.dirty || this.wal.lookup(f.pgno) !== this.wal.lookupCommitted(f.pgno))
       ) {
@@ -969,12 +963,13 @@ export class Pager implements PageSource {
       }
     }
     this.wal.dropTxn();
-    this.pageCountValue = this.txnPageCount;
-    this.slots.set(this.txnSlots);
-    this.applicationIdValue = this.txnApplicationId;
+    const saved = this.txn.saved;
+    this.meta.pageCount = saved.pageCount;
+    this.meta.slots.set(saved.slots);
+    this.meta.applicationId = saved.applicationId;
     this.freePages.rollback();
-    this.freelistDirty = this.txnFreelistDirty;
-    this.txnActive = false;
+    this.freelistDirty = this.txn.savedFreelistDirty;
+    this.txn.finish();
   }
 
   /** Append the freelist's trunk pages (drawn from the free pages themselves). */
@@ -1003,7 +998,7 @@ export class Pager implements PageSource {
 
   private autoCheckpoint(): void {
     const limit = this.opts.walAutoCheckpointPages;
-    if (limit === 0 || this.wal.frameCount < limit || this.fenced !== null) return;
+    if (limit === 0 || this.wal.frameCount < limit || this.state === FENCED) return;
     try {
       this.backfill(this.checkpointTarget(undefined), false);
     } catch {
@@ -1017,11 +1012,20 @@ export class Pager implements PageSource {
    * when `cutLog`: at recovery). No transaction is open.
    * Order: (log synced) pages, page 1 -> one sync -> log reset, durable. A crash anywhere
    * before the reset is durable leaves the log intact, and open redoes all of it.
+   * With a snapshot behind the last commit, only the frames below its bound go home and the
+   * log stays (returns false): docs/design/snapshots.md, rules 1-3.
    */
-  private backfill(lsn: bigint, cutLog: boolean): void {
-    assert(!this.txnActive, "backfill with an open transaction");
+  private backfill(lsn: bigint, cutLog: boolean): boolean {
+    assert(!this.txn.active, "backfill with an open transaction");
+    // Judged before the LSN-only commit below: a snapshot at the committed end does not read
+    // page 1, the only page that commit logs, so it stays at the end for the reset.
+    const oldest = this.snaps.oldest();
+    if (oldest !== null && oldest.bound < this.wal.committedEnd) {
+      this.backfillBelow(oldest.bound);
+      return false;
+    }
     if (this.wal.committedPages === 0) {
-      if (lsn === this.checkpointLsnValue) return;
+      if (lsn === this.meta.checkpointLsn) return true;
       // Only the LSN changes: log page 1 first, so a torn write of it home is repairable.
       // (Any commit in the log logged page 1 already: see commitTxn.)
       assert(!cutLog, "recovery found no commit to redo");
@@ -1029,72 +1033,22 @@ export class Pager implements PageSource {
       this.commitTxn();
     }
     const syncing = this.opts.sync !== "off";
+    this.syncLogForCheckpoint();
+    this.copyHome(this.wal.committedEnd);
     try {
-      if (syncing && this.wal.unsynced) this.wal.sync();
-    } catch (e) {
-      throw this.fence(e, "syncing the log before a checkpoint");
-    }
-    // Pages go home in page order, adjacent pages in one write. A page still in the pool is
-    // clean (no transaction is open) and already sealed; others are read from the log,
-    // consecutive frames in one read, and verified before they are trusted.
-    const stage = this.backfillStaging();
-    const run: Uint8Array[] = [];
-    const reading: number[] = [];
-    let first = 0;
-    let slots = 0;
-    let readFrom = 0;
-    let readSlot = 0;
-    const flushRead = () => {
-      if (reading.length === 0) return;
-      this.readLoggedRun(readFrom, reading, stage, readSlot);
-      reading.length = 0;
-    };
-    const flushWrite = () => {
-      flushRead();
-      if (run.length > 0) this.writeHome(run, first);
-      this.pagesWritten += run.length;
-      run.length = 0;
-      slots = 0;
-    };
-    for (const pgno of this.wal.committedPageNumbers()) {
-      if (pgno === 1) continue;
-      if (run.length > 0 && (pgno !== first + run.length || run.length >= WRITE_RUN_PAGES_MAX)) {
-        flushWrite();
-      }
-      const resident = this.pool.lookup(pgno);
-      if (resident === null && slots === BACKFILL_STAGING_PAGES) flushWrite();
-      if (run.length === 0) first = pgno;
-      if (resident !== null) {
-        if (this.opts.debug) {
-          assert(pageDamage(resident.page, resident.covered, pgno, this.crc) === null, "unsealed");
-        }
-        run.push(resident.page);
-        continue;
-      }
-      const frame = this.wal.lookupCommitted(pgno);
-      if (reading.length === 0 || frame !== readFrom + reading.length) {
-        flushRead();
-        readFrom = frame;
-        readSlot = slots;
-      }
-      reading.push(pgno);
-      run.push(stage.pages[slots++]);
-    }
-    flushWrite();
-    try {
-      const want = this.pageCountValue * this.pageSize;
+      const want = this.meta.pageCount * this.pageSize;
       if (this.file.size() < want) this.file.truncate(want);
     } catch (e) {
-      throw this.ioError(e, `extending the file to ${this.pageCountValue} pages`, 0);
+      throw this.ioError(e, `extending the file to ${this.meta.pageCount} pages`, 0);
     }
     // One sync covers the pages and page 1: until the log reset below is durable, the log
     // still holds every one of them, so their order on the way to the disk does not matter.
-    const lsnBefore = this.checkpointLsnValue;
-    this.checkpointLsnValue = lsn;
+    const lsnBefore = this.meta.checkpointLsn;
+    this.meta.checkpointLsn = lsn;
     try {
       this.writeHeaderHome();
     } catch (e) {
-      this.checkpointLsnValue = lsnBefore; // the log's page 1 still holds the old one
+      this.meta.checkpointLsn = lsnBefore; // the log's page 1 still holds the old one
       throw e;
     }
     if (syncing) this.syncMain();
@@ -1106,7 +1060,86 @@ export class Pager implements PageSource {
       const what = "starting a new log generation";
       throw this.wal.headerRewritePending ? this.ioError(e, what, 0) : this.fence(e, what);
     }
+    // Every snapshot was at the committed end, which is now home, whole (rule 2).
+    this.snaps.rebase();
+    this.pool.dropVersions();
+    this.backfilled = 0;
     this.checkpoints++;
+    return true;
+  }
+
+  /** A checkpoint bounded by a snapshot: frames below `bound` go home; the log stays. */
+  private backfillBelow(bound: number): void {
+    if (bound <= this.backfilled) return;
+    this.syncLogForCheckpoint();
+    this.copyHome(bound);
+    if (this.opts.sync !== "off") this.syncMain();
+    this.backfilled = bound;
+  }
+
+  /** The log's frames are durable before any page they hold is written home. */
+  private syncLogForCheckpoint(): void {
+    try {
+      if (this.opts.sync !== "off" && this.wal.unsynced) this.wal.sync();
+    } catch (e) {
+      throw this.fence(e, "syncing the log before a checkpoint");
+    }
+  }
+
+  /**
+   * Write home every page's newest committed image below log frame `bound`, unless it is
+   * below `backfilled` (home already), page 1 excepted (the caller writes it).
+   * Pages go home in page order, adjacent pages in one write. A page whose image is its
+   * current pool frame (clean: no transaction is open) is written from there, sealed
+   * already; others are read from the log, consecutive frames in one read, and verified
+   * before they are trusted.
+   */
+  private copyHome(bound: number): void {
+    const stage = this.io.stage();
+    const run: Uint8Array[] = [];
+    const reading: number[] = [];
+    let first = 0;
+    let slots = 0;
+    let readFrom = 0;
+    let readSlot = 0;
+    const flushRead = () => {
+      if (reading.length === 0) return;
+      this.io.readLoggedRun(readFrom, reading, readSlot);
+      reading.length = 0;
+    };
+    const flushWrite = () => {
+      flushRead();
+      if (run.length > 0) this.io.writeHome(run, first);
+      this.pagesWritten += run.length;
+      run.length = 0;
+      slots = 0;
+    };
+    for (const pgno of this.wal.committedPageNumbers(bound)) {
+      if (pgno === 1) continue;
+      const frame = this.wal.lookupAt(pgno, bound);
+      if (frame < this.backfilled) continue;
+      const current = frame === this.wal.lookupNewest ? this.pool.lookup(pgno) : null;
+      if (run.length > 0 && (pgno !== first + run.length || run.length >= WRITE_RUN_PAGES_MAX)) {
+        flushWrite();
+      }
+      if (current === null && slots === BACKFILL_STAGING_PAGES) flushWrite();
+      if (run.length === 0) first = pgno;
+      if (current !== null) {
+        if (this.opts.debug) {
+          assert(pageDamage(current.page, current.covered, pgno, this.crc) === null, "unsealed");
+        }
+        run.push(current.page);
+        continue;
+      }
+      if (reading.length === 0 || frame !== readFrom + reading.length) {
+        flushRead();
+        readFrom = frame;
+        readSlot = slots;
+      }
+      reading.push(pgno);
+      run.push(stage.pages[slots++]);
+    }
+    flushWrite();
   }
 
   /**
@@ -1120,7 +1153,7 @@ export class Pager implements PageSource {
 
   /** The LSN a checkpoint records: `lsn`, else the last commit's; never lower than before. */
   private checkpointTarget(lsn: bigint | undefined): bigint {
-    return laterLsn(lsn ?? this.lastCommitLsn, this.checkpointLsnValue);
+    return laterLsn(lsn ?? this.lastCommitLsn, this.meta.checkpointLsn);
   }
 
   // ---- reads ----
@@ -1169,7 +1202,7 @@ export class Pager implements PageSource {
    * write fences the pager (the log's tail is then unknown); every frame stays dirty.
    */
   private spill(victim: PoolFrame): void {
-    if (this.fenced !== null) throw this.fencedError();
+    if (this.state === FENCED) throw this.fencedError();
     const batch = this.spilling;
     this.pool.collectSpill(victim, batch, SPILL_FRAMES_MAX, SPILL_WINDOW_FRAMES);
     const pgnos = this.spillPgnos;
@@ -1182,7 +1215,7 @@ export class Pager implements PageSource {
       pages.push(f.page);
     }
     try {
-      this.wal.append(pgnos, pages, this.txnLsn, 0);
+      this.wal.append(pgnos, pages, this.txn.lsn, 0);
     } catch (e) {
       // Rewound by the log; the frames stay dirty and the transaction intact.
       batch.length = 0;
@@ -1197,58 +1230,14 @@ export class Pager implements PageSource {
 
   /** Read the newest image of page `pgno` into `page` and verify it. */
   private readInto(pgno: number, page: Uint8Array, covered: Uint8Array): void {
-    const frame = this.wal.lookup(pgno);
-    if (frame >= 0) {
-      this.readLogged(frame, pgno, page, covered);
-      this.pagesRead++;
-      return;
-    }
-    this.readHome(pgno, page, covered);
-  }
-
-  /** Read page `pgno` from the database file into `page` and verify it. */
-  private readHome(pgno: number, page: Uint8Array, covered: Uint8Array): void {
-    let n: number;
-    try {
-      n = this.file.readAt(page, pageOffset(pgno, this.pageSize));
-    } catch (e) {
-      throw this.ioError(e, `reading page ${pgno}`, pgno);
-    }
-    if (n !== this.pageSize) {
-      throw this.corrupt(
-        pgno,
-        `lies past the end of the file (read ${n} of ${this.pageSize} bytes)`,
-      );
-    }
-    const damage = pageDamage(page, covered, pgno, this.crc);
-    if (damage !== null) throw this.corrupt(pgno, damage);
-    this.pagesRead++;
-  }
-
-  /** Read page `pgno`'s image from log frame `frame` into `page` and verify it. */
-  private readLogged(frame: number, pgno: number, page: Uint8Array, covered: Uint8Array): void {
-    let n: number;
-    try {
-      n = this.wal.readPage(frame, page);
-    } catch (e) {
-      throw this.ioError(e, `reading page ${pgno} from log frame ${frame}`, pgno);
-    }
-    const damage =
-      n !== this.pageSize ? `is cut short (${n} bytes)` : pageDamage(page, covered, pgno, this.crc);
-    if (damage !== null) {
-      throw new PagekvError(
-        "ERR_CORRUPT",
-        `${this.wal.path}: log frame ${frame} (page ${pgno}) ${damage}`,
-        { path: this.wal.path, pgno },
-      );
-    }
+    this.io.read(this.wal.lookup(pgno), pgno, page, covered);
   }
 
   private loadFreelist(head: number, freeCount: number): void {
     const pages = loadFreelist(
       {
         path: this.path,
-        pageCount: this.pageCountValue,
+        pageCount: this.meta.pageCount,
         usableSize: this.usableSize,
         readTrunk: (pgno) => {
           this.readInto(pgno, this.scratch, this.scratchCovered);
@@ -1264,28 +1253,20 @@ export class Pager implements PageSource {
 
   // ---- writes home (checkpoint only) ----
 
-  private writeHome(run: readonly Uint8Array[], first: number): void {
-    try {
-      this.file.writevAt(run, pageOffset(first, this.pageSize));
-    } catch (e) {
-      throw this.ioError(e, `writing pages ${first}..${first + run.length - 1} home`, first);
-    }
-  }
-
   /** Page 1 as the header stands now, sealed, into `page`. */
   private encodeHeaderPage(page: Uint8Array, checkpointLsn: bigint): void {
     page.fill(0);
     encodeHeader(
       {
         pageSize: this.pageSize,
-        changeCounter: this.changeCounter,
-        pageCount: this.pageCountValue,
+        changeCounter: this.meta.changeCounter,
+        pageCount: this.meta.pageCount,
         freeTrunk: this.freeTrunkHead(),
         freeCount: this.freePages.count,
         checkpointLsn,
-        slots: this.slots,
-        databaseId: this.databaseId,
-        applicationId: this.applicationIdValue,
+        slots: this.meta.slots,
+        databaseId: this.meta.databaseId,
+        applicationId: this.meta.applicationId,
         legacy: false,
       },
       page,
@@ -1300,8 +1281,8 @@ export class Pager implements PageSource {
   }
 
   private writeHeaderHome(): void {
-    this.encodeHeaderPage(this.scratch, this.checkpointLsnValue);
-    this.writeHome([this.scratch], 1);
+    this.encodeHeaderPage(this.scratch, this.meta.checkpointLsn);
+    this.io.writeHome([this.scratch], 1);
     this.lastHead.set(this.scratch.subarray(0, HEADER_BYTES));
     this.pagesWritten++;
   }
@@ -1314,64 +1295,7 @@ export class Pager implements PageSource {
     }
   }
 
-  /** Whole log frames for backfill, with views of their pages: allocated at first use. */
-  private backfillStaging(): Staging {
-    if (this.staging === null) {
-      const frameBytes = WAL_FRAME_HEADER_BYTES + this.pageSize;
-      const frames = new Uint8Array(BACKFILL_STAGING_PAGES * frameBytes);
-      const pages: Uint8Array[] = [];
-      const covered: Uint8Array[] = [];
-      for (let i = 0; i < BACKFILL_STAGING_PAGES; i++) {
-        const at = i * frameBytes + WAL_FRAME_HEADER_BYTES;
-        pages.push(frames.subarray(at, at + this.pageSize));
-        covered.push(checksummedView(pages[i]));
-      }
-      this.staging = { frames, frameBytes, pages, covered };
-    }
-    return this.staging;
-  }
-
-  /** Read log frames from..from+pgnos.length-1 into staging slots from `slot`, verified. */
-  private readLoggedRun(
-    from: number,
-    pgnos: readonly number[],
-    stage: Staging,
-    slot: number,
-  ): void {
-    const bytes = pgnos.length * stage.frameBytes;
-    const dst = stage.frames.subarray(slot * stage.frameBytes, slot * stage.frameBytes + bytes);
-    let n: number;
-    try {
-      n = this.wal.readFrames(from, dst);
-    } catch (e) {
-      throw this.ioError(e, `reading log frames ${from}..${from + pgnos.length - 1}`, 0);
-    }
-    for (let i = 0; i < pgnos.length; i++) {
-      const cut = n < (i + 1) * stage.frameBytes;
-      const damage = cut
-        ? "is cut short"
-        : pageDamage(stage.pages[slot + i], stage.covered[slot + i], pgnos[i], this.crc);
-      if (damage !== null) {
-        throw new PagekvError(
-          "ERR_CORRUPT",
-          `${this.wal.path}: log frame ${from + i} (page ${pgnos[i]}) ${damage}`,
-          { path: this.wal.path, pgno: pgnos[i] },
-        );
-      }
-    }
-    this.pagesRead += pgnos.length;
-  }
   // ---- state and checks ----
-
-  private adoptHeader(h: Header): void {
-    this.pageCountValue = h.pageCount;
-    this.changeCounter = h.changeCounter;
-    this.checkpointLsnValue = h.checkpointLsn;
-    this.slots.set(h.slots);
-    this.databaseId = h.databaseId;
-    this.applicationIdValue = h.applicationId;
-    this.legacyValue = h.legacy;
-  }
 
   /** Drop a frame's page from the pool (its bytes are not wanted). */
   private discard(frame: PoolFrame): void {
@@ -1380,7 +1304,9 @@ export class Pager implements PageSource {
   }
 
   private shutdown(): void {
-    this.closed = true;
+    this.snaps.closeAll();
+    assertTransition(this.state, CLOSED);
+    this.state = CLOSED;
     closeQuietly(this.wal);
     closeQuietly(this.file);
     this.lock.release();
@@ -1390,14 +1316,19 @@ export class Pager implements PageSource {
     if (this.opts.debug) this.checkInvariants();
   }
 
+  /** The state check at every entry: OPEN or FENCED, and the lock still held. */
+  private checkOpen(): void {
+    if (this.state === CLOSED || !this.lock.held) throw this.closedError();
+  }
+
   private checkWritable(): void {
-    if (this.closed || !this.lock.held) throw this.closedError();
+    this.checkOpen();
     if (this.readOnly) {
       throw new PagekvError("ERR_READ_ONLY", `${this.path}: the database is open read-only`, {
         path: this.path,
       });
     }
-    if (this.fenced !== null) throw this.fencedError();
+    if (this.state === FENCED) throw this.fencedError();
   }
 
   private checkNoWriters(op: string): void {
@@ -1414,8 +1345,10 @@ export class Pager implements PageSource {
   /** Record a failed log write or sync: from now on every write call is refused. */
   private fence(e: unknown, what: string): unknown {
     const err = this.ioError(e, what, 0);
-    if (err instanceof PagekvError && err.code === "ERR_IO" && this.fenced === null) {
-      this.fenced = err;
+    if (err instanceof PagekvError && err.code === "ERR_IO" && this.state === OPEN) {
+      assertTransition(this.state, FENCED);
+      this.state = FENCED;
+      this.fencedBy = err;
     }
     return err;
   }
@@ -1423,9 +1356,9 @@ export class Pager implements PageSource {
   private fencedError(): PagekvError {
     return new PagekvError(
       "ERR_FENCED",
-      `${this.path}: an earlier write or sync failed (${this.fenced?.message}); close and ` +
+      `${this.path}: an earlier write or sync failed (${this.fencedBy?.message}); close and ` +
         "reopen to recover to the last durable commit",
-      { path: this.path, cause: this.fenced },
+      { path: this.path, cause: this.fencedBy },
     );
   }
 
@@ -1434,7 +1367,7 @@ export class Pager implements PageSource {
       typeof pgno === "number" &&
       pgno >>> 0 === pgno &&
       pgno >= 2 &&
-      pgno <= this.pageCountValue
+      pgno <= this.meta.pageCount
     ) {
       if (op === "get" && this.freePages.has(pgno)) {
         throw new PagekvError(
@@ -1449,14 +1382,14 @@ export class Pager implements PageSource {
       return;
     }
     const why =
-      pgno === 1 ? "page 1 belongs to the pager" : `valid pages are 2..${this.pageCountValue}`;
+      pgno === 1 ? "page 1 belongs to the pager" : `valid pages are 2..${this.meta.pageCount}`;
     throw new PagekvError("ERR_PAGE_RANGE", `${this.path}: ${op} of page ${String(pgno)}: ${why}`, {
       path: this.path,
     });
   }
 
   private checkSlot(i: number): number {
-    if (!Number.isInteger(i) || i < 0 || i >= this.slots.length) {
+    if (!Number.isInteger(i) || i < 0 || i >= this.meta.slots.length) {
       throw new PagekvError("ERR_ARG", `${this.path}: slot ${String(i)} is not in 0..7`, {
         path: this.path,
       });
@@ -1472,27 +1405,16 @@ export class Pager implements PageSource {
     );
   }
 
-  private corrupt(pgno: number, what: string): PagekvError {
-    return new PagekvError("ERR_CORRUPT", `${this.path}: page ${pgno} ${what}`, {
-      path: this.path,
-      pgno,
-    });
-  }
-
   /** Add what the pager was doing to an ERR_IO from the VFS; other errors pass through. */
   private ioError(e: unknown, what: string, pgno: number): unknown {
-    if (!(e instanceof PagekvError) || e.code !== "ERR_IO") return e;
-    return new PagekvError("ERR_IO", `${this.path}: ${what}: ${e.message}`, {
-      cause: e.cause,
-      path: this.path,
-      pgno: pgno === 0 ? undefined : pgno,
-    });
+    return ioError(this.path, e, what, pgno);
   }
 
   private closedError(): PagekvError {
-    const why = this.closed
-      ? "the pager is closed"
-      : "the process holding it died (its lock is gone)";
+    const why =
+      this.state === CLOSED
+        ? "the pager is closed"
+        : "the process holding it died (its lock is gone)";
     return new PagekvError("ERR_CLOSED", `${this.path}: ${why}`, { path: this.path });
   }
 }

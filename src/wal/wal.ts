@@ -1,7 +1,7 @@
 // The write-ahead log: an append-only file of page images (`<db>-wal`) and its in-memory
-// index. It owns the log file, the recovery scan and the page -> newest-frame maps; the
-// pager decides what to append, when to sync and when to checkpoint. It never writes the
-// main file.
+// index. It owns the log file, its WalIndex (wal-index.ts) and which of the index's frames
+// are committed; the recovery scan is scan.ts. The pager decides what to append, when to
+// sync and when to checkpoint. It never writes the main file.
 //
 // Invariants:
 //   (Failed writes, rewinds and damaged headers: docs/design/log-failures.md.)
@@ -15,20 +15,25 @@
 //     leftover can never join a later commit, nor be applied after frames that replaced it;
 //   - a transaction's last frame carries the commit mark, and a commit covers exactly the
 //     frames of its LSN;
-//   - `committed` maps a page to its newest committed frame; `txn` to its newest frame of
-//     the open transaction. A lookup prefers `txn`, so the writer reads its own writes;
+//   - the index links exactly the frames of the commits of this generation and those the
+//     open transaction appended: frames below `committedEnd` that are linked are committed,
+//     linked frames at or past it are the open transaction's. A rollback (dropTxn,
+//     discardUncommitted) unlinks everything from `committedEnd` on; a commit only moves
+//     `committedEnd` to the end of the log. So the newest committed image of a page is the
+//     index's newest linked frame below `committedEnd`, the writer's own newest is the newest
+//     linked frame, and a snapshot's is the newest below the committed end it was taken at
+//     (docs/design/snapshots.md);
+//   - a frame enters the index only once the whole append that wrote it succeeded;
 //   - a frame records how many frames of its generation were synced before it was
 //     written, so recovery can tell a torn tail (never synced) from damage to synced data.
 
-import { PagekvError } from "../errors.js";
-import { pageDamage, readTrailerCrc } from "../format/page.js";
+import { assert, assertFailed, PagekvError } from "../errors.js";
+import { readTrailerCrc } from "../format/page.js";
 import {
-  decodeFrameHeader,
   decodeWalHeader,
   encodeFrameHeader,
   encodeWalHeader,
   type FrameFields,
-  frameGeneration,
   WAL_FRAME_HEADER_BYTES,
   WAL_HEADER_BYTES,
   type WalHeader,
@@ -36,6 +41,17 @@ import {
   walFrameOffset,
 } from "../format/wal-format.js";
 import type { Crc32, VFile, VFS } from "../vfs/vfs.js";
+import {
+  emptyRecovery,
+  emptyScanState,
+  type RecoverMode,
+  saltFromFrames,
+  scanLog,
+  type WalRecovery,
+} from "./scan.js";
+import { WAL_INDEX_FRAMES_MAX, WalIndex } from "./wal-index.js";
+
+export type { RecoverMode, WalRecovery } from "./scan.js";
 
 /** Frames appended in one writev (two buffers a frame, within Linux's IOV_MAX of 1024). */
 export const WAL_APPEND_FRAMES_MAX = 512;
@@ -46,26 +62,11 @@ export const WAL_APPEND_FRAMES_MAX = 512;
  * overwriting). Zeros never pass a frame's checks: recovery reads them as the end of the log.
  */
 const WAL_GROW_FRAMES = 64;
-/** Frames read per call during the recovery scan. */
-const SCAN_FRAMES_PER_READ = 128;
-/** Most frames one log generation may hold: frame positions are u32. */
-export const WAL_FRAMES_MAX = 0xffff_ffff;
-
-export type RecoverMode = "strict" | "truncate";
-
-/** What the recovery scan found in an existing log. */
-export interface WalRecovery {
-  /** Commits found intact and kept. */
-  commits: number;
-  /** Commits found after damage to synced frames and dropped (recover: "truncate"). */
-  droppedTransactions: number;
-  /** LSN of the last kept commit, 0n when none. */
-  lastCommitLsn: bigint;
-  /** Highest LSN on any valid frame, committed or not. */
-  maxLsn: bigint;
-  /** Page count recorded by the last kept commit, 0 when none. */
-  pageCount: number;
-}
+/**
+ * Most frames one log generation may hold: what the index can address (frame positions on
+ * disk are u32; 2^30 frames are at least 552 GiB of log at the smallest page size).
+ */
+export const WAL_FRAMES_MAX = WAL_INDEX_FRAMES_MAX;
 
 export class Wal {
   readonly path: string;
@@ -73,14 +74,14 @@ export class Wal {
   private readonly crc: Crc32;
   private readonly pageSize: number;
   private salt: WalHeader;
-  /** Newest committed frame of each page in this generation. */
-  private readonly committed = new Map<number, number>();
-  /** Newest frame of each page written by the open transaction. */
-  private readonly txn = new Map<number, number>();
+  /** This generation's committed frames and the open transaction's (see the invariants). */
+  private readonly index = new WalIndex();
+  /** Pages whose only linked frames are the open transaction's (for committedPages). */
+  private txnNewPages = 0;
   private frames = 0;
   private framesSynced = 0;
   /** Frames up to the last commit mark: everything after belongs to no commit. */
-  private committedEnd = 0;
+  private committedEndValue = 0;
   /** A write of a new generation's header failed: the header on disk is unknown. */
   private headerUnsure = false;
   /** Known size of the log file, or -1 until the first append reads it. */
@@ -160,7 +161,12 @@ export class Wal {
         // nothing of it can be trusted, so it opens as an empty log (reset by the pager).
         return { wal, found: { ...emptyRecovery(), droppedTransactions: dropped } };
       }
-      return { wal, found: wal.scan(mode) };
+      const state = emptyScanState();
+      scanLog({ file, path, salt, crc }, wal.index, mode, state);
+      wal.frames = state.frames;
+      wal.framesSynced = state.frames;
+      wal.committedEndValue = state.committedEnd;
+      return { wal, found: state.found };
     } catch (e) {
       closeQuietly(file);
       throw e;
@@ -197,9 +203,14 @@ export class Wal {
     return this.frames;
   }
 
+  /** Frames up to the last commit mark: a snapshot taken now has this bound. */
+  get committedEnd(): number {
+    return this.committedEndValue;
+  }
+
   /** Pages with a committed image in the log. */
   get committedPages(): number {
-    return this.committed.size;
+    return this.index.pageCount - this.txnNewPages;
   }
 
   /** True when frames were appended since the last sync. */
@@ -209,26 +220,43 @@ export class Wal {
 
   /** Frame holding the newest image of `pgno` the writer may see, or -1. Allocates nothing. */
   lookup(pgno: number): number {
-    if (this.txn.size > 0) {
-      const t = this.txn.get(pgno);
-      if (t !== undefined) return t;
-    }
-    const c = this.committed.get(pgno);
-    return c === undefined ? -1 : c;
+    return this.index.newestOf(pgno);
   }
 
-  /** Newest committed frame of `pgno`, or -1 (the open transaction's frames ignored). */
+  /**
+   * Newest committed frame of `pgno`, or -1 (the open transaction's frames ignored).
+   * Allocates nothing; `lookupNewest` then tells the writer's newest frame of the page.
+   */
   lookupCommitted(pgno: number): number {
-    const c = this.committed.get(pgno);
-    return c === undefined ? -1 : c;
+    return this.index.lookup(pgno, this.committedEndValue);
   }
 
-  /** Pages with a committed image, ascending: what a checkpoint backfills. */
-  committedPageNumbers(): Uint32Array {
-    const pages = new Uint32Array(this.committed.size);
-    let i = 0;
-    for (const pgno of this.committed.keys()) pages[i++] = pgno;
-    return pages.sort(); // numeric for typed arrays
+  /**
+   * Newest committed frame of `pgno` below `bound` (a snapshot's: a committed end of this
+   * generation, so 0 <= bound <= committedEnd), or -1. Allocates nothing; `lookupNewest`
+   * then tells whether another, newer frame of the page exists.
+   */
+  lookupAt(pgno: number, bound: number): number {
+    if (!(bound >= 0 && bound <= this.committedEndValue)) {
+      assertFailed(
+        `${this.path}: lookup bound ${bound} past the committed end ${this.committedEndValue}`,
+      );
+    }
+    return this.index.lookup(pgno, bound);
+  }
+
+  /**
+   * The newest frame of the page of the last lookupAt or lookupCommitted, the open
+   * transaction's included, or -1: that lookup found the page's newest image when the two
+   * are equal.
+   */
+  get lookupNewest(): number {
+    return this.index.newest;
+  }
+
+  /** Pages with a committed image below frame `bound`, ascending: what a checkpoint copies home. */
+  committedPageNumbers(bound = this.committedEndValue): Uint32Array {
+    return this.index.pages(bound);
   }
 
   /** Read the page image of frame `index` into `page` (pageSize bytes). Unverified. */
@@ -253,6 +281,7 @@ export class Wal {
     commitPageCount: number,
   ): void {
     const n = pgnos.length;
+    assert(n === pages.length, "log append: as many pages as page numbers");
     if (this.frames + n > WAL_FRAMES_MAX) {
       throw new PagekvError("ERR_FULL", `${this.path}: the log cannot hold ${n} more frames`, {
         path: this.path,
@@ -291,8 +320,11 @@ export class Wal {
       this.fileBytes = -1;
       throw e;
     }
-    // Only a whole append enters the index.
-    for (let i = 0; i < n; i++) this.txn.set(pgnos[i], first + i);
+    // Only a whole append enters the index. Every frame appended lies at or past the
+    // committed end: a page new to the index is new to the open transaction.
+    const pagesBefore = this.index.pageCount;
+    for (let i = 0; i < n; i++) this.index.add(first + i, pgnos[i]);
+    this.txnNewPages += this.index.pageCount - pagesBefore;
     this.frames = first + n;
     this.growPast(walFrameOffset(this.frames, this.pageSize));
   }
@@ -323,11 +355,13 @@ export class Wal {
     this.framesSynced = this.frames;
   }
 
-  /** The open transaction committed: its frames become the pages' committed images. */
+  /**
+   * The open transaction committed: its frames become the pages' committed images. O(1):
+   * its frames are linked already, and now lie below the committed end.
+   */
   commitTxn(): void {
-    for (const [pgno, frame] of this.txn) this.committed.set(pgno, frame);
-    this.txn.clear();
-    this.committedEnd = this.frames;
+    this.committedEndValue = this.frames;
+    this.txnNewPages = 0;
   }
 
   /**
@@ -336,20 +370,21 @@ export class Wal {
    * of the same, still running, system. Errors are ignored: the caller is fencing already.
    */
   discardUncommitted(): void {
-    this.txn.clear();
-    this.frames = this.committedEnd;
+    this.dropTxn();
+    this.frames = this.committedEndValue;
     if (this.framesSynced > this.frames) this.framesSynced = this.frames;
     try {
       this.fileBytes = -1;
-      this.file.truncate(walFrameOffset(this.committedEnd, this.pageSize));
+      this.file.truncate(walFrameOffset(this.committedEndValue, this.pageSize));
     } catch {
       // The device is failing; recovery's checks still hold without this.
     }
   }
 
-  /** The open transaction rolled back: forget its frames (they stay in the file, inert). */
+  /** The open transaction rolled back: unlink its frames (they stay in the file, inert). */
   dropTxn(): void {
-    this.txn.clear();
+    this.index.removeFrom(this.committedEndValue);
+    this.txnNewPages = 0;
   }
 
   /**
@@ -376,11 +411,11 @@ export class Wal {
     this.headerUnsure = false;
     this.file.sync("data");
     this.salt = salt;
-    this.committed.clear();
-    this.txn.clear();
+    this.index.clear();
+    this.txnNewPages = 0;
     this.frames = 0;
     this.framesSynced = 0;
-    this.committedEnd = 0;
+    this.committedEndValue = 0;
     // Only now: cut before the new header were durable, a crash could leave the old header
     // over a prefix of its frames, and replaying a prefix would undo later commits.
     if (keepFrames === undefined) return;
@@ -403,170 +438,6 @@ export class Wal {
     encodeWalHeader(salt, head, this.crc);
     this.file.writeAt(head, 0);
   }
-
-  /** The recovery scan; see `recover`. */
-  private scan(mode: RecoverMode): WalRecovery {
-    const pageSize = this.pageSize;
-    const frameBytes = walFrameBytes(pageSize);
-    const size = this.file.size();
-    const total = size > WAL_HEADER_BYTES ? Math.floor((size - WAL_HEADER_BYTES) / frameBytes) : 0;
-    const chunk = new Uint8Array(SCAN_FRAMES_PER_READ * frameBytes);
-    // Views of each frame slot of the chunk, made once: the scan allocates nothing per frame.
-    const slots: { header: Uint8Array; page: Uint8Array; covered: Uint8Array }[] = [];
-    for (let i = 0; i < SCAN_FRAMES_PER_READ; i++) {
-      const at = i * frameBytes;
-      const page = chunk.subarray(at + WAL_FRAME_HEADER_BYTES, at + frameBytes);
-      slots.push({
-        header: chunk.subarray(at, at + WAL_FRAME_HEADER_BYTES),
-        page,
-        covered: page.subarray(0, pageSize - 4),
-      });
-    }
-    const f = this.fields;
-    const pending = new Map<number, number>();
-    const found = emptyRecovery();
-    let lsn = -1n;
-    let breakAt = -1;
-    let chunkStart = -1;
-    let chunkFrames = 0;
-    const frameAt = (i: number): (typeof slots)[number] | null => {
-      if (i < chunkStart || i >= chunkStart + chunkFrames) {
-        chunkStart = i;
-        const want = Math.min(SCAN_FRAMES_PER_READ, total - i);
-        const got = this.file.readAt(
-          chunk.subarray(0, want * frameBytes),
-          walFrameOffset(i, pageSize),
-        );
-        chunkFrames = Math.floor(got / frameBytes);
-        if (chunkFrames === 0) return null;
-      }
-      return slots[i - chunkStart];
-    };
-    const valid = (i: number, fr: { header: Uint8Array; page: Uint8Array }): boolean =>
-      decodeFrameHeader(fr.header, readTrailerCrc(fr.page), this.salt, i, this.crc, f);
-
-    for (let i = 0; i < total; i++) {
-      const fr = frameAt(i);
-      if (
-        fr === null ||
-        !valid(i, fr) ||
-        f.pgno === 0 ||
-        pageDamage(fr.page, fr.covered, f.pgno, this.crc) !== null
-      ) {
-        breakAt = i;
-        break;
-      }
-      if (f.lsn < lsn) {
-        breakAt = i; // a leftover of a rewound append: the log ended before it
-        break;
-      }
-      if (f.lsn !== lsn) {
-        pending.clear(); // an earlier transaction that never committed (rolled back)
-        lsn = f.lsn;
-      }
-      pending.set(f.pgno, i);
-      if (f.lsn > found.maxLsn) found.maxLsn = f.lsn;
-      if (f.commit !== 0) {
-        for (const [pgno, frame] of pending) this.committed.set(pgno, frame);
-        pending.clear();
-        found.commits++;
-        found.lastCommitLsn = f.lsn;
-        found.pageCount = f.commit;
-        this.committedEnd = i + 1;
-      }
-    }
-    this.frames = breakAt < 0 ? total : breakAt;
-
-    if (breakAt >= 0) {
-      // Was the broken frame ever synced? Any later frame of this generation that counted
-      // it among the synced ones says so; without such evidence it is a torn tail.
-      let durableDamage = false;
-      for (let j = breakAt + 1; j < total; j++) {
-        const fr = frameAt(j);
-        if (fr === null) break;
-        if (!valid(j, fr)) continue;
-        if (f.synced > breakAt) durableDamage = true;
-        if (f.commit !== 0) found.droppedTransactions++;
-      }
-      if (!durableDamage) {
-        found.droppedTransactions = 0;
-      } else if (mode === "strict") {
-        throw new PagekvError(
-          "ERR_CORRUPT",
-          `${this.path}: log frame ${breakAt} is damaged but had been synced: committed data ` +
-            `is lost (open with recover: "truncate" to keep the ${found.commits} commits before it)`,
-          { path: this.path },
-        );
-      }
-    }
-    this.framesSynced = this.frames;
-    return found;
-  }
-}
-
-function emptyRecovery(): WalRecovery {
-  return { commits: 0, droppedTransactions: 0, lastCommitLsn: 0n, maxLsn: 0n, pageCount: 0 };
-}
-
-/**
- * The salts of a log whose header is damaged, read from its frames. When frame 0 verifies
- * as this database's (under the generation it names), that generation is the log's to
- * replay: frame 0 is the first frame a generation writes, after its header is durable, so
- * it names either the header's generation or, when that one wrote no frame yet, the one
- * before it, whose every page a checkpoint already copied home (replaying it writes the
- * same images again; the home header's checkpoint LSN is kept). Otherwise, if any
- * frame of this database says frames had been synced, committed data is damaged: strict
- * is ERR_CORRUPT naming the header; "truncate" gives up the log (returning how many commit
- * marks it gives up, at least 1). With no such frame the log holds nothing durable: null.
- */
-function saltFromFrames(
-  file: VFile,
-  path: string,
-  expect: { pageSize: number; databaseId: number },
-  crc: Crc32,
-  mode: RecoverMode,
-): { salt: WalHeader | null; dropped: number } {
-  const frameBytes = walFrameBytes(expect.pageSize);
-  const total = Math.floor(Math.max(0, file.size() - WAL_HEADER_BYTES) / frameBytes);
-  const frame = new Uint8Array(frameBytes);
-  const header = frame.subarray(0, WAL_FRAME_HEADER_BYTES);
-  const page = frame.subarray(WAL_FRAME_HEADER_BYTES);
-  const covered = page.subarray(0, expect.pageSize - 4);
-  const fields: FrameFields = { pgno: 0, commit: 0, lsn: 0n, index: 0, synced: 0 };
-  const verifies = (i: number): WalHeader | null => {
-    if (file.readAt(frame, walFrameOffset(i, expect.pageSize)) < frameBytes) return null;
-    const salt = { ...expect, generation: frameGeneration(header) };
-    const ok =
-      decodeFrameHeader(header, readTrailerCrc(page), salt, i, crc, fields) &&
-      fields.pgno !== 0 &&
-      pageDamage(page, covered, fields.pgno, crc) === null;
-    return ok ? salt : null;
-  };
-  if (total === 0) return { salt: null, dropped: 0 };
-  const first = verifies(0);
-  if (first !== null) return { salt: first, dropped: 0 };
-  let synced = 0;
-  let commits = 0;
-  let witness = -1;
-  for (let i = 1; i < total; i++) {
-    if (verifies(i) === null) continue;
-    if (fields.synced > synced) {
-      synced = fields.synced;
-      witness = i;
-    }
-    if (fields.commit !== 0) commits++;
-  }
-  if (witness < 0) return { salt: null, dropped: 0 };
-  if (mode === "strict") {
-    throw new PagekvError(
-      "ERR_CORRUPT",
-      `${path}: the log header is damaged and so is its first frame, while frame ${witness} ` +
-        `of this database says ${synced} frames had been synced: committed data is lost ` +
-        `(open with recover: "truncate" to open without the log)`,
-      { path },
-    );
-  }
-  return { salt: { ...expect, generation: 0 }, dropped: Math.max(1, commits) };
 }
 
 function closeQuietly(file: VFile): void {

@@ -71,3 +71,20 @@ test("a B-tree descent (db.has) allocates nothing", () => {
   assert.ok(misses < NOTHING, `has() of a missing key allocated ${misses} bytes per call`);
   db.close();
 });
+
+test("a descent through a source other than the pager (db.has inside a transaction) allocates nothing", () => {
+  const db = open("/a.pkv", { vfs: new MemFS(), sync: "off" });
+  const keys = Array.from({ length: 20_000 }, (_, i) => keyOf(i));
+  db.batch(keys.map((key) => ({ type: "put" as const, key, value: key })));
+  db.transaction(() => {
+    // Reads through the Database inside a transaction go through its committed view.
+    const perCall = bytesPerCall((i) => {
+      if (!db.has(keys[i % keys.length])) assert.fail("a stored key is missing");
+    });
+    assert.ok(
+      perCall < NOTHING,
+      `has() through the committed view allocated ${perCall} bytes per call`,
+    );
+  });
+  db.close();
+});

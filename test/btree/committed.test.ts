@@ -1,11 +1,12 @@
-// A committed view of the tree reads the state of the last commit while a transaction is
-// open and changing the same pages, through a pool small enough that the transaction's
-// pages spill to the log: what a reader outside the transaction must see.
+// The tree read through a pager snapshot (what the Database reads through inside a
+// transaction function, and what its snapshots are) sees the state of the commit it was
+// taken at while a transaction is open and changing the same pages, through a pool small
+// enough that the transaction's pages spill to the log, and after that transaction commits.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BTree } from "../../src/btree/btree.js";
-import { Pager } from "../../src/pager/pager.js";
+import { Pager, type PagerSnapshot } from "../../src/pager/pager.js";
 import { MemFS } from "../../src/vfs/memfs.js";
 import { Prng } from "../../src/vfs/prng.js";
 import { throwsCode } from "../pager/pages.js";
@@ -13,15 +14,16 @@ import { throwsCode } from "../pager/pages.js";
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
-function scan(t: BTree): string[] {
-  return [...t.entries()].map(([k, v]) => `${dec(k)}=${v.length}:${dec(v.subarray(0, 8))}`);
+/** The tree's entries, live or (with `view`) in a snapshot. */
+function scan(t: BTree, view?: PagerSnapshot): string[] {
+  const opts = view === undefined ? {} : { source: view };
+  return [...t.entries(opts)].map(([k, v]) => `${dec(k)}=${v.length}:${dec(v.subarray(0, 8))}`);
 }
 
 function setup() {
   const fs = new MemFS();
   const pager = Pager.create(fs, "/c.pkv", { pageSize: 512, cacheFrames: 8, debug: true });
   const tree = new BTree(pager);
-  const committed = new BTree(pager, 0, "committed");
   const rng = new Prng(7);
   pager.begin();
   for (let i = 0; i < 400; i++) {
@@ -29,13 +31,14 @@ function setup() {
     tree.put(enc(`k${rng.int(1000)}`), enc(`v${i}${big}`));
   }
   pager.commit();
+  const committed = pager.snapshot();
   return { pager, tree, committed, rng };
 }
 
-test("inside a transaction the committed view sees the last commit, spilled pages included", () => {
+test("inside a transaction a snapshot sees the last commit, spilled pages included, and still does after it commits", () => {
   const { pager, tree, committed, rng } = setup();
   const before = scan(tree);
-  assert.deepEqual(scan(committed), before);
+  assert.deepEqual(scan(tree, committed), before);
   pager.begin();
   for (let i = 0; i < 300; i++) {
     const key = enc(`k${rng.int(1000)}`);
@@ -45,14 +48,16 @@ test("inside a transaction the committed view sees the last commit, spilled page
   assert.ok(pager.stats().writebacks > 0, "the transaction spilled pages to the log");
   const during = scan(tree);
   assert.notDeepEqual(during, before);
-  assert.deepEqual(scan(committed), before);
-  assert.deepEqual(scan(new BTree(pager, 0, "committed")), before);
+  assert.deepEqual(scan(tree, committed), before);
+  assert.deepEqual(scan(new BTree(pager), committed), before);
   for (const line of before.slice(0, 50)) {
     const key = line.slice(0, line.indexOf("="));
-    assert.ok(committed.get(enc(key)) !== undefined, key);
+    assert.ok(tree.get(enc(key), committed) !== undefined, key);
+    assert.ok(tree.has(enc(key), committed), key);
   }
   pager.commit();
-  assert.deepEqual(scan(committed), during);
+  assert.deepEqual(scan(tree, committed), before);
+  assert.deepEqual(scan(tree, pager.snapshot()), during);
   assert.deepEqual(tree.check(), []);
 });
 
@@ -64,31 +69,34 @@ test("after a rollback both views agree on the last commit", () => {
   pager.rollback();
   tree.invalidate();
   assert.deepEqual(scan(tree), before);
-  assert.deepEqual(scan(committed), before);
+  assert.deepEqual(scan(tree, committed), before);
 });
 
-test("changes made without begin stay out of the committed view until checkpoint", () => {
+test("changes made without begin stay out of a snapshot, also one taken before checkpoint commits them", () => {
   const { pager, tree, committed } = setup();
-  const before = scan(committed);
+  const before = scan(tree, committed);
   tree.put(enc("implicit"), enc("1"));
-  assert.equal(committed.get(enc("implicit")), undefined);
-  assert.deepEqual(scan(committed), before);
-  pager.checkpoint();
-  assert.equal(dec(committed.get(enc("implicit")) ?? new Uint8Array()), "1");
+  const during = pager.snapshot(); // the implicit transaction is open: the last commit
+  assert.equal(tree.get(enc("implicit"), committed), undefined);
+  assert.equal(tree.get(enc("implicit"), during), undefined);
+  assert.deepEqual(scan(tree, committed), before);
+  assert.equal(pager.checkpoint(), false, "the snapshots are behind the checkpoint's commit");
+  assert.equal(tree.get(enc("implicit"), during), undefined);
+  assert.equal(dec(tree.get(enc("implicit"), pager.snapshot()) ?? new Uint8Array()), "1");
 });
 
-test("a committed view cannot be written, and its pages cannot be unpinned dirty", () => {
+// The tree writes only through its pager (put and delete take no source), so there is no
+// snapshot to write through; the pager refuses a dirty unpin of a snapshot's older image.
+test("a snapshot's older image of a page cannot be unpinned dirty", () => {
   const { pager, committed } = setup();
-  throwsCode(() => committed.put(enc("a"), enc("b")), "ERR_ARG");
-  throwsCode(() => committed.delete(enc("a")), "ERR_ARG");
   pager.begin();
-  const root = pager.getCommittedSlot(0);
+  const root = committed.getSlot(0);
   const w = pager.get(root, "write");
-  pager.unpin(w, true); // the transaction changed the root: its committed image is a copy
-  const f = pager.getCommitted(root);
+  pager.unpin(w, true); // the transaction changed the root: the snapshot's image is a copy
+  const f = committed.get(root);
   assert.notEqual(f, w);
   throwsCode(() => pager.unpin(f, true), "ERR_ARG");
-  pager.unpin(f);
-  throwsCode(() => pager.unpin(f), "ERR_PIN");
+  committed.unpin(f);
+  throwsCode(() => committed.unpin(f), "ERR_PIN");
   pager.commit();
 });

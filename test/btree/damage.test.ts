@@ -430,7 +430,7 @@ function instrument(db: Database): { pager: Pager; reset: () => void } {
   const pager = (db as unknown as { pager: Pager }).pager;
   let reads = 0;
   const get = pager.get.bind(pager);
-  const getCommitted = pager.getCommitted.bind(pager);
+  const pinAt = pager.pinAt.bind(pager);
   const bump = () => {
     if (++reads > READS_PER_OP_MAX)
       throw new Error(`${LOOP}: more than ${READS_PER_OP_MAX} page reads`);
@@ -439,9 +439,9 @@ function instrument(db: Database): { pager: Pager; reset: () => void } {
     bump();
     return get(pgno, intent);
   };
-  pager.getCommitted = (pgno) => {
+  pager.pinAt = (snap, pgno) => {
     bump();
-    return getCommitted(pgno);
+    return pinAt(snap, pgno);
   };
   return { pager, reset: () => (reads = 0) };
 }

@@ -153,7 +153,13 @@ export type Op =
   /** A transaction function: `throwAt` defined -> throws after that many of its ops. */
   | { op: "tx"; ops: TxOp[]; throwAt?: number }
   /** One db iterator kept open: each round reads `take` entries, then applies `writes`. */
-  | { op: "scanWhileWriting"; range: RangeArg; rounds: { take: number; writes: WriteOp[] }[] }
+  | {
+      op: "scanWhileWriting";
+      range: RangeArg;
+      /** false: db.range({ snapshot: false }), which follows the live tree. */
+      snapshot: boolean;
+      rounds: { take: number; writes: WriteOp[] }[];
+    }
   | { op: "checkpoint" }
   /** Power loss now; `tear`: a MemFS crash seed that keeps, loses or tears unsynced writes. */
   | { op: "crash"; tear?: number }
@@ -294,6 +300,7 @@ const OP_ARBS: Record<OpName, fc.Arbitrary<Op>> = {
   scanWhileWriting: fc.record({
     op: fc.constant("scanWhileWriting" as const),
     range: rangeArb,
+    snapshot: fc.boolean(),
     rounds: fc.array(
       fc.record({
         take: fc.integer({ min: 0, max: 6 }),
@@ -551,7 +558,7 @@ export class DbRun {
         this.transaction(op.ops, op.throwAt);
         break;
       case "scanWhileWriting":
-        this.scanWhileWriting(op.range, op.rounds);
+        this.scanWhileWriting(op.range, op.snapshot, op.rounds);
         break;
       case "checkpoint":
         t.ops++;
@@ -771,7 +778,16 @@ export class DbRun {
     }
   }
 
-  private scanWhileWriting(r: RangeArg, rounds: readonly { take: number; writes: WriteOp[] }[]) {
+  /**
+   * A range iterator stepped between writes. Over a snapshot (the default) it yields exactly
+   * the entries at its creation; following the live tree it yields every key that existed
+   * throughout, in order, each with its value at the time it is yielded.
+   */
+  private scanWhileWriting(
+    r: RangeArg,
+    snapshot: boolean,
+    rounds: readonly { take: number; writes: WriteOp[] }[],
+  ) {
     const t = this.tally;
     t.ops++;
     t.calls++;
@@ -782,7 +798,8 @@ export class DbRun {
     delete unlimited.limit;
     /** Keys in range that have existed since the iterator opened (committed deletes drop). */
     const throughout = new Set(this.model.range(unlimited));
-    const it = this.db.range(opts);
+    const atStart = this.model;
+    const it = this.db.range(snapshot ? opts : { ...opts, snapshot: false });
     const seen: string[] = [];
     let last: string | undefined;
     let done = false;
@@ -797,9 +814,10 @@ export class DbRun {
       if (last !== undefined) {
         assert.ok(reverse ? k < last : k > last, `scan yielded ${k} after ${last}`);
       }
+      const want = (snapshot ? atStart : this.model).get(k);
       assert.ok(
-        sameValue(n.value[1], this.model.get(k)),
-        `scan yielded ${k} = ${describe(n.value[1])}, the store holds ${describe(this.model.get(k))}`,
+        sameValue(n.value[1], want),
+        `scan yielded ${k} = ${describe(n.value[1])}, the ${snapshot ? "snapshot" : "store"} holds ${describe(want)}`,
       );
       last = k;
       seen.push(k);
@@ -815,6 +833,10 @@ export class DbRun {
       }
     }
     while (!done) next();
+    if (snapshot) {
+      assert.deepEqual(seen, atStart.range(hex), "a snapshot range yields its instant's entries");
+      return;
+    }
     if (hex.limit !== undefined) assert.ok(seen.length <= hex.limit, `limit ${hex.limit}`);
     const full = hex.limit === undefined || seen.length < hex.limit;
     const got = new Set(seen);
