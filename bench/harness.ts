@@ -4,7 +4,8 @@
 // the key/value benchmarks' records (keyOf, valueOfKey, shuffled).
 // Benchmarks report numbers; nothing here asserts a timing.
 
-import { statfsSync } from "node:fs";
+import { readFileSync, statfsSync } from "node:fs";
+import { loadavg } from "node:os";
 import { Pager, type PagerOptions } from "../src/pager/pager.js";
 import type { VFS } from "../src/vfs/vfs.js";
 
@@ -22,6 +23,17 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** The q-quantile (0..1) of a non-empty list, interpolating between neighbours (q 0.5: median). */
+export function quantile(xs: readonly number[], q: number): number {
+  if (xs.length === 0) throw new Error("quantile of an empty list");
+  if (!(q >= 0 && q <= 1)) throw new Error(`quantile ${q} outside 0..1`);
+  const s = [...xs].sort((a, b) => a - b);
+  const at = q * (s.length - 1);
+  const lo = Math.floor(at);
+  const hi = Math.min(lo + 1, s.length - 1);
+  return s[lo] + (s[hi] - s[lo]) * (at - lo);
 }
 
 /** Run `fn` once and return nanoseconds per operation, `opsPerRun` operations per call. */
@@ -230,6 +242,21 @@ const FS_TYPES = new Map<number, string>([
 export function fsTypeName(dir: string): string {
   const type = statfsSync(dir).type;
   return FS_TYPES.get(type) ?? `statfs type 0x${type.toString(16)}`;
+}
+
+/** The load average and, on Linux with PSI, the I/O pressure: what else ran beside us. */
+export function machineLoad(): string {
+  const load = loadavg()
+    .map((x) => fmt(x, 2))
+    .join(" ");
+  let io = "";
+  try {
+    const line = readFileSync("/proc/pressure/io", "utf8").split("\n")[0];
+    io = `; I/O pressure: ${line}`;
+  } catch {
+    // Not Linux, or no PSI: the load average alone.
+  }
+  return `load average ${load} (1, 5, 15 min)${io}`;
 }
 
 /**

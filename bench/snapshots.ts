@@ -6,7 +6,7 @@
 // round, the order rotating); nothing here asserts a timing.
 //
 // Usage: node build/bench/snapshots.js [--baseline DIR] [--keys N]
-//   The baseline, once: npm run build:test && node build/bench/baseline.js [--dir DIR]
+//   The baseline, once: npm run bench:baseline [-- --dir DIR]
 //   DIR: --baseline, else $PAGEKV_BASELINE, else /tmp/pagekv-baseline. Without a baseline
 //   there the benchmark says so and runs only the figures that need none.
 
@@ -15,7 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import * as current from "../src/index.js";
+import { type Database, open, type Snapshot } from "../src/index.js";
 import { BASELINE_COMMIT, BASELINE_COMMIT_FILE, baselineDir } from "./baseline.js";
 import {
   fmt,
@@ -23,9 +23,11 @@ import {
   fsTypeName,
   KEY_BYTES,
   keyOf,
+  machineLoad,
   median,
   printRunsOf,
   printTable,
+  quantile,
   rotated,
   type Side,
   shuffled,
@@ -41,9 +43,9 @@ const PAGE_BYTES = 4096;
 /** Several times the database (about 5,000 pages): every hot figure reads from the pool. */
 const CACHE_BYTES = 64 * 2 ** 20;
 /** Measured rounds per figure; one untimed warm-up round first. */
-const RUNS = 11;
+const RUNS = 15;
 /** Commit rounds are short and fsync-bound: more of them ride out a noisy disk. */
-const COMMIT_RUNS = 21;
+const COMMIT_RUNS = 25;
 const WARMUP_RUNS = 1;
 
 const HOT_READS_PER_RUN = 200_000;
@@ -59,8 +61,10 @@ const MIX_TXN_PUTS = 10;
 const MIX_SNAPSHOTS = 8;
 /** Every MIX_SNAPSHOT_READ_EVERY-th get of the mix reads through one of the snapshots. */
 const MIX_SNAPSHOT_READ_EVERY = 50;
+/** Values the mix's puts write, chosen by key: allocated once, not per put. */
+const MIX_VALUES = 64;
 
-/** Targets of the issue: time ratio, nanoseconds, throughput ratio. */
+/** The issue's targets: a time ratio, nanoseconds, a throughput ratio. */
 const SNAPSHOT_GET_TARGET = 1.1;
 const TAKE_CLOSE_TARGET_NS = 1000;
 const MIX_TARGET = 0.9;
@@ -95,24 +99,16 @@ interface KvDb {
   close(): void;
 }
 
-/** A build's package entry, as far as the benchmark uses it. */
-interface KvEngine {
-  open(path: string, options: KvOpenOptions): KvDb;
-}
-
-/** One build under test: its entry, its database and a name for the printout. */
-interface Build {
-  readonly name: string;
-  readonly db: KvDb;
-}
+type Opener<D extends KvDb> = (file: string, options: KvOpenOptions) => D;
 
 /**
- * The baseline twice: `a` is what this build is compared with; `b`, the same build on its
- * own file loaded the same way, is the control (what two instances of one build differ by).
+ * The baseline on two files: `a` is what this build is compared with; `b`, the same build
+ * on its own file loaded the same way, is the control (what two instances of one build
+ * differ by in this run).
  */
 interface Pair {
-  readonly a: Build;
-  readonly b: Build;
+  readonly a: KvDb;
+  readonly b: KvDb;
 }
 
 /** The records every side reads and writes: keys[i] = keyOf(i), never modified. */
@@ -121,7 +117,7 @@ interface Records {
   readonly keys: readonly Uint8Array[];
 }
 
-/** Per-round ratios of two sides' ns/op, as time (a / b) or throughput (b / a). */
+/** Per-round ratios of two sides' ns/op, as time (a / b) or as throughput (b / a). */
 function timeRatios(a: readonly number[], b: readonly number[]): number[] {
   return a.map((x, i) => x / b[i]);
 }
@@ -135,30 +131,44 @@ function spread(xs: readonly number[]): string {
 }
 
 /**
- * "Within noise", as this benchmark measures it: the median ratio of this build to the
- * baseline lies inside the range (min..max over the rounds) of the per-round ratios of the
- * baseline on a second file to the first: what two instances of one build differ by here.
+ * "Within noise", as this benchmark measures it. Two instances of one build should differ by
+ * 1.00x; the control (the baseline on its second file, against the baseline on its first)
+ * shows how far from 1.00x they land in this run. The noise is the larger distance of the
+ * control's per-round quartiles from 1.00 (the middle half of its rounds lie within it, a
+ * bias of the control counted as noise), and this build is within noise when the median of
+ * its per-round ratios to the baseline is within 1.00x +- that. Beyond it, the side says
+ * whether this build is better or worse than the noise; only worse misses.
  */
-function withinNoise(ratios: readonly number[], control: readonly number[]): boolean {
+function noiseTarget(
+  ratios: readonly number[],
+  control: readonly number[],
+  higherIsBetter: boolean,
+): string {
   const r = median(ratios);
-  return r >= Math.min(...control) && r <= Math.max(...control);
-}
-
-function noiseTarget(ratios: readonly number[], control: readonly number[]): string {
+  const noise = Math.max(
+    Math.abs(quantile(control, 0.25) - 1),
+    Math.abs(quantile(control, 0.75) - 1),
+  );
+  const better = higherIsBetter ? r > 1 : r < 1;
+  const state =
+    Math.abs(r - 1) <= noise
+      ? "within noise (met)"
+      : better
+        ? "better than noise (met)"
+        : "worse than noise (MISSED)";
   return (
-    `within noise ${verdict(withinNoise(ratios, control))}: baseline b/a ` +
-    `${spread(control)} per round`
+    `${state}: noise +-${fmt(noise, 3)} (control b/a quartiles ${fmt(quantile(control, 0.25), 3)}..` +
+    `${fmt(quantile(control, 0.75), 3)}, min..max ${spread(control)})`
   );
 }
 
-async function loadBaseline(dir: string): Promise<{ engine: KvEngine; commit: string } | null> {
+async function loadBaseline(dir: string): Promise<{ open: Opener<KvDb>; commit: string } | null> {
   const entry = path.join(dir, "dist", "index.js");
   const marker = path.join(dir, BASELINE_COMMIT_FILE);
   if (!fs.existsSync(entry) || !fs.existsSync(marker)) return null;
-  const mod = (await import(pathToFileURL(entry).href)) as Partial<KvEngine>;
+  const mod = (await import(pathToFileURL(entry).href)) as { open?: Opener<KvDb> };
   if (typeof mod.open !== "function") throw new Error(`${entry} exports no open()`);
-  const open = mod.open;
-  return { engine: { open }, commit: fs.readFileSync(marker, "utf8").trim() };
+  return { open: mod.open, commit: fs.readFileSync(marker, "utf8").trim() };
 }
 
 async function main(): Promise<void> {
@@ -177,13 +187,17 @@ async function main(): Promise<void> {
   console.log(`node ${process.version} on ${os.platform()} ${os.arch()}`);
   console.log(`cpu: ${os.cpus()[0]?.model ?? "unknown"} (${os.cpus().length} logical cores)`);
   console.log(`temp dir: ${dir} (${fsTypeName(dir)})`);
+  console.log(`machine load at start: ${machineLoad()}`);
   if (baseline === null) {
     console.log(
-      `baseline: none in ${bdir}; make it with \`node build/bench/baseline.js --dir ${bdir}\` ` +
+      `baseline: none in ${bdir}; make it with \`npm run bench:baseline -- --dir ${bdir}\` ` +
         `(commit ${BASELINE_COMMIT}). Only the figures without a baseline run.`,
     );
   } else {
-    console.log(`baseline: commit ${baseline.commit.slice(0, 7)}, ${bdir}/dist/index.js`);
+    console.log(
+      `baseline: commit ${baseline.commit.slice(0, 10)} (${bdir}/dist/index.js), twice: ` +
+        "file a is the comparison, file b the control",
+    );
   }
   const options: KvOpenOptions = { pageSize: PAGE_BYTES, cacheBytes: CACHE_BYTES, sync: "full" };
   console.log(
@@ -198,19 +212,13 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     const nowPath = path.join(dir, "now.pkv");
-    const now: Build = { name: "this build", db: load(current, nowPath, options, rec) };
+    const now = load(open, nowPath, options, rec);
     const base: Pair | null =
       baseline === null
         ? null
         : {
-            a: {
-              name: "baseline",
-              db: load(baseline.engine, path.join(dir, "base.pkv"), options, rec),
-            },
-            b: {
-              name: "baseline b",
-              db: load(baseline.engine, path.join(dir, "base-b.pkv"), options, rec),
-            },
+            a: load(baseline.open, path.join(dir, "base-a.pkv"), options, rec),
+            b: load(baseline.open, path.join(dir, "base-b.pkv"), options, rec),
           };
     const hot = benchHotGet(now, base, rec);
     rows.push(...hot.rows);
@@ -218,21 +226,27 @@ async function main(): Promise<void> {
     rows.push(...benchShortScan(now, base, rec));
     rows.push(...benchCommit(now, base, rec));
     rows.push(...benchTakeClose(now, hot.getNs));
-    base?.a.db.close();
-    base?.b.db.close();
-    now.db.close();
+    base?.a.close();
+    base?.b.close();
+    now.close();
     rows.push(...benchMix(nowPath, { ...options, sync: "normal" }, rec));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+  console.log(`\nmachine load at end: ${machineLoad()}`);
   console.log("\n## Summary\n");
   printTable(["benchmark", "this build", "comparison (same run)", "ratio", "target"], rows);
   console.log(`\ntotal time ${fmt((performance.now() - t0) / 1000, 1)} s; temp dir removed`);
 }
 
 /** A database of rec.n records loaded in a seeded random order, checkpointed, all read once. */
-function load(engine: KvEngine, file: string, options: KvOpenOptions, rec: Records): KvDb {
-  const db = engine.open(file, options);
+function load<D extends KvDb>(
+  openDb: Opener<D>,
+  file: string,
+  options: KvOpenOptions,
+  rec: Records,
+): D {
+  const db = openDb(file, options);
   const order = shuffled(rec.n, 1);
   for (let s = 0; s < rec.n; s += LOAD_TXN_KEYS) {
     db.transaction((tx) => {
@@ -247,27 +261,6 @@ function load(engine: KvEngine, file: string, options: KvOpenOptions, rec: Recor
   return db;
 }
 
-// ---- snapshots of this build, until the engine's API is merged ----
-
-interface SnapshotApi {
-  get(key: Uint8Array): Uint8Array | undefined;
-  close(): void;
-}
-
-interface SnapshotDb extends KvDb {
-  snapshot(): SnapshotApi;
-  read<T>(fn: (s: SnapshotApi) => T): T;
-  range(options?: KvRange & { snapshot?: boolean }): IterableIterator<[Uint8Array, Uint8Array]>;
-}
-
-function snapshotsOf(db: KvDb): SnapshotDb | null {
-  return typeof (db as Partial<SnapshotDb>).snapshot === "function" ? (db as SnapshotDb) : null;
-}
-
-function noSnapshots(what: string): void {
-  console.log(`(this build has no db.snapshot(): ${what} skipped)`);
-}
-
 // ---- 1. hot gets ----
 
 function hotGets(db: KvDb, rec: Records, pick: Uint32Array): () => number {
@@ -279,20 +272,22 @@ function hotGets(db: KvDb, rec: Records, pick: Uint32Array): () => number {
 }
 
 /** Rows, and this build's median ns per plain hot get (the scale of figure 5). */
-function benchHotGet(now: Build, base: Pair | null, rec: Records): { rows: Row[]; getNs: number } {
+function benchHotGet(
+  now: Database,
+  base: Pair | null,
+  rec: Records,
+): { rows: Row[]; getNs: number } {
   console.log("\n## 1. Hot point reads of random keys (the whole database in the pool)\n");
   const rng = new XorShift32(2);
   const pick = Uint32Array.from({ length: HOT_READS_PER_RUN }, () => rng.int(rec.n));
-  const sdb = snapshotsOf(now.db);
-  let snap: SnapshotApi | null = null;
-  const sides: Side[] = [{ run: hotGets(now.db, rec, pick) }];
-  if (base !== null)
-    sides.push({ run: hotGets(base.a.db, rec, pick) }, { run: hotGets(base.b.db, rec, pick) });
-  if (sdb !== null) {
-    // A snapshot taken just before the run (no commit after it), closed just after.
-    sides.push({
+  // The snapshot side takes its snapshot just before its run (no commit follows it) and
+  // closes it just after, so no other side runs with a snapshot open.
+  let snap: Snapshot | null = null;
+  const sides: Side[] = [
+    { run: hotGets(now, rec, pick) },
+    {
       before: () => {
-        snap = sdb.snapshot();
+        snap = now.snapshot();
       },
       run: () => {
         const sn = snap;
@@ -305,40 +300,37 @@ function benchHotGet(now: Build, base: Pair | null, rec: Records): { rows: Row[]
         snap?.close();
         snap = null;
       },
-    });
-  }
+    },
+  ];
+  if (base !== null)
+    sides.push({ run: hotGets(base.a, rec, pick) }, { run: hotGets(base.b, rec, pick) });
   const t = rotated(RUNS, HOT_READS_PER_RUN, sides, WARMUP_RUNS);
-  const tNow = t[0];
-  printRunsOf("this build, db.get     ", tNow, "ns/get", 1);
+  const [tNow, tSnap] = t;
+  printRunsOf("this build, db.get      ", tNow, "ns/get", 1);
+  printRunsOf("this build, snapshot.get", tSnap, "ns/get", 1);
   const rows: Row[] = [];
   if (base !== null) {
-    const [tBase, tBase2] = [t[1], t[2]];
-    printRunsOf("baseline, db.get       ", tBase, "ns/get", 1);
-    printRunsOf("baseline b (control)    ", tBase2, "ns/get", 1);
+    const [tBase, tCtl] = [t[2], t[3]];
+    printRunsOf("baseline a, db.get      ", tBase, "ns/get", 1);
+    printRunsOf("baseline b (control)    ", tCtl, "ns/get", 1);
     const r = timeRatios(tNow, tBase);
-    const c = timeRatios(tBase2, tBase);
+    const c = timeRatios(tCtl, tBase);
     console.log(
-      `this build ${fmt(median(tNow), 0)} ns/get, baseline ${fmt(median(tBase), 0)} ns/get: ` +
-        `${fmt(median(r), 3)}x time (per round ${spread(r)}); control baseline b/a ` +
-        `${fmt(median(c), 3)}x (${spread(c)})`,
+      `db.get: this build ${fmt(median(tNow), 0)} ns, baseline ${fmt(median(tBase), 0)} ns: ` +
+        `${fmt(median(r), 3)}x time (per round ${spread(r)}); control b/a ${fmt(median(c), 3)}x ` +
+        `(${spread(c)})`,
     );
     rows.push([
       "hot get, db.get (random keys, pool hot)",
       `${fmt(median(tNow), 0)} ns/get`,
       `${fmt(median(tBase), 0)} ns/get (baseline db.get)`,
       `${fmt(median(r), 3)}x time`,
-      noiseTarget(r, c),
+      noiseTarget(r, c, false),
     ]);
   }
-  if (sdb === null) {
-    noSnapshots("the get through a snapshot");
-    return { rows, getNs: median(tNow) };
-  }
-  const tSnap = t[t.length - 1];
-  printRunsOf("this build, snapshot.get", tSnap, "ns/get", 1);
   const r = timeRatios(tSnap, tNow);
   console.log(
-    `snapshot.get ${fmt(median(tSnap), 0)} ns/get, db.get ${fmt(median(tNow), 0)} ns/get: ` +
+    `snapshot.get ${fmt(median(tSnap), 0)} ns, db.get ${fmt(median(tNow), 0)} ns: ` +
       `${fmt(median(r), 3)}x time (per round ${spread(r)}; target <= ${SNAPSHOT_GET_TARGET}x)`,
   );
   rows.push([
@@ -353,63 +345,60 @@ function benchHotGet(now: Build, base: Pair | null, rec: Records): { rows: Row[]
 
 // ---- 2-3. range scans ----
 
-function scans(db: KvDb, starts: readonly (KvRange & { snapshot?: boolean })[]): () => number {
+function scans(db: KvDb, calls: readonly KvRange[]): () => number {
   return () => {
     let s = 0;
-    for (const o of starts) for (const [, v] of db.range(o)) s += v[0];
+    for (const o of calls) for (const [, v] of db.range(o)) s += v[0];
+    return s;
+  };
+}
+
+function liveScans(db: Database, calls: readonly KvRange[]): () => number {
+  const live = calls.map((o) => ({ ...o, snapshot: false }));
+  return () => {
+    let s = 0;
+    for (const o of live) for (const [, v] of db.range(o)) s += v[0];
     return s;
   };
 }
 
 /**
- * The three range() sides against the baseline's range(): this build's default range()
- * (a snapshot per call), range({ snapshot: false }), and the baseline on two files (b: the
- * control).
- * `opts` are the calls of one run; `entries` the entries one run reads.
+ * One run of `calls` on each side: this build's range() (a snapshot per call) and
+ * range({ snapshot: false }), the baseline's range() on file a, and on file b (the control).
+ * `show` formats ns per op of the run (per entry or per scan).
  */
-function rangeSides(
-  now: Build,
-  base: Pair | null,
-  opts: readonly KvRange[],
-): { sides: Side[]; withSnapshotFlag: boolean } {
-  const sdb = snapshotsOf(now.db);
-  const sides: Side[] = [{ run: scans(now.db, opts) }];
-  if (base !== null) sides.push({ run: scans(base.a.db, opts) }, { run: scans(base.b.db, opts) });
-  if (sdb !== null)
-    sides.push({
-      run: scans(
-        sdb,
-        opts.map((o) => ({ ...o, snapshot: false })),
-      ),
-    });
-  return { sides, withSnapshotFlag: sdb !== null };
-}
-
-function rangeReport(
+function benchRange(
   label: string,
-  t: number[][],
-  hasBase: boolean,
-  withSnapshotFlag: boolean,
+  now: Database,
+  base: Pair | null,
+  calls: readonly KvRange[],
+  opsPerRun: number,
   show: (ns: number) => string,
   runsUnit: string,
   runsDiv: number,
 ): Row[] {
-  const tNow = t[0];
-  const tFlag = withSnapshotFlag ? t[t.length - 1] : null;
-  printRunsOf(`this build, range()                 `, tNow, runsUnit, runsDiv);
-  if (tFlag !== null) printRunsOf(`this build, range({snapshot: false})`, tFlag, runsUnit, runsDiv);
-  else noSnapshots("range({ snapshot: false })");
-  if (!hasBase) return [];
-  const [tBase, tBase2] = [t[1], t[2]];
-  printRunsOf(`baseline, range()                   `, tBase, runsUnit, runsDiv);
-  printRunsOf(`baseline b (control)                `, tBase2, runsUnit, runsDiv);
-  const c = speedRatios(tBase2, tBase);
+  const sides: Side[] = [{ run: scans(now, calls) }, { run: liveScans(now, calls) }];
+  if (base !== null) sides.push({ run: scans(base.a, calls) }, { run: scans(base.b, calls) });
+  const t = rotated(RUNS, opsPerRun, sides, WARMUP_RUNS);
+  const [tNow, tLive] = t;
+  printRunsOf("this build, range()                 ", tNow, runsUnit, runsDiv);
+  printRunsOf("this build, range({snapshot: false})", tLive, runsUnit, runsDiv);
+  const r0 = speedRatios(tNow, tLive);
+  console.log(
+    `range() ${show(median(tNow))}, range({snapshot: false}) ${show(median(tLive))}: ` +
+      `${fmt(median(r0), 3)}x throughput (per round ${spread(r0)})`,
+  );
+  if (base === null) return [];
+  const [tBase, tCtl] = [t[2], t[3]];
+  printRunsOf("baseline a, range()                 ", tBase, runsUnit, runsDiv);
+  printRunsOf("baseline b (control)                ", tCtl, runsUnit, runsDiv);
+  const c = speedRatios(tCtl, tBase);
   const rows: Row[] = [];
   const one = (name: string, ts: number[]) => {
     const r = speedRatios(ts, tBase);
     console.log(
       `${name} ${show(median(ts))}, baseline range() ${show(median(tBase))}: ` +
-        `${fmt(median(r), 3)}x throughput (per round ${spread(r)}); control ` +
+        `${fmt(median(r), 3)}x throughput (per round ${spread(r)}); control b/a ` +
         `${fmt(median(c), 3)}x (${spread(c)})`,
     );
     rows.push([
@@ -417,40 +406,37 @@ function rangeReport(
       show(median(ts)),
       `${show(median(tBase))} (baseline range())`,
       `${fmt(median(r), 3)}x throughput`,
-      noiseTarget(r, c),
+      noiseTarget(r, c, true),
     ]);
   };
   one("range()", tNow);
-  if (tFlag !== null) one("range({snapshot:false})", tFlag);
+  one("range({snapshot:false})", tLive);
   return rows;
 }
 
-function benchFullScan(now: Build, base: Pair | null, rec: Records): Row[] {
+function benchFullScan(now: Database, base: Pair | null, rec: Records): Row[] {
   console.log(`\n## 2. Range scan of the whole database (${fmtInt(rec.n)} entries per run)\n`);
-  const { sides, withSnapshotFlag } = rangeSides(now, base, [{}]);
-  const t = rotated(RUNS, rec.n, sides, WARMUP_RUNS);
   const perSec = (ns: number) => `${fmtInt(1e9 / ns)} entries/s`;
-  return rangeReport("full scan", t, base !== null, withSnapshotFlag, perSec, "ns/entry", 1);
+  return benchRange("full scan", now, base, [{}], rec.n, perSec, "ns/entry", 1);
 }
 
-function benchShortScan(now: Build, base: Pair | null, rec: Records): Row[] {
+function benchShortScan(now: Database, base: Pair | null, rec: Records): Row[] {
   console.log(
     `\n## 3. Short range scans: ${fmtInt(SHORT_SCANS_PER_RUN)} per run, each gte a random ` +
       `key, limit ${SHORT_SCAN_ENTRIES}\n`,
   );
   const rng = new XorShift32(3);
-  const opts = Array.from({ length: SHORT_SCANS_PER_RUN }, () => ({
+  const calls = Array.from({ length: SHORT_SCANS_PER_RUN }, () => ({
     gte: rec.keys[rng.int(rec.n)],
     limit: SHORT_SCAN_ENTRIES,
   }));
-  const { sides, withSnapshotFlag } = rangeSides(now, base, opts);
-  const t = rotated(RUNS, SHORT_SCANS_PER_RUN, sides, WARMUP_RUNS);
   const perScan = (ns: number) => `${fmt(ns / 1000, 2)} us/scan`;
-  return rangeReport(
+  return benchRange(
     `${SHORT_SCAN_ENTRIES}-entry scan`,
-    t,
-    base !== null,
-    withSnapshotFlag,
+    now,
+    base,
+    calls,
+    SHORT_SCANS_PER_RUN,
     perScan,
     "us/scan",
     1000,
@@ -471,7 +457,7 @@ function commits(db: KvDb, rec: Records, seed: number): () => number {
   };
 }
 
-function benchCommit(now: Build, base: Pair | null, rec: Records): Row[] {
+function benchCommit(now: Database, base: Pair | null, rec: Records): Row[] {
   console.log(
     `\n## 4. Durable commits: db.put of one random key each, sync "full" ` +
       `(${fmtInt(COMMITS_PER_RUN)} per run)\n`,
@@ -480,22 +466,22 @@ function benchCommit(now: Build, base: Pair | null, rec: Records): Row[] {
     console.log("(no baseline: this figure compares this build with it and is skipped)");
     return [];
   }
+  // The same keys and values on every side: one seed.
   const sides: Side[] = [
-    { run: commits(now.db, rec, 4) },
-    { run: commits(base.a.db, rec, 4) },
-    { run: commits(base.b.db, rec, 4) },
+    { run: commits(now, rec, 4) },
+    { run: commits(base.a, rec, 4) },
+    { run: commits(base.b, rec, 4) },
   ];
-  const [tNow, tBase, tBase2] = rotated(COMMIT_RUNS, COMMITS_PER_RUN, sides, WARMUP_RUNS);
-  printRunsOf("this build              ", tNow, "us/commit", 1000);
-  printRunsOf("baseline                ", tBase, "us/commit", 1000);
-  printRunsOf("baseline b (control)    ", tBase2, "us/commit", 1000);
+  const [tNow, tBase, tCtl] = rotated(COMMIT_RUNS, COMMITS_PER_RUN, sides, WARMUP_RUNS);
+  printRunsOf("this build          ", tNow, "us/commit", 1000);
+  printRunsOf("baseline a          ", tBase, "us/commit", 1000);
+  printRunsOf("baseline b (control)", tCtl, "us/commit", 1000);
   const r = timeRatios(tNow, tBase);
-  const c = timeRatios(tBase2, tBase);
+  const c = timeRatios(tCtl, tBase);
   const us = (ns: number) => `${fmt(ns / 1000, 1)} us/commit`;
   console.log(
     `this build ${us(median(tNow))}, baseline ${us(median(tBase))}: ${fmt(median(r), 3)}x ` +
-      `time (per round ${spread(r)}); control baseline b/a ${fmt(median(c), 3)}x ` +
-      `(${spread(c)})`,
+      `time (per round ${spread(r)}); control b/a ${fmt(median(c), 3)}x (${spread(c)})`,
   );
   return [
     [
@@ -503,27 +489,22 @@ function benchCommit(now: Build, base: Pair | null, rec: Records): Row[] {
       us(median(tNow)),
       `${us(median(tBase))} (baseline db.put)`,
       `${fmt(median(r), 3)}x time`,
-      noiseTarget(r, c),
+      noiseTarget(r, c, false),
     ],
   ];
 }
 
 // ---- 5. taking and closing a snapshot ----
 
-function benchTakeClose(now: Build, getNs: number): Row[] {
-  console.log(`\n## 5. Taking and closing a snapshot (${fmtInt(PAIRS_PER_RUN)} pairs per run)\n`);
-  const sdb = snapshotsOf(now.db);
-  if (sdb === null) {
-    noSnapshots("this figure");
-    return [];
-  }
+function benchTakeClose(now: Database, getNs: number): Row[] {
+  console.log(`\n## 5. Taking and closing a snapshot (${fmtInt(PAIRS_PER_RUN)} per run)\n`);
   const empty = (): number => 0;
   const sides: Side[] = [
     {
       run: () => {
         let s = 0;
         for (let i = 0; i < PAIRS_PER_RUN; i++) {
-          const sn = sdb.snapshot();
+          const sn = now.snapshot();
           sn.close();
           s++;
         }
@@ -533,7 +514,7 @@ function benchTakeClose(now: Build, getNs: number): Row[] {
     {
       run: () => {
         let s = 0;
-        for (let i = 0; i < PAIRS_PER_RUN; i++) s += sdb.read(empty);
+        for (let i = 0; i < PAIRS_PER_RUN; i++) s += now.read(empty);
         return s;
       },
     },
@@ -542,40 +523,36 @@ function benchTakeClose(now: Build, getNs: number): Row[] {
   printRunsOf("db.snapshot() + close()", tPair, "ns/pair", 1);
   printRunsOf("db.read(() => 0)       ", tRead, "ns/call", 1);
   console.log(
-    `snapshot + close ${fmt(median(tPair), 1)} ns, db.read(empty fn) ${fmt(median(tRead), 1)} ns ` +
-      `(target: well under ${fmtInt(TAKE_CLOSE_TARGET_NS)} ns)`,
+    `snapshot + close ${fmt(median(tPair), 1)} ns, db.read(empty fn) ${fmt(median(tRead), 1)} ` +
+      `ns (target: well under ${fmtInt(TAKE_CLOSE_TARGET_NS)} ns); for scale, a hot db.get ` +
+      `${fmt(getNs, 0)} ns (figure 1)`,
   );
-  // The comparison, for scale: this run's hot db.get (figure 1).
-  const scale = (ns: number) => `${fmt(ns / getNs, 2)}x a hot get`;
-  const getText = `${fmt(getNs, 0)} ns/get (this build's hot db.get)`;
+  const row = (name: string, ts: number[], unit: string): Row => [
+    name,
+    `${fmt(median(ts), 1)} ${unit}`,
+    `${fmt(getNs, 0)} ns/get (this build's hot db.get)`,
+    `${fmt(median(ts) / getNs, 3)}x a hot get`,
+    `< ${fmtInt(TAKE_CLOSE_TARGET_NS)} ns ${verdict(median(ts) < TAKE_CLOSE_TARGET_NS)}; per ` +
+      `round ${fmt(Math.min(...ts), 1)}..${fmt(Math.max(...ts), 1)} ns`,
+  ];
   return [
-    [
-      "db.snapshot() + close()",
-      `${fmt(median(tPair), 1)} ns/pair`,
-      getText,
-      scale(median(tPair)),
-      `< ${fmtInt(TAKE_CLOSE_TARGET_NS)} ns ${verdict(median(tPair) < TAKE_CLOSE_TARGET_NS)}; ` +
-        `per round ${spread(tPair.map((x) => x / 1000))} us`,
-    ],
-    [
-      "db.read(fn) with an empty fn",
-      `${fmt(median(tRead), 1)} ns/call`,
-      getText,
-      scale(median(tRead)),
-      `< ${fmtInt(TAKE_CLOSE_TARGET_NS)} ns ${verdict(median(tRead) < TAKE_CLOSE_TARGET_NS)}`,
-    ],
+    row("db.snapshot() + close()", tPair, "ns/pair"),
+    row("db.read(fn) with an empty fn", tRead, "ns/call"),
   ];
 }
 
 // ---- 6. the read-heavy mix ----
 
-/** One mix op: a key index, and whether it starts a transaction of MIX_TXN_PUTS puts. */
+/**
+ * The mix's steps: a step is one get of key keyIndex[step * MIX_TXN_PUTS], or (isTxn) one
+ * transaction putting the MIX_TXN_PUTS keys from there.
+ */
 interface Mix {
   readonly keyIndex: Uint32Array;
   readonly isTxn: Uint8Array;
 }
 
-function mixOps(rec: Records): Mix {
+function mixSteps(rec: Records): Mix {
   const rng = new XorShift32(6);
   const blocks = MIX_OPS / MIX_BLOCK_OPS;
   const gets = MIX_BLOCK_OPS - MIX_TXN_PUTS;
@@ -601,16 +578,10 @@ function benchMix(file: string, options: KvOpenOptions, rec: Records): Row[] {
       `keys, ${fmtInt(MIX_OPS - gets)} puts in transactions of ${MIX_TXN_PUTS} (sync ` +
       `"${options.sync}"), with ${MIX_SNAPSHOTS} snapshots open vs none\n`,
   );
-  const db = current.open(file, options);
-  const sdb = snapshotsOf(db);
-  if (sdb === null) {
-    noSnapshots("this figure");
-    db.close();
-    return [];
-  }
-  const mix = mixOps(rec);
-  const values = Array.from({ length: 64 }, (_, i) => valueOfKey(i, 1));
-  const open: SnapshotApi[] = [];
+  const db = open(file, options);
+  const mix = mixSteps(rec);
+  const values = Array.from({ length: MIX_VALUES }, (_, i) => valueOfKey(i, 1));
+  const snaps: Snapshot[] = [];
   let held = "";
   const run = (withSnapshots: boolean) => (): number => {
     let s = 0;
@@ -621,46 +592,54 @@ function benchMix(file: string, options: KvOpenOptions, rec: Records): Row[] {
         db.transaction((tx) => {
           for (let k = 0; k < MIX_TXN_PUTS; k++) {
             const key = mix.keyIndex[k0 + k];
-            tx.put(rec.keys[key], values[key & 63]);
+            tx.put(rec.keys[key], values[key % MIX_VALUES]);
           }
         });
         continue;
       }
       const key = rec.keys[mix.keyIndex[k0]];
       // The same gets on both sides; with snapshots, every MIX_SNAPSHOT_READ_EVERY-th one
-      // reads through one of them (each behind by the commits of the run so far).
+      // reads through one of them (behind by every commit of the run so far).
       if (++g % MIX_SNAPSHOT_READ_EVERY === 0 && withSnapshots) {
-        s += open[(g / MIX_SNAPSHOT_READ_EVERY) % MIX_SNAPSHOTS].get(key)?.[0] ?? 0;
+        s += snaps[(g / MIX_SNAPSHOT_READ_EVERY) % MIX_SNAPSHOTS].get(key)?.[0] ?? 0;
       } else {
         s += db.get(key)?.[0] ?? 0;
       }
     }
     return s;
   };
+  // Both sides start from a checkpointed file with an empty log: the checkpoint after each
+  // run is untimed, and on the snapshot side follows the snapshots' close.
+  let checkpointsFailed = 0;
   const sides: Side[] = [
     { run: run(false), after: () => db.checkpoint() },
     {
       before: () => {
-        for (let i = 0; i < MIX_SNAPSHOTS; i++) open.push(sdb.snapshot());
+        for (let i = 0; i < MIX_SNAPSHOTS; i++) snaps.push(db.snapshot());
       },
       run: run(true),
       after: () => {
-        held = heldBack(db);
-        for (const sn of open) sn.close();
-        open.length = 0;
-        db.checkpoint();
+        const st = db.stats();
+        held =
+          `${fmtInt(st.snapshots)} open, ${fmtInt(st.snapshotCommitsBehind)} commits behind, ` +
+          `${fmtInt(st.snapshotFramesHeld)} log frames held (log ${fmtInt(st.walFrames)} frames)`;
+        if (!db.checkpoint()) checkpointsFailed++;
+        for (const sn of snaps) sn.close();
+        snaps.length = 0;
+        if (!db.checkpoint()) throw new Error(`${file}: checkpoint with no snapshot open failed`);
       },
     },
   ];
   const [tNone, tSnaps] = rotated(RUNS, MIX_OPS, sides, WARMUP_RUNS);
   db.close();
   const opsPerSec = (ns: number) => `${fmtInt(1e9 / ns)} ops/s`;
-  printRunsOf("no snapshot open      ", tNone, "us/op", 1000);
-  printRunsOf(`${MIX_SNAPSHOTS} snapshots open      `, tSnaps, "us/op", 1000);
+  printRunsOf("no snapshot open ", tNone, "us/op", 1000);
+  printRunsOf(`${MIX_SNAPSHOTS} snapshots open`, tSnaps, "us/op", 1000);
   const r = speedRatios(tSnaps, tNone);
+  console.log(`at the end of the last run with snapshots: ${held}`);
   console.log(
-    `the ${MIX_SNAPSHOTS} snapshots held back at the end of the last run: ${held}; the ` +
-      "checkpoint after each run (untimed, snapshots closed) completes",
+    `db.checkpoint() with the ${MIX_SNAPSHOTS} snapshots still open returned false after ` +
+      `${checkpointsFailed} of ${RUNS + WARMUP_RUNS} runs (untimed); after their close it completed`,
   );
   console.log(
     `${MIX_SNAPSHOTS} snapshots ${opsPerSec(median(tSnaps))}, none ${opsPerSec(median(tNone))}: ` +
@@ -675,16 +654,6 @@ function benchMix(file: string, options: KvOpenOptions, rec: Records): Row[] {
       `>= ${MIX_TARGET}x ${verdict(median(r) >= MIX_TARGET)}; per round ${spread(r)}`,
     ],
   ];
-}
-
-/** What the open snapshots hold back, from the stats fields the snapshot work adds. */
-function heldBack(db: KvDb): string {
-  const st = (db as { stats?: () => Record<string, unknown> }).stats?.() ?? {};
-  const show = (k: string) => (typeof st[k] === "number" ? fmtInt(st[k] as number) : "?");
-  return (
-    `${show("snapshotCommitsBehind")} commits behind, ${show("snapshotFramesHeld")} log ` +
-    `frames held, log ${show("walFrames")} frames`
-  );
 }
 
 await main();

@@ -15,6 +15,7 @@ import {
   fmt,
   fmtInt,
   fsTypeName,
+  machineLoad,
   median,
   medianSpeedup,
   printRunsOf,
@@ -962,21 +963,6 @@ function copyDurably(src: string, dst: string): void {
 }
 
 /** Load average, and on Linux the I/O pressure: the disk may be shared with other work. */
-function machineLoad(): string {
-  const load = os
-    .loadavg()
-    .map((x) => fmt(x, 2))
-    .join(" ");
-  let io = "";
-  try {
-    const line = fs.readFileSync("/proc/pressure/io", "utf8").split("\n")[0];
-    io = `; I/O pressure: ${line}`;
-  } catch {
-    // Not Linux, or no PSI: the load average alone.
-  }
-  return `load average ${load} (1, 5, 15 min)${io}`;
-}
-
 function statDelta(before: PagerStats, after: PagerStats, key: keyof PagerStats): string {
   return fmtInt(after[key] - before[key]);
 }
