@@ -585,9 +585,16 @@ export class Pager implements PageSource {
         { path: this.path },
       );
     }
+    const current = this.pool.lookup(pgno);
+    if (current !== null && s.bound === this.wal.committedEnd && !this.txn.active) {
+      // Nothing committed or changed since the snapshot (a commit moves the committed end;
+      // a reset rebased it to 0 with the end): its pages are the current ones.
+      this.hits++;
+      this.pool.pin(current, false);
+      return current;
+    }
     const logged = this.wal.lookupAt(pgno, s.bound);
     const newest = logged === this.wal.lookupNewest;
-    const current = this.pool.lookup(pgno);
     if (newest && current !== null && !current.dirty) {
       this.hits++;
       this.pool.pin(current, false);
@@ -871,6 +878,7 @@ export class Pager implements PageSource {
       assert(!f.dirty || this.txn.active, `page ${f.pgno} is dirty outside a transaction`);
     }
     assert(this.freePages.count < this.meta.pageCount, "more free pages than pages");
+    this.snaps.checkInvariants(this.wal.committedEnd, this.meta.pageCount);
   }
 
   // ---- transactions ----

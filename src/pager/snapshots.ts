@@ -9,7 +9,7 @@
 //     rebase, which keeps its state (what was in the log below the bound is then home);
 //   - at most SNAPSHOTS_MAX are open; a closed snapshot is in no set and refuses every read.
 
-import { PagekvError } from "../errors.js";
+import { assert, PagekvError } from "../errors.js";
 import { APP_SLOTS } from "../format/header.js";
 import type { Frame } from "./frame.js";
 import type { Meta } from "./meta.js";
@@ -149,6 +149,16 @@ export class SnapshotSet {
   /** The log was reset with every snapshot at its committed end: what they see is home. */
   rebase(): void {
     for (const s of this.open) s.bound = 0;
+  }
+
+  /** Every open snapshot lies within the log's committed end and the page count. */
+  checkInvariants(committedEnd: number, pageCount: number): void {
+    for (let i = 0; i < this.open.length; i++) {
+      const s = this.open[i];
+      assert(s.slotIndex === i, `snapshot ${i} thinks it is at ${s.slotIndex}`);
+      assert(s.bound <= committedEnd, `snapshot ${i}: bound ${s.bound} past ${committedEnd}`);
+      assert(s.pageCount <= pageCount, `snapshot ${i}: ${s.pageCount} pages, past ${pageCount}`);
+    }
   }
 
   closeAll(): void {
