@@ -25,17 +25,6 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-/** The q-quantile (0..1) of a non-empty list, interpolating between neighbours (q 0.5: median). */
-export function quantile(xs: readonly number[], q: number): number {
-  if (xs.length === 0) throw new Error("quantile of an empty list");
-  if (!(q >= 0 && q <= 1)) throw new Error(`quantile ${q} outside 0..1`);
-  const s = [...xs].sort((a, b) => a - b);
-  const at = q * (s.length - 1);
-  const lo = Math.floor(at);
-  const hi = Math.min(lo + 1, s.length - 1);
-  return s[lo] + (s[hi] - s[lo]) * (at - lo);
-}
-
 /** Run `fn` once and return nanoseconds per operation, `opsPerRun` operations per call. */
 export function measure(fn: () => number, opsPerRun: number): number {
   const t0 = process.hrtime.bigint();

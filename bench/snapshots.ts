@@ -27,7 +27,6 @@ import {
   median,
   printRunsOf,
   printTable,
-  quantile,
   rotated,
   type Side,
   shuffled,
@@ -131,13 +130,15 @@ function spread(xs: readonly number[]): string {
 }
 
 /**
- * "Within noise", as this benchmark measures it. Two instances of one build should differ by
- * 1.00x; the control (the baseline on its second file, against the baseline on its first)
- * shows how far from 1.00x they land in this run. The noise is the larger distance of the
- * control's per-round quartiles from 1.00 (the middle half of its rounds lie within it, a
- * bias of the control counted as noise), and this build is within noise when the median of
- * its per-round ratios to the baseline is within 1.00x +- that. Beyond it, the side says
- * whether this build is better or worse than the noise; only worse misses.
+ * "Within noise", as this benchmark measures it. Two instances of one build should come out
+ * at 1.00x; the control (the baseline on its second file, against the baseline on its
+ * first) shows how far from that they land in this run, and how wide its rounds scatter.
+ * The noise is the control's distance from 1.00 (its median ratio) plus two standard
+ * errors of that median, estimated from the spread of its rounds (1.2533 x 1.4826 x MAD /
+ * sqrt(rounds): the median's error for normal scatter, from the median absolute deviation,
+ * so that a few rounds hit by another process do not widen it). This build is within noise
+ * when its median ratio to the baseline is within 1.00x +- the noise; beyond it, the side
+ * says whether it is better or worse; only worse misses.
  */
 function noiseTarget(
   ratios: readonly number[],
@@ -145,10 +146,10 @@ function noiseTarget(
   higherIsBetter: boolean,
 ): string {
   const r = median(ratios);
-  const noise = Math.max(
-    Math.abs(quantile(control, 0.25) - 1),
-    Math.abs(quantile(control, 0.75) - 1),
-  );
+  const c = median(control);
+  const mad = median(control.map((x) => Math.abs(x - c)));
+  const stderr = (1.2533 * 1.4826 * mad) / Math.sqrt(control.length);
+  const noise = Math.abs(c - 1) + 2 * stderr;
   const better = higherIsBetter ? r > 1 : r < 1;
   const state =
     Math.abs(r - 1) <= noise
@@ -157,8 +158,8 @@ function noiseTarget(
         ? "better than noise (met)"
         : "worse than noise (MISSED)";
   return (
-    `${state}: noise +-${fmt(noise, 3)} (control b/a quartiles ${fmt(quantile(control, 0.25), 3)}..` +
-    `${fmt(quantile(control, 0.75), 3)}, min..max ${spread(control)})`
+    `${state}: noise +-${fmt(noise, 3)} (control b/a ${fmt(c, 3)}x, 2 s.e. ` +
+    `${fmt(2 * stderr, 3)}; per round ${spread(control)})`
   );
 }
 
