@@ -2,7 +2,7 @@
 // each under three crash variants (unsynced writes all lost, or kept/lost/torn by a seed),
 // each followed by a second power failure inside the recovery. After every one the
 // database opens and holds exactly a committed state the sync mode allows. A failure
-// names the seed, point and crash seed that `npm run crash` replays. Two campaigns run
+// names the seed, point and crash seed that `npm run crash` replays. Three campaigns run
 // with snapshots open when the power fails (read, and checked, until it does).
 // PAGEKV_CRASH_SEEDS / PAGEKV_CRASH_STEPS scale it.
 
@@ -113,6 +113,12 @@ for (const [seed, sync] of [
     campaign({ seed, steps: STEPS, sync, variants: 3, snapshots: true }, (m) => t.diagnostic(m));
   });
 }
+
+test("sync full, debug, snapshots open: a small workload, every crash point", (t) => {
+  campaign({ seed: 206, steps: 30, sync: "full", variants: 2, debug: true, snapshots: true }, (m) =>
+    t.diagnostic(m),
+  );
+});
 
 test("the campaigns exercised spills, both kinds of checkpoint and crashes inside them", (t) => {
   const s = totals.sites;
