@@ -409,11 +409,13 @@ export class Database {
     const where = `${this.path}: range`;
     const o = checkOptions<DbRangeOptions>(options, DB_RANGE_OPTIONS, where, this.path);
     const live = optionalBoolean(o.snapshot, "snapshot", where, this.path) === false;
-    const { snapshot: _, ...rest } = o;
-    if (live && this.tx === null) return rangeOf(this.tree, rest, this.path, () => this.open());
+    const guard = () => this.open();
+    if (live && this.tx === null) {
+      return rangeOf(this.tree, o, this.path, guard, undefined, DB_RANGE_OPTIONS);
+    }
     const snap = this.pager.snapshot();
     try {
-      const inner = rangeOf(this.tree, rest, this.path, () => this.open(), snap);
+      const inner = rangeOf(this.tree, o, this.path, guard, snap, DB_RANGE_OPTIONS);
       return new OwnedRange(inner, snap);
     } catch (e) {
       snap.close();

@@ -44,10 +44,11 @@ export function rangeOf(
   path: string,
   guard: () => void,
   source?: PageSource,
+  known: readonly string[] = RANGE_OPTIONS,
 ): IterableIterator<[Uint8Array, Uint8Array]> {
   guard();
   const where = `${path}: range`;
-  const o = checkOptions<RangeOptions>(options, RANGE_OPTIONS, where, path);
+  const o = checkOptions<RangeOptions>(options, known, where, path);
   const limit = optionalInteger(o.limit, "limit", 0, Number.MAX_SAFE_INTEGER, where, path);
   const reverse = optionalBoolean(o.reverse, "reverse", where, path) === true;
   const b = (x: Bytes | undefined, what: string) =>

@@ -8,8 +8,9 @@
 //     database's is ERR_CLOSED, before any page is touched;
 //   - an OwnedRange closes its snapshot exactly once: when it is exhausted, when a step
 //     throws, at return() (a for..of that breaks), or when it is garbage collected
-//     unfinished (the FinalizationRegistry); the registry holds the snapshot, never the
-//     iterator, so registering does not keep the iterator alive.
+//     unfinished (the FinalizationRegistry, which it joins at the microtask after it was
+//     made if still open); the registry holds the snapshot, never the iterator, so
+//     registering does not keep the iterator alive.
 
 import type { BTree } from "../btree/btree.js";
 import { PagekvError } from "../errors.js";
@@ -71,15 +72,40 @@ export class Snapshot {
 /** Closes the snapshot of an iterator collected before it finished. */
 const abandoned = new FinalizationRegistry<PagerSnapshot>((snap) => snap.close());
 
+/**
+ * Iterators made since the last registration. Registering one with the FinalizationRegistry
+ * costs about as much as a short range, and most ranges finish in the call that made them
+ * (a for..of), so they are registered at the next microtask, and only if still open then;
+ * or at once when this many have piled up in one synchronous run (a bound on the list).
+ */
+const unregistered: OwnedRange[] = [];
+const UNREGISTERED_MAX = 256;
+
+function registerOpen(): void {
+  for (const r of unregistered) r.register();
+  unregistered.length = 0;
+}
+
 /** db.range()'s iterator: `inner` over its own snapshot `snap`, closed when it ends. */
 export class OwnedRange implements IterableIterator<[Uint8Array, Uint8Array]> {
   private readonly inner: IterableIterator<[Uint8Array, Uint8Array]>;
   private snap: PagerSnapshot | null;
+  private registered = false;
 
   constructor(inner: IterableIterator<[Uint8Array, Uint8Array]>, snap: PagerSnapshot) {
     this.inner = inner;
     this.snap = snap;
-    abandoned.register(this, snap, this);
+    if (unregistered.length === 0) queueMicrotask(registerOpen);
+    else if (unregistered.length >= UNREGISTERED_MAX) registerOpen();
+    unregistered.push(this);
+  }
+
+  /** @internal Watch for its collection, unless it has finished already. */
+  register(): void {
+    if (this.snap !== null) {
+      this.registered = true;
+      abandoned.register(this, this.snap, this);
+    }
   }
 
   next(): IteratorResult<[Uint8Array, Uint8Array]> {
@@ -114,7 +140,7 @@ export class OwnedRange implements IterableIterator<[Uint8Array, Uint8Array]> {
     const snap = this.snap;
     if (snap === null) return;
     this.snap = null;
-    abandoned.unregister(this);
+    if (this.registered) abandoned.unregister(this);
     snap.close();
   }
 }

@@ -38,7 +38,8 @@ export class PagerSnapshot implements PageSource {
   bound: number;
   /** Position in its set's array, -1 once closed. */
   slotIndex = -1;
-  private readonly slots = new Uint32Array(APP_SLOTS);
+  /** A plain array: taking a snapshot allocates no typed array. */
+  private readonly slots: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
   private readonly host: SnapshotHost;
   private readonly set: SnapshotSet;
 
@@ -54,7 +55,7 @@ export class PagerSnapshot implements PageSource {
     this.host = host;
     this.set = set;
     this.pageCount = meta.pageCount;
-    this.slots.set(meta.slots);
+    for (let i = 0; i < APP_SLOTS; i++) this.slots[i] = meta.slots[i];
     this.bound = bound;
     this.lsn = lsn;
     this.commitSeq = commitSeq;
