@@ -98,7 +98,8 @@ export class Cursor {
 
   /** The root page in this cursor's view (0: an empty tree). */
   root(): number {
-    return this.source.getSlot(this.rootSlot);
+    const src = this.source;
+    return src === this.pager ? this.pager.getSlot(this.rootSlot) : src.getSlot(this.rootSlot);
   }
 
   // ---- pins ----
@@ -113,7 +114,10 @@ export class Cursor {
   read(pgno: number): Frame {
     let f: Frame;
     try {
-      f = this.source.get(pgno);
+      // The live pager called as itself: its call sites stay monomorphic whatever views
+      // other cursors read (a hot get through the pager must not pay for snapshots).
+      const src = this.source;
+      f = src === this.pager ? this.pager.get(pgno) : src.get(pgno);
     } catch (e) {
       throw this.refused(e, pgno);
     }
@@ -155,7 +159,9 @@ export class Cursor {
       this.pager.unpin(f, dirty);
     } else {
       assert(!dirty, "a page pinned for reading was unpinned as changed");
-      this.source.unpin(f);
+      const src = this.source;
+      if (src === this.pager) this.pager.unpin(f);
+      else src.unpin(f);
     }
   }
 
@@ -206,7 +212,8 @@ export class Cursor {
 
   /** `to`, a page number read from page `from`, if it lies in 2..pageCount of the view. */
   pointer(from: number, to: number, what: string): number {
-    const pageCount = this.source.pageCount;
+    const src = this.source;
+    const pageCount = src === this.pager ? this.pager.pageCount : src.pageCount;
     if (to >= 2 && to <= pageCount) return to;
     throw this.corrupt(from, `${what} points at page ${to}, outside 2..${pageCount}`);
   }
