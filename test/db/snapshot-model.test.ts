@@ -2,8 +2,9 @@
 // deletes, batches, transaction functions that commit or throw, forced and automatic
 // checkpoints, snapshot opens and closes (up to 48 open at once), reads through open
 // snapshots and db.range() iterators advanced a few entries at a time across writes, on a
-// Database on MemFS at 4 KiB pages (a 128-frame pool, autoCheckpointPages 16). Every read is
-// checked against the model's copy of the state at its reader's instant.
+// Database on MemFS at 4 KiB pages (pools of 128, 16, 64 and 8 frames by turns, so older
+// versions are evicted and read again; autoCheckpointPages 16). Every read is checked
+// against the model's copy of the state at its reader's instant.
 //
 // The model: keys are the indices 0..KEYS-1, spelled so that byte order is index order, so
 // the state is an array of values by index (a sorted map), and a snapshot's copy is a slice.
@@ -23,6 +24,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   type BatchOp,
+  BTREE_CACHE_FRAMES_MIN,
   type Database,
   isPagekvError,
   open,
@@ -46,7 +48,8 @@ const ONLY_RUN =
 const RUN_OPS = 25_000;
 const KEYS = 3000;
 const PAGE_SIZE = 4096;
-const CACHE_FRAMES = 128;
+/** The pool of run r: CACHE_FRAMES[r % 4] frames, down to the smallest a tree allows. */
+const CACHE_FRAMES = [128, 16, 64, BTREE_CACHE_FRAMES_MIN] as const;
 const AUTO_CHECKPOINT_PAGES = 16;
 const SNAPSHOTS_OPEN_MAX = 48;
 const ITERATORS_OPEN_MAX = 8;
@@ -358,6 +361,7 @@ class SnapshotRun {
   constructor(
     readonly seed: number,
     private readonly ops: number,
+    private readonly cacheFrames: number,
   ) {
     this.rng = new Prng(seed);
     this.db = this.open();
@@ -398,7 +402,7 @@ class SnapshotRun {
     return open(DB_PATH, {
       vfs: this.fs,
       pageSize: PAGE_SIZE,
-      cacheBytes: CACHE_FRAMES * PAGE_SIZE,
+      cacheBytes: this.cacheFrames * PAGE_SIZE,
       autoCheckpointPages: AUTO_CHECKPOINT_PAGES,
     });
   }
@@ -1114,7 +1118,7 @@ test(`${OPS.toLocaleString("en")} random operations (keys written, point reads, 
   for (let r = 0; r < runs; r++) {
     if (ONLY_RUN !== undefined && r !== ONLY_RUN) continue;
     const ops = Math.min(RUN_OPS, OPS - r * RUN_OPS);
-    const t = new SnapshotRun(SEED + r, ops).run();
+    const t = new SnapshotRun(SEED + r, ops, CACHE_FRAMES[r % CACHE_FRAMES.length]).run();
     addTally(total, t);
     if (ops < RUN_OPS) continue; // a short replay need not reach every corner
     assert.ok(t.snapshotsOpenMax >= 24, `run ${r}: at most ${t.snapshotsOpenMax} snapshots open`);

@@ -169,6 +169,82 @@ describe("a snapshot reads the state at its instant", () => {
   });
 });
 
+describe("many versions through a small pool", () => {
+  test("30 snapshots, each of another version of the same pages, read round-robin", () => {
+    const { db } = memDb(); // the smallest pool: old versions are evicted and read again
+    const versions: string[][] = [];
+    const snaps: Snapshot[] = [];
+    for (let v = 0; v < 30; v++) {
+      db.batch(
+        Array.from({ length: 150 }, (_, i) => ({
+          type: "put" as const,
+          key: pad(i),
+          value: `v${v}-${i}`.padEnd((i + v) % 11 === 0 ? 600 : 10, "."),
+        })),
+      );
+      if (v % 4 === 3) db.delete(pad(v)); // and now and then a key goes
+      versions.push(lines(db.range()));
+      snaps.push(db.snapshot());
+    }
+    assert.equal(db.checkpoint(), false);
+    const rng = new Prng(11);
+    for (let n = 0; n < 3000; n++) {
+      const v = rng.int(30);
+      const line = versions[v][rng.int(versions[v].length)];
+      const eq = line.indexOf("=");
+      assert.equal(dec(snaps[v].get(line.slice(0, eq))), line.slice(eq + 1), `version ${v}`);
+    }
+    // Iterators of every version at once, advanced in turn.
+    const its = snaps.map((s) => s.range());
+    const got: string[][] = versions.map(() => []);
+    for (let live = its.length; live > 0; ) {
+      live = 0;
+      for (const [v, it] of its.entries()) {
+        const r = it.next();
+        if (r.done === true) continue;
+        live++;
+        got[v].push(`${dec(r.value[0])}=${dec(r.value[1])}`);
+      }
+    }
+    assert.deepEqual(got, versions);
+    for (const s of snaps) s.close();
+    assert.equal(db.stats().framesPinned, 0);
+    assert.equal(db.checkpoint(), true);
+    assert.deepEqual(db.check(), []);
+    db.close();
+  });
+
+  test("40 db.range() iterators open at once over 40 commits, advanced in turn across writes", () => {
+    const { db } = memDb();
+    fill(db, 120, "v-");
+    const its: Entries[] = [];
+    const want: string[][] = [];
+    for (let c = 0; c < 40; c++) {
+      db.put(pad(c * 3), `c${c}`);
+      db.delete(pad(c * 3 + 1));
+      want.push(lines(db.range({ reverse: c % 2 === 1 })));
+      its.push(db.range({ reverse: c % 2 === 1 }));
+    }
+    assert.equal(db.stats().snapshots, 40);
+    const got: string[][] = want.map(() => []);
+    let step = 0;
+    for (let live = its.length; live > 0; step++) {
+      live = 0;
+      for (const [c, it] of its.entries()) {
+        const r = it.next();
+        if (r.done === true) continue;
+        live++;
+        got[c].push(`${dec(r.value[0])}=${dec(r.value[1])}`);
+      }
+      if (step % 10 === 0) db.put(pad(step % 120), `during ${step}`); // and the pages move on
+    }
+    assert.deepEqual(got, want);
+    assert.equal(db.stats().snapshots, 0, "every iterator ended, so every snapshot closed");
+    assert.equal(db.stats().framesPinned, 0);
+    db.close();
+  });
+});
+
 describe("db.read(fn)", () => {
   test("runs fn on a snapshot and closes it after fn returns, returning what fn returned", () => {
     const { db } = memDb();
@@ -475,6 +551,37 @@ describe("automatic checkpoints", () => {
   });
 });
 
+describe("snapshots and transactions", () => {
+  test("a transaction that spills to the log: snapshots, one taken inside and db reads see the last commit", () => {
+    const { db } = memDb();
+    fill(db, 200, "v-");
+    const want = lines(db.range());
+    const before = db.snapshot();
+    let inside: Snapshot | undefined;
+    db.transaction((tx) => {
+      // Far more dirty pages than the smallest pool holds: they spill past the committed end.
+      for (let i = 0; i < 200; i++) tx.put(pad(i), `tx${i}`.padEnd(400, "+"));
+      for (let i = 200; i < 400; i++) tx.put(pad(i), "tx");
+      inside = db.snapshot();
+      assertReads(before, want, "an older snapshot inside a spilling transaction");
+      assertReads(inside, want, "a snapshot taken inside the transaction");
+      assertReads(db, want, "the database inside the transaction");
+      assert.equal(
+        db.read((s) => lines(s.range()).length),
+        200,
+      );
+      assert.equal(dec(tx.get(pad(399))), "tx");
+    });
+    assert.ok(inside !== undefined);
+    assertReads(inside, want, "the inside snapshot after the commit");
+    assertReads(before, want, "the older snapshot after the commit");
+    assert.equal(lines(db.range()).length, 400);
+    inside.close();
+    before.close();
+    db.close();
+  });
+});
+
 describe("SNAPSHOTS_MAX", () => {
   test("opening SNAPSHOTS_MAX + 1 is ERR_LIMIT; after a close, one more opens", () => {
     const { db } = memDb();
@@ -489,8 +596,10 @@ describe("SNAPSHOTS_MAX", () => {
     throwsCode(() => db.read(() => 1), "ERR_LIMIT");
     throwsCode(() => [...db.range()], "ERR_LIMIT");
     assert.equal(db.stats().snapshots, SNAPSHOTS_MAX, "failed opens hold nothing");
-    // A range that follows the live tree needs no snapshot.
+    // A range that follows the live tree needs no snapshot, nor do one-call writes.
     assert.equal(lines(db.range({ snapshot: false })).length, 20);
+    db.put("at-the-limit", "1");
+    db.batch([{ type: "del", key: "at-the-limit" }]);
     // Each still reads its own instant: pad(0) was rewritten after every 100th open.
     assert.equal(dec(snaps[0].get(pad(0))), fillValue("v-", 0));
     assert.equal(dec(snaps[1].get(pad(0))), "at 0");
