@@ -648,6 +648,32 @@ describe("a fenced database still reads", () => {
   });
 });
 
+describe("a crash forgets snapshots", () => {
+  test("a snapshot of the crashed database is ERR_CLOSED; reopen holds the last commit, after a partial checkpoint too", () => {
+    for (const seed of [undefined, 1, 2, 3, 4, 5, 6, 7]) {
+      const fs = new MemFS();
+      const options = { vfs: fs, pageSize: 512, cacheBytes: 0, autoCheckpointPages: 0 };
+      const db = open("/c.pkv", options);
+      fill(db, 200, "a-"); // in the log only
+      const s = db.snapshot();
+      fill(db, 150, "b-"); // behind the snapshot
+      db.delete(pad(3));
+      const want = lines(db.range());
+      // Copies home what lies below the snapshot's bound (the a- commit), nothing after.
+      assert.equal(db.checkpoint(), false);
+      assert.ok(db.stats().walFrames > 0);
+      fs.crash(seed === undefined ? {} : { seed });
+      throwsCode(() => s.get(pad(1)), "ERR_CLOSED");
+      throwsCode(() => [...s.range()], "ERR_CLOSED");
+      const again = open("/c.pkv", options);
+      assert.deepEqual(lines(again.range()), want, `crash seed ${seed}`);
+      assert.deepEqual(again.check(), [], `crash seed ${seed}`);
+      assert.equal(again.stats().snapshots, 0);
+      again.close();
+    }
+  });
+});
+
 describe("stats()", () => {
   test("snapshots, snapshotCommitsBehind and snapshotFramesHeld as documented", () => {
     // No automatic checkpoint: the log only resets at db.checkpoint().
