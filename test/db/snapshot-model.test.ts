@@ -185,6 +185,8 @@ interface Reader {
   state: State;
   /** stats().commits when it was taken. */
   commits: number;
+  /** The log's committed end when it was taken; 0 once a log reset rebased it. */
+  bound: number;
 }
 
 /** A db.range() iterator kept open, what it must yield, and how far it got. */
@@ -196,6 +198,7 @@ interface LiveIterator {
   want: number[];
   pos: number;
   commits: number;
+  bound: number;
 }
 
 interface Tally {
@@ -354,6 +357,11 @@ class SnapshotRun {
   /** stats().checkpoints as last seen, and stats().commits at the last log reset seen. */
   private checkpointsSeen = 0;
   private commitsAtReset = 0;
+  /**
+   * The log's committed end, as the model knows it: stats().walFrames after each commit
+   * (a rollback's spilled frames lie past it, inert), 0 after a reset.
+   */
+  private committedEnd = 0;
   /** stats().commits and the readers open before the operation running. */
   private commitsBefore = 0;
   private readersBefore = 0;
@@ -725,6 +733,7 @@ class SnapshotRun {
           want: rangeOf(this.state, range),
           pos: 0,
           commits: this.db.stats().commits,
+          bound: this.committedEnd,
         });
         break;
       }
@@ -893,8 +902,14 @@ class SnapshotRun {
     return ok;
   }
 
+  /** A log reset (the checkpoint count moved) rebases every open reader to bound 0. */
   private sawCheckpoints(checkpoints: number, commits: number): void {
-    if (checkpoints !== this.checkpointsSeen) this.commitsAtReset = commits;
+    if (checkpoints !== this.checkpointsSeen) {
+      this.commitsAtReset = commits;
+      this.committedEnd = 0;
+      for (const r of this.readers) r.bound = 0;
+      for (const l of this.iterators) l.bound = 0;
+    }
     this.checkpointsSeen = checkpoints;
   }
 
@@ -909,6 +924,7 @@ class SnapshotRun {
       snap,
       state: this.shared(),
       commits: this.db.stats().commits,
+      bound: this.committedEnd,
     };
     this.readers.push(r);
     t.snapshotsOpened++;
@@ -1027,6 +1043,7 @@ class SnapshotRun {
     const s = this.db.stats();
     this.checkpointsSeen = s.checkpoints;
     this.commitsAtReset = s.commits;
+    this.committedEnd = s.walFrames;
     this.freePages = s.freePages;
     assert.deepEqual(this.db.check(), [], "check() after reopen");
     this.readRange(this.db, this.state, FULL, "db full range after reopen");
@@ -1050,6 +1067,11 @@ class SnapshotRun {
     const t = this.tally;
     const s = this.db.stats();
     const readers = this.readers.length + this.iterators.length;
+    if (s.checkpoints > this.checkpointsSeen)
+      t.autoCheckpoints += s.checkpoints - this.checkpointsSeen;
+    const committed = s.commits > this.commitsBefore;
+    if (committed) this.committedEnd = s.walFrames;
+    this.sawCheckpoints(s.checkpoints, s.commits);
     assert.equal(s.snapshots, readers, "stats().snapshots: the snapshots and iterators open");
     if (readers === 0) {
       assert.equal(s.snapshotCommitsBehind, 0, "snapshotCommitsBehind with no snapshot open");
@@ -1057,25 +1079,21 @@ class SnapshotRun {
       assert.equal(s.framesPinned, 0, "frames left pinned");
     } else {
       let oldest = s.commits;
-      for (const r of this.readers) oldest = Math.min(oldest, r.commits);
-      for (const l of this.iterators) oldest = Math.min(oldest, l.commits);
-      assert.equal(s.snapshotCommitsBehind, s.commits - oldest, "snapshotCommitsBehind");
-      if (s.snapshotCommitsBehind === 0) {
-        assert.equal(s.snapshotFramesHeld, 0, "snapshotFramesHeld with every snapshot at the head");
-      } else {
-        // Every commit logs at least one frame, and none of them can be gone: no reset.
-        assert.ok(
-          s.snapshotFramesHeld >= s.snapshotCommitsBehind && s.snapshotFramesHeld <= s.walFrames,
-          `snapshotFramesHeld ${s.snapshotFramesHeld}: ${s.snapshotCommitsBehind} commits ` +
-            `behind, ${s.walFrames} frames in the log`,
-        );
+      let bound = this.committedEnd;
+      for (const r of [...this.readers, ...this.iterators]) {
+        oldest = Math.min(oldest, r.commits);
+        bound = Math.min(bound, r.bound);
       }
+      assert.equal(s.snapshotCommitsBehind, s.commits - oldest, "snapshotCommitsBehind");
+      assert.equal(
+        s.snapshotFramesHeld,
+        this.committedEnd - bound,
+        `snapshotFramesHeld: the committed end ${this.committedEnd} less the oldest bound ${bound}`,
+      );
+      // Every commit logs at least one frame.
+      assert.ok(s.snapshotFramesHeld >= s.snapshotCommitsBehind, "snapshotFramesHeld");
       if (this.iterators.length === 0) assert.equal(s.framesPinned, 0, "frames left pinned");
     }
-    if (s.checkpoints > this.checkpointsSeen)
-      t.autoCheckpoints += s.checkpoints - this.checkpointsSeen;
-    const committed = s.commits > this.commitsBefore;
-    this.sawCheckpoints(s.checkpoints, s.commits);
     // A commit with nobody reading: the automatic checkpoint had no snapshot to wait for.
     // Not asserted after a transaction function's commit: the engine's own snapshot of the
     // transaction holds the log then (an engine bug, proven on its own in snapshots.test.ts:
