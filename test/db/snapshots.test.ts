@@ -141,6 +141,39 @@ describe("a snapshot reads the state at its instant", () => {
     db.close();
   });
 
+  test("long overflow chains (300 KB values) freed and reused under it", () => {
+    const { db } = memDb({ pageSize: 4096 });
+    const value = (i: number, r: number) => {
+      const v = new Uint8Array(300_000 + i * 1000);
+      for (let j = 0; j < v.length; j += 997) v[j] = (i * 31 + r * 7 + j) & 0xff;
+      return v;
+    };
+    for (let i = 0; i < 20; i++) db.put(pad(i), value(i, 0));
+    const s = db.snapshot();
+    for (let r = 1; r <= 2; r++) {
+      db.batch(
+        Array.from({ length: 20 }, (_, i) => ({ type: "put", key: pad(i), value: value(i, r) })),
+      );
+    }
+    db.batch(Array.from({ length: 10 }, (_, i) => ({ type: "del", key: pad(i * 2) })));
+    db.put(pad(99), value(99, 3)); // in pages the deletes freed
+    assert.equal(db.checkpoint(), false);
+    for (let i = 0; i < 20; i++) {
+      assert.deepEqual(s.get(pad(i)), value(i, 0), `snapshot get ${pad(i)}`);
+      assert.deepEqual(db.get(pad(i)), i % 2 === 0 ? undefined : value(i, 2), `db get ${pad(i)}`);
+    }
+    let n = 0;
+    for (const [k, v] of s.range({ reverse: true })) {
+      assert.deepEqual(v, value(19 - n, 0), `snapshot range at ${dec(k)}`);
+      n++;
+    }
+    assert.equal(n, 20);
+    s.close();
+    assert.equal(db.checkpoint(), true);
+    assert.deepEqual(db.check(), []);
+    db.close();
+  });
+
   test("a snapshot never sees a rolled-back transaction, nor does one taken after it", () => {
     const { db } = memDb();
     fill(db, 200, "v-");
