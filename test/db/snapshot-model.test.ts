@@ -12,8 +12,9 @@
 // One operation is: one key written (alone, in a batch or in a transaction function), one
 // get or has, one range() call read to its end (a full range through a snapshot included),
 // one next() of a db.range() iterator kept open across writes (or the rest of one read to
-// its end), one snapshot opened or closed, one checkpoint or one reopen. Entries read are
-// tallied apart.
+// its end), one snapshot opened or closed, one checkpoint, one reopen or one power loss (a
+// crash forgets snapshots: they are ERR_CLOSED, and reopen holds the last commit). Entries
+// read are tallied apart.
 //
 // PAGEKV_SNAPSHOT_OPS sets the operation count (default 100,000; `npm run soak:snapshots`
 // runs 2,000,000), PAGEKV_SNAPSHOT_SEED the seed (fixed by default; "random" draws one). Runs
@@ -225,6 +226,7 @@ interface Tally {
   freedUnderSnapshots: number;
   reusedUnderSnapshots: number;
   reopens: number;
+  crashes: number;
   walFramesMax: number;
   pageCountMax: number;
 }
@@ -252,6 +254,7 @@ function newTally(): Tally {
     freedUnderSnapshots: 0,
     reusedUnderSnapshots: 0,
     reopens: 0,
+    crashes: 0,
     walFramesMax: 0,
     pageCountMax: 0,
   };
@@ -286,7 +289,8 @@ type OpName =
   | "iterStep"
   | "iterFinish"
   | "iterReturn"
-  | "reopen";
+  | "reopen"
+  | "crash";
 
 /** Weights by default; each phase overrides how often snapshots open and close. */
 const WEIGHTS: [OpName, number][] = [
@@ -313,6 +317,7 @@ const WEIGHTS: [OpName, number][] = [
   ["iterFinish", 0.5],
   ["iterReturn", 0.3],
   ["reopen", 0.04],
+  ["crash", 0.03],
 ];
 
 /**
@@ -763,6 +768,10 @@ class SnapshotRun {
         this.note("reopen");
         this.reopen();
         break;
+      case "crash":
+        this.note("crash");
+        this.crash();
+        break;
     }
   }
 
@@ -1040,13 +1049,56 @@ class SnapshotRun {
     this.readers = [];
     this.iterators = [];
     this.db = this.open();
+    this.afterOpen("reopen");
+  }
+
+  private afterOpen(what: string): void {
     const s = this.db.stats();
     this.checkpointsSeen = s.checkpoints;
     this.commitsAtReset = s.commits;
     this.committedEnd = s.walFrames;
     this.freePages = s.freePages;
-    assert.deepEqual(this.db.check(), [], "check() after reopen");
-    this.readRange(this.db, this.state, FULL, "db full range after reopen");
+    assert.equal(s.snapshots, 0, `snapshots after ${what}`);
+    assert.deepEqual(this.db.check(), [], `check() after ${what}`);
+    this.readRange(this.db, this.state, FULL, `db full range after ${what}`);
+  }
+
+  /**
+   * Power loss with readers open, perhaps after partial checkpoints: the snapshots die with
+   * the process (ERR_CLOSED), and reopen holds the last commit (sync "full").
+   */
+  private crash(): void {
+    const t = this.tally;
+    t.ops++;
+    t.crashes++;
+    this.fs.crash(this.int(2) === 0 ? {} : { seed: this.int(2 ** 30) });
+    for (const r of this.readers) {
+      expectClosed(() => r.snap.get(KEY[0]), `snapshot ${r.id} get after a crash`);
+    }
+    for (const l of this.iterators) {
+      // An iterator may yield what it had copied of its leaf before the crash (as a live
+      // one always did): each entry right, then ERR_CLOSED, or the end if that was all.
+      for (;;) {
+        let r: IteratorResult<[Uint8Array, Uint8Array]>;
+        try {
+          r = l.it.next();
+        } catch (e) {
+          if (isPagekvError(e, "ERR_CLOSED")) break;
+          throw e;
+        }
+        const what = `iterator ${l.id} after a crash, entry ${l.pos} of ${l.want.length}`;
+        if (r.done === true) {
+          assertEntry(undefined, l.want[l.pos], l.state, what);
+          break;
+        }
+        assertEntry(r.value, l.want[l.pos], l.state, what);
+        l.pos++;
+      }
+    }
+    this.readers = [];
+    this.iterators = [];
+    this.db = this.open();
+    this.afterOpen("crash");
   }
 
   private finish(): void {
@@ -1125,7 +1177,7 @@ function report(name: string, t: Tally): void {
       `forced true (${t.checkpointsResetUnderSnapshots} under open snapshots), ` +
       `${t.checkpointsFalse} forced false, ${t.autoCheckpoints} automatic; free pages rose ` +
       `${t.freedUnderSnapshots} and fell ${t.reusedUnderSnapshots} times under open snapshots; ` +
-      `${t.reopens} reopens; up to ${t.walFramesMax} log frames, ${t.pageCountMax} pages`,
+      `${t.reopens} reopens, ${t.crashes} crashes; up to ${t.walFramesMax} log frames, ${t.pageCountMax} pages`,
   );
 }
 
