@@ -4,6 +4,7 @@
 //
 //   node build/scripts/crash.js --seed S --points N [--steps M] [--sync full|normal]
 //   node build/scripts/crash.js --seed S --point K [--crash-seed X|none] [--debug]
+//   --snapshots: the workload also holds pager snapshots open and reads through them.
 
 import { parseArgs } from "node:util";
 import {
@@ -15,7 +16,7 @@ import {
 
 const USAGE =
   "usage: crash --seed S [--points N | --point K] [--steps M] [--sync full|normal]\n" +
-  "             [--variants V] [--crash-seed X|none] [--page-size P] [--debug]";
+  "             [--variants V] [--crash-seed X|none] [--page-size P] [--debug] [--snapshots]";
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     "crash-seed": { type: "string" },
     "page-size": { type: "string" },
     debug: { type: "boolean" },
+    snapshots: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   },
   strict: true,
@@ -62,6 +64,9 @@ const onlyCrashSeed =
     ? undefined
     : { seed: crashSeedText === "none" ? undefined : int("crash-seed", crashSeedText, 0) };
 
+const snapshots = values.snapshots === true;
+const workloadText = `workload seed ${seed} (${steps} steps, sync ${sync}${snapshots ? ", snapshots" : ""})`;
+
 const started = performance.now();
 let lastReport = started;
 let result: CampaignResult;
@@ -72,6 +77,7 @@ try {
     sync,
     pageSize: int("page-size", values["page-size"], 512),
     debug: values.debug === true,
+    snapshots,
     points,
     pointList,
     variants: int("variants", values.variants, 3),
@@ -85,12 +91,22 @@ try {
   });
 } catch (e) {
   // The reference run (no crash) failed, or the workload did not replay deterministically.
-  process.stdout.write(`FAIL workload seed ${seed} (${steps} steps, sync ${sync}): ${String(e)}\n`);
+  const pageSize = values["page-size"] === undefined ? "" : ` --page-size ${values["page-size"]}`;
+  process.stdout.write(
+    `FAIL ${workloadText}: ${String(e)}\n  replay: npm run crash -- --seed ${seed} ` +
+      `--steps ${steps} --sync ${sync}${pageSize}${snapshots ? " --snapshots" : ""} --points 0\n`,
+  );
   process.exit(1);
 }
 
 const w = result.workload;
 const s = result.reference.stats;
+const snapshotText = snapshots
+  ? `  snapshots: ${s.snapshotsOpened} opened, ${s.snapshotReads} pages read through them, ` +
+    `${s.checkpointsRefused} explicit checkpoints returned false, ` +
+    `${s.checkpointsWithSnapshots} returned true with snapshots open, ` +
+    `${s.autoCheckpointsHeld} commits left the log past its automatic checkpoint limit\n`
+  : "";
 process.stdout.write(
   `workload seed ${seed}: ${steps} steps, sync ${sync}, pageSize ${w.pageSize}, ` +
     `cacheFrames ${w.cacheFrames}, walAutoCheckpointPages ${w.walAutoCheckpointPages}\n` +
@@ -98,7 +114,7 @@ process.stdout.write(
     `${s.rollbacks} rollbacks, ${s.writebacks} spills, ${s.autoCheckpoints} automatic and ` +
     `${s.explicitCheckpoints} explicit checkpoints, ${s.implicitCommits} implicit ` +
     `transactions committed by checkpoint or close, ${s.reopens} reopens, ` +
-    `up to ${s.pageCountMax} pages\n` +
+    `up to ${s.pageCountMax} pages\n${snapshotText}` +
     `  crash sites: ${Object.entries(result.sites)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}\n`,

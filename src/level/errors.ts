@@ -2,6 +2,8 @@
 // abstract-level has a name for become a PagekvLevelError with that LEVEL_* code and the
 // original error as `cause`; every other error passes through unchanged (a PagekvError
 // keeps its ERR_* code). It never decides what is an error, only how one is named.
+// ERR_LIMIT (too many open snapshots) is one of those others: abstract-level has no code
+// for a bound, and none of its codes says "close something and retry".
 
 import { type ErrorCode, PagekvError } from "../errors.js";
 
@@ -13,7 +15,8 @@ export type LevelErrorCode =
   | "LEVEL_INVALID_VALUE"
   | "LEVEL_IO_ERROR"
   | "LEVEL_LOCKED"
-  | "LEVEL_READONLY";
+  | "LEVEL_READONLY"
+  | "LEVEL_SNAPSHOT_NOT_OPEN";
 
 /** Engine code -> abstract-level code, for the codes abstract-level names. */
 const LEVEL_CODES: Partial<Record<ErrorCode, LevelErrorCode>> = {
@@ -48,4 +51,16 @@ export function toLevelError(e: unknown): unknown {
   if (!(e instanceof PagekvError)) return e;
   const code = LEVEL_CODES[e.code];
   return code === undefined ? e : new PagekvLevelError(code, e);
+}
+
+/**
+ * `e` as the adapter throws it from a read through an explicit snapshot: the engine's
+ * ERR_CLOSED there means the snapshot is closed (by its close() or the database's), which
+ * abstract-level names LEVEL_SNAPSHOT_NOT_OPEN; anything else as toLevelError.
+ */
+export function toSnapshotError(e: unknown): unknown {
+  if (e instanceof PagekvError && e.code === "ERR_CLOSED") {
+    return new PagekvLevelError("LEVEL_SNAPSHOT_NOT_OPEN", e);
+  }
+  return toLevelError(e);
 }

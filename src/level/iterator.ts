@@ -1,18 +1,29 @@
 // The adapter's iterators: abstract-level's entry, key and value iterators over one engine
-// range iterator (a Cursor), restarted at a new bound by seek(). They read the live tree,
-// not a snapshot: an entry written or deleted after the iterator was made is seen or
-// skipped as the engine's range iterator sees it. They never write.
+// Snapshot's range iterator (a Cursor), restarted at a new bound by seek(). The snapshot is
+// the iterator's own (implicit: taken when the iterator was created, closed with it) or
+// the caller's (explicit: `options.snapshot`, closed by its owner): either way an entry
+// written or deleted after that instant is never seen, and seek() reads the same snapshot.
+// They never write.
 //
 // Invariants:
 //   - the cursor's bounds always lie within the range the iterator was created with: a
 //     seek() only tightens the lower bound (forward) or the upper bound (reverse);
+//   - a cursor reads one engine snapshot, the same across seeks, and closes it exactly
+//     when it owns it (implicit); an implicit snapshot counts toward the engine's
+//     SNAPSHOTS_MAX until its iterator is closed (by its caller or by db.close());
 //   - `limit` is counted by abstract-level (across seeks), never by the engine, so no
 //     method here returns more than `this.limit - this.count` items;
-//   - an engine error leaves here renamed by toLevelError, like every other adapter error.
+//   - an engine error leaves here renamed by toLevelError (toSnapshotError when the
+//     snapshot is the caller's), like every other adapter error.
 
-import { AbstractIterator, AbstractKeyIterator, AbstractValueIterator } from "abstract-level";
-import type { Database, RangeOptions } from "../db/db.js";
-import { toLevelError } from "./errors.js";
+import {
+  AbstractIterator,
+  AbstractKeyIterator,
+  type AbstractSnapshot,
+  AbstractValueIterator,
+} from "abstract-level";
+import type { RangeOptions, Snapshot } from "../db/db.js";
+import { toLevelError, toSnapshotError } from "./errors.js";
 
 /** The range options abstract-level hands the private API, keys already encoded as views. */
 export interface PrivateRangeOptions {
@@ -24,6 +35,8 @@ export interface PrivateRangeOptions {
   /** -1 for no limit. */
   limit: number;
   keyEncoding: string;
+  /** An explicit snapshot to read from (level.ts resolves it to an engine Snapshot). */
+  snapshot?: AbstractSnapshot;
 }
 
 /** What db._iterator() gets. */
@@ -79,24 +92,37 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-/** One engine range iterator over a fixed range, which seek() restarts inside that range. */
+/**
+ * One engine snapshot's range iterator over a fixed range, which seek() restarts inside
+ * that range, on the same snapshot. The engine iterator is made at the first step, not at
+ * construction: abstract-level checks an explicit snapshot at each read, and an iterator
+ * made over a closed one must fail there (LEVEL_SNAPSHOT_NOT_OPEN), not when created.
+ */
 export class Cursor {
-  private entries: Iterator<Entry>;
+  private entries: Iterator<Entry> | null = null;
+  /** Where the next engine iterator starts: `range`, tightened by the last seek(). */
+  private current: ByteRange;
 
+  /**
+   * `owned`: the snapshot is this cursor's (implicit) and close() closes it; otherwise it
+   * is the caller's, and its ERR_CLOSED is LEVEL_SNAPSHOT_NOT_OPEN.
+   */
   constructor(
-    private readonly db: Database,
+    private readonly snapshot: Snapshot,
     private readonly range: ByteRange,
+    private readonly owned: boolean,
   ) {
-    this.entries = db.range({ ...range, snapshot: false });
+    this.current = range;
   }
 
   /** The next entry, or undefined at the end of the range. */
   next(): Entry | undefined {
     try {
+      if (this.entries === null) this.entries = this.snapshot.range(this.current);
       const r = this.entries.next();
       return r.done === true ? undefined : r.value;
     } catch (e) {
-      throw toLevelError(e);
+      throw this.owned ? toLevelError(e) : toSnapshotError(e);
     }
   }
 
@@ -112,13 +138,14 @@ export class Cursor {
     } else {
       next.gte = r.gte === undefined || compareBytes(target, r.gte) > 0 ? target : r.gte;
     }
-    this.entries.return?.();
-    this.entries = this.db.range({ ...next, snapshot: false });
+    this.drop();
+    this.current = next;
   }
 
-  /** Let the engine iterator go (it holds no pins between steps, so this only drops it). */
+  /** Let the engine iterator go, and the snapshot when it is this cursor's. */
   close(): void {
-    this.entries.return?.();
+    this.drop();
+    if (this.owned) this.snapshot.close();
   }
 
   /** Up to `n` items made by `map`, fewer only at the end of the range. */
@@ -130,6 +157,12 @@ export class Cursor {
       out.push(map(e));
     }
     return out;
+  }
+
+  private drop(): void {
+    const entries = this.entries;
+    this.entries = null;
+    entries?.return?.();
   }
 }
 
@@ -151,9 +184,9 @@ export class PagekvIterator<TDatabase> extends AbstractIterator<
   private readonly cursor: Cursor;
   private readonly map: (e: Entry) => [Uint8Array | undefined, Uint8Array | undefined];
 
-  constructor(db: TDatabase, options: PrivateIteratorOptions, engine: Database) {
+  constructor(db: TDatabase, options: PrivateIteratorOptions, cursor: Cursor) {
     super(db, options);
-    this.cursor = new Cursor(engine, engineRange(options));
+    this.cursor = cursor;
     const { keys, values } = options;
     this.map =
       keys && values ? (e) => e : (e) => [keys ? e[0] : undefined, values ? e[1] : undefined];
@@ -188,9 +221,9 @@ const entryValue = (e: Entry) => e[1];
 export class PagekvKeyIterator<TDatabase> extends AbstractKeyIterator<TDatabase, ArrayBufferView> {
   private readonly cursor: Cursor;
 
-  constructor(db: TDatabase, options: PrivateRangeOptions, engine: Database) {
+  constructor(db: TDatabase, options: PrivateRangeOptions, cursor: Cursor) {
     super(db, options);
-    this.cursor = new Cursor(engine, engineRange(options));
+    this.cursor = cursor;
   }
 
   async _next(): Promise<Uint8Array | undefined> {
@@ -222,9 +255,9 @@ export class PagekvValueIterator<TDatabase> extends AbstractValueIterator<
 > {
   private readonly cursor: Cursor;
 
-  constructor(db: TDatabase, options: PrivateValueIteratorOptions, engine: Database) {
+  constructor(db: TDatabase, options: PrivateValueIteratorOptions, cursor: Cursor) {
     super(db, options);
-    this.cursor = new Cursor(engine, engineRange(options));
+    this.cursor = cursor;
   }
 
   async _next(): Promise<Uint8Array | undefined> {

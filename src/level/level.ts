@@ -12,22 +12,36 @@
 //   - every write (_put, _del, _batch) is one engine transaction, durable when its promise
 //     resolves as the `sync` option says; _clear is one transaction per CLEAR_BATCH_KEYS
 //     keys (abstract-level does not require clear() to be atomic);
-//   - nothing here claims a snapshot: reads, including iterators, see the latest commit;
+//   - an iterator reads the engine snapshot taken when it was created (implicit) or the
+//     one named by `options.snapshot` (explicit), never the live tree; get, getMany, has,
+//     hasMany and getSync read the latest commit at the call (the engine is synchronous, so
+//     that is a snapshot taken synchronously, as abstract-level requires) unless they name
+//     a snapshot; _clear without a snapshot deletes from the live tree (see _clear);
+//   - a read names only a PagekvSnapshot made by this database's _snapshot(): any other
+//     value is refused (LEVEL_INVALID_VALUE), never read from; the engine snapshot behind
+//     it is closed by its _close() or by the engine's close(), whichever comes first;
 //   - the engine's options (ENGINE_OPTIONS) are checked in the constructor, each for type
 //     and range, and a name that differs from one of them only in case is refused: a typo
 //     must not silently open with other durability or access. Every other option is
 //     abstract-level's to judge (it accepts arbitrary ones), and left alone.
 
-import { type AbstractDatabaseOptions, AbstractLevel } from "abstract-level";
-import { type BatchOp, type Database, type DbOpenOptions, openDatabase } from "../db/db.js";
+import { type AbstractDatabaseOptions, AbstractLevel, type AbstractSnapshot } from "abstract-level";
+import {
+  type BatchOp,
+  type Database,
+  type DbOpenOptions,
+  openDatabase,
+  type Snapshot,
+} from "../db/db.js";
 import { assert, PagekvError } from "../errors.js";
 import { isValidPageSize, PAGE_SIZE_MAX, PAGE_SIZE_MIN } from "../format/page.js";
 import { describe, optionalBoolean, optionalChoice, optionalInteger } from "../options.js";
 import { WAL_AUTO_CHECKPOINT_PAGES_MAX } from "../pager/pager.js";
 import { NodeFS } from "../vfs/node/nodefs.js";
 import type { VFS } from "../vfs/vfs.js";
-import { PagekvLevelError, toLevelError } from "./errors.js";
+import { PagekvLevelError, toLevelError, toSnapshotError } from "./errors.js";
 import {
+  Cursor,
   engineRange,
   PagekvIterator,
   PagekvKeyIterator,
@@ -37,6 +51,7 @@ import {
   type PrivateValueIteratorOptions,
   toBytes,
 } from "./iterator.js";
+import { PagekvSnapshot, type PrivateSnapshotOptions } from "./snapshot.js";
 
 /** _clear deletes in transactions of at most this many keys, bounding one commit's size. */
 export const CLEAR_BATCH_KEYS = 1024;
@@ -91,15 +106,29 @@ type PrivateBatchOp =
   | { type: "put"; key: ArrayBufferView; value: ArrayBufferView }
   | { type: "del"; key: ArrayBufferView };
 
+/** The options of a private read: abstract-level passes an explicit snapshot here. */
+interface PrivateReadOptions {
+  snapshot?: AbstractSnapshot;
+}
+
+/** What a read goes to: the database (the latest commit) or an engine snapshot. */
+interface Reader {
+  get(key: Uint8Array): Uint8Array | undefined;
+  has(key: Uint8Array): boolean;
+}
+
 /**
  * What this adapter supports, declared to abstract-level (and so to its test suite, which
- * skips what is not claimed). Snapshots are not claimed: the engine's range iterators read
- * the live tree and continue after writes, and get() reads the latest commit.
+ * skips what is not claimed). Both kinds of snapshot are claimed: an iterator reads an
+ * engine snapshot (its own, or an explicit one), and db.snapshot() is an engine snapshot
+ * that get, getMany, has, hasMany, getSync, iterators and clear read through. `snapshots`
+ * is abstract-level's older name for implicitSnapshots.
  */
 const MANIFEST = {
   encodings: { view: true },
-  implicitSnapshots: false,
-  explicitSnapshots: false,
+  implicitSnapshots: true,
+  explicitSnapshots: true,
+  snapshots: true,
   permanence: true,
   seek: true,
   createIfMissing: true,
@@ -292,24 +321,27 @@ export class PagekvLevel<KDefault = string, VDefault = string> extends AbstractL
     if (db !== null) this.call(() => db.close());
   }
 
-  async _get(key: ArrayBufferView): Promise<Uint8Array | undefined> {
-    return this.run((db) => db.get(toBytes(key)));
+  async _get(key: ArrayBufferView, options: PrivateReadOptions): Promise<Uint8Array | undefined> {
+    return this.read(options, (r) => r.get(toBytes(key)));
   }
 
-  _getSync(key: ArrayBufferView): Uint8Array | undefined {
-    return this.run((db) => db.get(toBytes(key)));
+  _getSync(key: ArrayBufferView, options: PrivateReadOptions): Uint8Array | undefined {
+    return this.read(options, (r) => r.get(toBytes(key)));
   }
 
-  async _getMany(keys: ArrayBufferView[]): Promise<(Uint8Array | undefined)[]> {
-    return this.run((db) => keys.map((k) => db.get(toBytes(k))));
+  async _getMany(
+    keys: ArrayBufferView[],
+    options: PrivateReadOptions,
+  ): Promise<(Uint8Array | undefined)[]> {
+    return this.read(options, (r) => keys.map((k) => r.get(toBytes(k))));
   }
 
-  async _has(key: ArrayBufferView): Promise<boolean> {
-    return this.run((db) => db.has(toBytes(key)));
+  async _has(key: ArrayBufferView, options: PrivateReadOptions): Promise<boolean> {
+    return this.read(options, (r) => r.has(toBytes(key)));
   }
 
-  async _hasMany(keys: ArrayBufferView[]): Promise<boolean[]> {
-    return this.run((db) => keys.map((k) => db.has(toBytes(k))));
+  async _hasMany(keys: ArrayBufferView[], options: PrivateReadOptions): Promise<boolean[]> {
+    return this.read(options, (r) => keys.map((k) => r.has(toBytes(k))));
   }
 
   async _put(key: ArrayBufferView, value: ArrayBufferView): Promise<void> {
@@ -331,18 +363,29 @@ export class PagekvLevel<KDefault = string, VDefault = string> extends AbstractL
   }
 
   /**
-   * Delete the range (with reverse and limit), CLEAR_BATCH_KEYS keys per transaction. It
-   * relies on the engine's range iterator continuing after the deletes between its steps.
+   * Delete the range (with reverse and limit), CLEAR_BATCH_KEYS keys per transaction. With
+   * an explicit snapshot, only the keys in the snapshot (abstract-level's rule); without
+   * one, the keys of the live tree, through an engine range iterator that continues after
+   * the deletes between its steps (`snapshot: false`). That is no weaker than a snapshot
+   * here, since the whole clear runs synchronously and no other write can come between its
+   * transactions, and it lets an automatic checkpoint between them reset the log, which a
+   * snapshot held for the clear would prevent.
    */
   async _clear(options: PrivateRangeOptions): Promise<void> {
     const range = engineRange(options);
     if (options.limit >= 0) range.limit = options.limit;
+    const snapshot = this.snapshotOf(options);
     this.run((db) => {
-      const entries = db.range({ ...range, snapshot: false });
+      const entries =
+        snapshot === null
+          ? db.range({ ...range, snapshot: false })
+          : this.onSnapshot(() => snapshot.range(range));
+      const next =
+        snapshot === null ? () => entries.next() : () => this.onSnapshot(() => entries.next());
       for (;;) {
         const ops: BatchOp[] = [];
         while (ops.length < CLEAR_BATCH_KEYS) {
-          const r = entries.next();
+          const r = next();
           if (r.done === true) break;
           ops.push({ type: "del", key: r.value[0] });
         }
@@ -353,30 +396,83 @@ export class PagekvLevel<KDefault = string, VDefault = string> extends AbstractL
   }
 
   _iterator(options: PrivateIteratorOptions): PagekvIterator<this> {
-    return new PagekvIterator(
-      this,
-      options,
-      this.run((db) => db),
-    );
+    return new PagekvIterator(this, options, this.cursor(options));
   }
 
   _keys(options: PrivateRangeOptions): PagekvKeyIterator<this> {
-    return new PagekvKeyIterator(
-      this,
-      options,
-      this.run((db) => db),
-    );
+    return new PagekvKeyIterator(this, options, this.cursor(options));
   }
 
   _values(options: PrivateValueIteratorOptions): PagekvValueIterator<this> {
-    return new PagekvValueIterator(
-      this,
-      options,
-      this.run((db) => db),
-    );
+    return new PagekvValueIterator(this, options, this.cursor(options));
+  }
+
+  /**
+   * An explicit snapshot: the engine's, of the last commit, taken now (abstract-level
+   * requires it synchronous). More than the engine's SNAPSHOTS_MAX open at once (iterators'
+   * own included) throws the engine's ERR_LIMIT, which abstract-level has no code for.
+   */
+  _snapshot(options: PrivateSnapshotOptions): PagekvSnapshot {
+    const engine = this.run((db) => db.snapshot());
+    try {
+      return new PagekvSnapshot(options, this, engine);
+    } catch (e) {
+      engine.close();
+      throw e;
+    }
   }
 
   // ---- internals ----
+
+  /**
+   * The cursor of a new iterator: over the explicit snapshot `options` names, or over one
+   * of its own taken now (implicit), which the cursor closes when the iterator closes.
+   */
+  private cursor(options: PrivateRangeOptions): Cursor {
+    const range = engineRange(options);
+    const explicit = this.snapshotOf(options);
+    if (explicit !== null) return new Cursor(explicit, range, false);
+    return new Cursor(
+      this.run((db) => db.snapshot()),
+      range,
+      true,
+    );
+  }
+
+  /** Run `fn` on what `options` says to read: its explicit snapshot, else the database. */
+  private read<T>(options: PrivateReadOptions, fn: (r: Reader) => T): T {
+    const snapshot = this.snapshotOf(options);
+    if (snapshot === null) return this.run(fn);
+    return this.run(() => this.onSnapshot(() => fn(snapshot)));
+  }
+
+  /**
+   * The engine snapshot `options.snapshot` names, or null for none. abstract-level has
+   * checked that it is open (snapshot.ref()); this checks that it is one of ours.
+   */
+  private snapshotOf(options: PrivateReadOptions): Snapshot | null {
+    const s = options.snapshot;
+    if (s === undefined || s === null) return null;
+    if (s instanceof PagekvSnapshot && s.level === this) return s.engine;
+    const path = this.location;
+    throw new PagekvLevelError(
+      "LEVEL_INVALID_VALUE",
+      new PagekvError(
+        "ERR_ARG",
+        `${path}: option "snapshot" must be a snapshot of this database (db.snapshot()), got ${describe(s)}`,
+        { path },
+      ),
+    );
+  }
+
+  /** Run `fn`, a read through an explicit snapshot: its ERR_CLOSED is the snapshot's. */
+  private onSnapshot<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw toSnapshotError(e);
+    }
+  }
 
   /** Run `fn` on the open engine, renaming engine errors for abstract-level. */
   private run<T>(fn: (db: Database) => T): T {

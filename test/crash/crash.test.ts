@@ -2,7 +2,8 @@
 // each under three crash variants (unsynced writes all lost, or kept/lost/torn by a seed),
 // each followed by a second power failure inside the recovery. After every one the
 // database opens and holds exactly a committed state the sync mode allows. A failure
-// names the seed, point and crash seed that `npm run crash` replays.
+// names the seed, point and crash seed that `npm run crash` replays. Three campaigns run
+// with snapshots open when the power fails (read, and checked, until it does).
 // PAGEKV_CRASH_SEEDS / PAGEKV_CRASH_STEPS scale it.
 
 import assert from "node:assert/strict";
@@ -31,6 +32,10 @@ const totals = {
   explicitCheckpoints: 0,
   implicitCommits: 0,
   reopens: 0,
+  snapshotReads: 0,
+  checkpointsRefused: 0,
+  checkpointsWithSnapshots: 0,
+  autoCheckpointsHeld: 0,
   sites: newSiteCounts(),
 };
 
@@ -46,11 +51,20 @@ function campaign(o: CampaignOptions, diagnostic: (m: string) => void): Campaign
   totals.explicitCheckpoints += s.explicitCheckpoints;
   totals.implicitCommits += s.implicitCommits;
   totals.reopens += s.reopens;
+  totals.snapshotReads += s.snapshotReads;
+  totals.checkpointsRefused += s.checkpointsRefused;
+  totals.checkpointsWithSnapshots += s.checkpointsWithSnapshots;
+  totals.autoCheckpointsHeld += s.autoCheckpointsHeld;
   for (const [site, n] of Object.entries(r.sites)) totals.sites[site as CrashSite] += n;
   diagnostic(
     `seed ${o.seed} (sync ${o.sync}, ${o.steps} steps, T=${s.totalOps}): ${r.checked} crash ` +
       `points checked, ${s.commits} commits, ${s.rollbacks} rollbacks, ${s.writebacks} ` +
-      `spills, ${s.autoCheckpoints} automatic + ${s.explicitCheckpoints} explicit checkpoints`,
+      `spills, ${s.autoCheckpoints} automatic + ${s.explicitCheckpoints} explicit checkpoints` +
+      (o.snapshots === true
+        ? `; ${s.snapshotsOpened} snapshots, ${s.snapshotReads} pages read through them, ` +
+          `${s.checkpointsRefused} checkpoints refused, ${s.autoCheckpointsHeld} commits ` +
+          "past the automatic limit"
+        : ""),
   );
   const shown = r.failures.slice(0, FAILURES_SHOWN_MAX).map(formatFailure);
   const more = r.failures.length - shown.length;
@@ -65,6 +79,11 @@ function campaign(o: CampaignOptions, diagnostic: (m: string) => void): Campaign
   assert.ok(s.commits > 10, `seed ${o.seed}: only ${s.commits} commits`);
   assert.ok(s.rollbacks > 0, `seed ${o.seed}: no rollback`);
   assert.ok(s.autoCheckpoints > 0, `seed ${o.seed}: no automatic checkpoint`);
+  if (o.snapshots === true) {
+    assert.ok(s.snapshotReads > 0, `seed ${o.seed}: no page read through a snapshot`);
+    assert.ok(s.checkpointsRefused > 0, `seed ${o.seed}: no checkpoint held back by a snapshot`);
+    assert.ok(s.autoCheckpointsHeld > 0, `seed ${o.seed}: no automatic checkpoint held back`);
+  }
   return r;
 }
 
@@ -82,6 +101,21 @@ for (const seed of [101, 102]) {
 
 test("sync full with every invariant checked (debug): a small workload, every crash point", (t) => {
   campaign({ seed: 201, steps: 25, sync: "full", variants: 2, debug: true }, (m) =>
+    t.diagnostic(m),
+  );
+});
+
+for (const [seed, sync] of [
+  [301, "full"],
+  [302, "normal"],
+] as const) {
+  test(`sync ${sync}, seed ${seed}, snapshots open: every snapshot read is its commit, and every crash point recovers as without them`, (t) => {
+    campaign({ seed, steps: STEPS, sync, variants: 3, snapshots: true }, (m) => t.diagnostic(m));
+  });
+}
+
+test("sync full, debug, snapshots open: a small workload, every crash point", (t) => {
+  campaign({ seed: 206, steps: 30, sync: "full", variants: 2, debug: true, snapshots: true }, (m) =>
     t.diagnostic(m),
   );
 });
@@ -107,4 +141,8 @@ test("the campaigns exercised spills, both kinds of checkpoint and crashes insid
     assert.ok(s[site as CrashSite] > 0, `no crash point fell in ${site}`);
   }
   assert.ok(totals.recoveryCrashes > 0, "no crash ever interrupted a recovery");
+  assert.ok(totals.snapshotReads > 0, "no page read through a snapshot");
+  assert.ok(totals.checkpointsRefused > 0, "no checkpoint returned false");
+  assert.ok(totals.checkpointsWithSnapshots > 0, "no checkpoint completed with a snapshot open");
+  assert.ok(s.snapshot > 0, "no crash point fell in a snapshot read");
 });

@@ -14,9 +14,19 @@
 //      states the sync mode allows), close, reopen, match again;
 //   3. replay to the same crash, then crash again inside the recovery's own calls, open
 //      and require the very state the uninterrupted recovery found; close, reopen, match.
+//
+// With `snapshots`, the workload also opens pager snapshots at seeded steps (inside
+// transactions too), keeps up to WORKLOAD_SNAPSHOTS_OPEN_MAX of them open across commits,
+// rollbacks, spills and checkpoints, and reads pages, slots and the page count through
+// them: each read must be the committed state S_i the snapshot was taken at (the model
+// keeps every S_i already, so a snapshot costs the model one index). Checkpoints must
+// return false exactly while a snapshot is behind the last commit. A wrong snapshot read
+// before the crash fails the point like any other; the crash forgets the snapshots, and
+// recovery and its checks are the same as without them.
 
 import { usableSizeOf } from "../../src/format/page.js";
 import { Pager, type PagerOptions } from "../../src/pager/pager.js";
+import type { PagerSnapshot } from "../../src/pager/snapshots.js";
 import { MemFS } from "../../src/vfs/memfs.js";
 import { mixSeed, Prng } from "../../src/vfs/prng.js";
 import { stamp, stamped } from "../pager/pages.js";
@@ -28,6 +38,10 @@ export const SLOTS = 8;
 export const TXN_OPS_MAX = 6;
 /** Differences listed in one failure message before "...". */
 const DIFFS_SHOWN_MAX = 6;
+/** Snapshots a workload keeps open at once (far below SNAPSHOTS_MAX): the 9th closes one. */
+export const WORKLOAD_SNAPSHOTS_OPEN_MAX = 8;
+/** Pages one scripted snapshot read checks: 1..SNAPSHOT_READ_PAGES_MAX. */
+export const SNAPSHOT_READ_PAGES_MAX = 3;
 
 export type CrashSync = "full" | "normal";
 
@@ -41,17 +55,32 @@ export interface WorkloadOptions {
   pageSize?: number;
   /** Run the pager with `debug: true` (every invariant checked after every call). */
   debug?: boolean;
+  /**
+   * Open, read and close pager snapshots at seeded steps (drawn from a PRNG of their own,
+   * so the rest of the script is the one the seed makes without them).
+   */
+  snapshots?: boolean;
 }
+
+/** A scripted snapshot call; the reference run resolves picks against the open ones. */
+export type SnapshotOp =
+  // pick: which open snapshot to close first when WORKLOAD_SNAPSHOTS_OPEN_MAX are open.
+  | { kind: "snap-open"; pick: number }
+  | { kind: "snap-close"; pick: number }
+  | { kind: "snap-close-all" }
+  | { kind: "snap-read"; pick: number; pages: number };
 
 export type ScriptOp =
   | { kind: "write" | "allocate" | "free" | "read"; pick: number; version: number }
-  | { kind: "slot"; slot: number; value: number };
+  | { kind: "slot"; slot: number; value: number }
+  | SnapshotOp;
 
 export type ScriptStep =
   | { kind: "txn"; ops: ScriptOp[]; commit: boolean }
   | { kind: "implicit"; ops: ScriptOp[] }
   | { kind: "checkpoint"; lsnBump: number }
-  | { kind: "reopen" };
+  | { kind: "reopen" }
+  | { kind: "snapshots"; ops: SnapshotOp[] };
 
 /** A workload: generated from its seed before anything runs. */
 export interface Workload {
@@ -62,6 +91,7 @@ export interface Workload {
   cacheFrames: number;
   walAutoCheckpointPages: number;
   debug: boolean;
+  snapshots: boolean;
   script: ScriptStep[];
 }
 
@@ -77,9 +107,24 @@ export type Action =
   | { t: "rollback"; step: number }
   // state: the implicit transaction's state these commit, -1 when there is none.
   // lsnBump: checkpoint(checkpointLSN + lsnBump), or checkpoint() when 0.
-  | { t: "checkpoint"; step: number; state: number; lsnBump: number }
+  // done: what checkpoint() must return (false while an open snapshot is behind).
+  | { t: "checkpoint"; step: number; state: number; lsnBump: number; done: boolean }
   | { t: "close"; step: number; state: number }
-  | { t: "open"; step: number };
+  | { t: "open"; step: number }
+  // Snapshot `id` (numbered from 1 per workload) taken at committed state S`state`.
+  | { t: "snap-open"; step: number; id: number; state: number }
+  | { t: "snap-close"; step: number; id: number }
+  // Page `pgno` through snapshot `id` must hold `version` (live in the snapshot's state).
+  | { t: "snap-read"; step: number; id: number; pgno: number; version: number }
+  // Snapshot `id` must show S`state`'s page count and slots (and refuse pages outside).
+  | {
+      t: "snap-meta";
+      step: number;
+      id: number;
+      state: number;
+      pageCount: number;
+      slots: readonly number[];
+    };
 
 /** A committed state of the database. Live and free pages partition 2..pageCount. */
 export interface DbState {
@@ -103,6 +148,14 @@ export interface ReferenceStats {
   implicitCommits: number;
   reopens: number;
   pageCountMax: number;
+  /** With snapshots: snapshots opened, and pages read through them. */
+  snapshotsOpened: number;
+  snapshotReads: number;
+  /** Explicit checkpoints that returned false (a snapshot behind) / true with one open. */
+  checkpointsRefused: number;
+  checkpointsWithSnapshots: number;
+  /** Commits whose automatic checkpoint could not reset the log (a snapshot behind). */
+  autoCheckpointsHeld: number;
 }
 
 export interface Reference {
@@ -124,6 +177,7 @@ export type CrashSite =
   | "checkpoint"
   | "close"
   | "open" // the workload's own reopen (recovery of a clean close)
+  | "snapshot" // a snapshot read (its miss spilled the open transaction's pages)
   | "none"; // the crash point is past the last call
 
 export interface Failure {
@@ -131,6 +185,7 @@ export interface Failure {
   steps: number;
   sync: CrashSync;
   pageSize: number;
+  snapshots: boolean;
   point: number;
   crashSeed: number | undefined;
   /** Set when the failure is in the crash-during-recovery phase. */
@@ -208,6 +263,7 @@ export function makeWorkload(o: WorkloadOptions): Workload {
       script.push({ kind: "txn", ops: makeOps(n), commit: rng.int(100) < 85 });
     }
   }
+  const snapshots = o.snapshots === true;
   return {
     seed: o.seed,
     steps: o.steps,
@@ -216,8 +272,55 @@ export function makeWorkload(o: WorkloadOptions): Workload {
     cacheFrames,
     walAutoCheckpointPages,
     debug: o.debug === true,
-    script,
+    snapshots,
+    script: snapshots ? withSnapshotOps(script, new Prng(mixSeed(o.seed) ^ 0x54a9)) : script,
   };
+}
+
+/**
+ * The script with snapshot calls woven in: a step of them before about a third of the
+ * steps, and one after about one op in seven inside transactions (so snapshots are taken
+ * and read while a transaction is open and after it spilled). Before a third of the
+ * checkpoints every snapshot closes and one opens at the newest commit: it must not hold
+ * the checkpoint back (unless the checkpoint commits implicit work first).
+ */
+function withSnapshotOps(script: ScriptStep[], rng: Prng): ScriptStep[] {
+  const snapOp = (): SnapshotOp => {
+    const r = rng.int(100);
+    if (r < 30) return { kind: "snap-open", pick: rng.nextU32() };
+    if (r < 72) {
+      return {
+        kind: "snap-read",
+        pick: rng.nextU32(),
+        pages: 1 + rng.int(SNAPSHOT_READ_PAGES_MAX),
+      };
+    }
+    if (r < 94) return { kind: "snap-close", pick: rng.nextU32() };
+    return { kind: "snap-close-all" };
+  };
+  const out: ScriptStep[] = [];
+  for (const step of script) {
+    if (rng.int(100) < 35) {
+      const ops: SnapshotOp[] = [];
+      for (let n = 1 + rng.int(3); n > 0; n--) ops.push(snapOp());
+      out.push({ kind: "snapshots", ops });
+    }
+    if (step.kind === "checkpoint" && rng.int(3) === 0) {
+      const ops: SnapshotOp[] = [{ kind: "snap-close-all" }, { kind: "snap-open", pick: 0 }];
+      out.push({ kind: "snapshots", ops });
+    }
+    if (step.kind === "txn" || step.kind === "implicit") {
+      const ops: ScriptOp[] = [];
+      for (const op of step.ops) {
+        ops.push(op);
+        if (rng.int(100) < 15) ops.push(snapOp());
+      }
+      out.push({ ...step, ops });
+    } else {
+      out.push(step);
+    }
+  }
+  return out;
 }
 
 function pagerOptions(w: Workload): PagerOptions {
@@ -271,6 +374,14 @@ function describe(a: Action): string {
       return `step ${a.step}: checkpoint(${a.lsnBump === 0 ? "" : `LSN + ${a.lsnBump}`})${commits(a.state)}`;
     case "close":
       return `step ${a.step}: close${commits(a.state)}`;
+    case "snap-open":
+      return `step ${a.step}: snapshot #${a.id} (at S${a.state})`;
+    case "snap-close":
+      return `step ${a.step}: close snapshot #${a.id}`;
+    case "snap-read":
+      return `step ${a.step}: read page ${a.pgno} (v${a.version}) through snapshot #${a.id}`;
+    case "snap-meta":
+      return `step ${a.step}: page count and slots of snapshot #${a.id} (S${a.state})`;
     default:
       return `step ${a.step}: ${a.t}`;
   }
@@ -278,6 +389,26 @@ function describe(a: Action): string {
 
 /** Thrown for anything that is not the armed crash: a pager error, a model mismatch. */
 export class HarnessError extends Error {}
+
+/** A snapshot the driver holds open. */
+interface HeldSnapshot {
+  snap: PagerSnapshot;
+  /** The committed state it was taken at, and the step that took it (for messages). */
+  state: number;
+  step: number;
+  /** pager.stats().commits when it was taken. */
+  commits: number;
+}
+
+/** What `code` a call threw, or "nothing". */
+function thrownCode(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    return errorCode(e) ?? errorText(e);
+  }
+  return "nothing";
+}
 
 /**
  * Executes actions on a pager over `fs`, tracking what the model needs: the last commit
@@ -293,10 +424,15 @@ class Driver {
   checkpointLsn = 0n;
   writebacks = 0;
   autoCheckpoints = 0;
+  autoCheckpointsHeld = 0;
+  /** The open snapshots by id; forgotten with the driver when the power fails. */
+  private readonly snaps = new Map<number, HeldSnapshot>();
 
   constructor(
     readonly fs: MemFS,
     readonly w: Workload,
+    /** The reference's page images, to name what a wrong snapshot read holds. */
+    private readonly images: Map<number, Map<number, number>>,
   ) {
     this.pager = Pager.create(fs, DB_PATH, pagerOptions(w));
   }
@@ -339,33 +475,155 @@ class Driver {
         this.inFlight = true;
         pager.commit();
         this.returned(a.state);
-        if (pager.stats().checkpoints !== before) {
+        // The commit appended frames, so an empty log means its checkpoint reset it; one
+        // that ran and could not (a snapshot behind) left the log at or past its limit.
+        const after = pager.stats();
+        if (after.checkpoints !== before && after.walFrames === 0) {
           this.autoCheckpoints++;
           this.checkpointed(pager);
+        } else if (this.w.walAutoCheckpointPages > 0) {
+          if (after.walFrames >= this.w.walAutoCheckpointPages) this.autoCheckpointsHeld++;
         }
         return 0;
       }
       case "rollback":
         pager.rollback();
         return 0;
-      case "checkpoint":
+      case "checkpoint": {
         this.inFlight = a.state >= 0;
-        if (a.lsnBump === 0) pager.checkpoint();
-        else pager.checkpoint(pager.checkpointLSN + BigInt(a.lsnBump));
+        const lsnBefore = pager.checkpointLSN;
+        const done =
+          a.lsnBump === 0
+            ? pager.checkpoint()
+            : pager.checkpoint(pager.checkpointLSN + BigInt(a.lsnBump));
         this.returned(a.state);
-        this.checkpointed(pager);
+        if (done !== a.done) {
+          const open = [...this.snaps].map(([id, h]) => `#${id} at S${h.state}`).join(", ");
+          throw new HarnessError(
+            `checkpoint() returned ${String(done)}, want ${a.done} ` +
+              `(open snapshots: ${open === "" ? "none" : open})`,
+          );
+        }
+        if (done) {
+          this.checkpointed(pager);
+        } else if (pager.checkpointLSN !== lsnBefore) {
+          throw new HarnessError(
+            `checkpoint() returned false but moved checkpointLSN from ${lsnBefore} to ` +
+              `${pager.checkpointLSN}`,
+          );
+        }
         return 0;
+      }
       case "close":
         this.writebacks += pager.stats().writebacks;
         this.inFlight = a.state >= 0;
         pager.close();
         this.returned(a.state);
         this.lastCheckpointed = this.lastReturned;
+        // close() closed every snapshot first.
+        for (const [id, h] of this.snaps) {
+          const code = thrownCode(() => h.snap.get(2));
+          if (!h.snap.closed || code !== "ERR_CLOSED") {
+            throw new HarnessError(
+              `after close, snapshot #${id} has closed = ${h.snap.closed} and get(2) threw ` +
+                `${code}, want true and ERR_CLOSED`,
+            );
+          }
+        }
+        this.snaps.clear();
         return 0;
       case "open":
         this.pager = openDb(this.fs, this.w);
         this.checkpointed(this.pager);
         return 0;
+      case "snap-open": {
+        const snap = pager.snapshot();
+        this.snaps.set(a.id, {
+          snap,
+          state: a.state,
+          step: a.step,
+          commits: pager.stats().commits,
+        });
+        this.checkSnapshotStats();
+        return 0;
+      }
+      case "snap-close": {
+        const h = this.held(a.id);
+        h.snap.close();
+        const code = thrownCode(() => h.snap.get(2));
+        if (!h.snap.closed || code !== "ERR_CLOSED") {
+          throw new HarnessError(
+            `closed snapshot #${a.id} has closed = ${h.snap.closed} and get(2) threw ${code}, ` +
+              "want true and ERR_CLOSED",
+          );
+        }
+        h.snap.close(); // idempotent
+        this.snaps.delete(a.id);
+        this.checkSnapshotStats();
+        return 0;
+      }
+      case "snap-read": {
+        const h = this.held(a.id);
+        const f = h.snap.get(a.pgno);
+        const want = stamped(pager.usableSize, a.pgno, a.version);
+        const same = f.pgno === a.pgno && sameBytes(f.data, want);
+        const word = firstWord(f.data);
+        h.snap.unpin(f);
+        if (!same) {
+          const v = this.images.get(a.pgno)?.get(word);
+          const holds = v === undefined ? "bytes no action wrote to it" : `v${v}`;
+          throw new HarnessError(
+            `snapshot #${a.id} (taken at step ${h.step}, S${h.state}) read page ${a.pgno} ` +
+              `as frame of page ${f.pgno} holding ${holds} (first word ${word}), want v${a.version}`,
+          );
+        }
+        return 0;
+      }
+      case "snap-meta": {
+        const h = this.held(a.id);
+        const snap = h.snap;
+        const problems: string[] = [];
+        if (snap.closed) problems.push("closed is true");
+        if (snap.pageCount !== a.pageCount) {
+          problems.push(`pageCount ${snap.pageCount}, want ${a.pageCount}`);
+        }
+        for (let i = 0; i < SLOTS; i++) {
+          const v = snap.getSlot(i);
+          if (v !== a.slots[i]) problems.push(`slot ${i} = ${v}, want ${a.slots[i]}`);
+        }
+        for (const p of [1, a.pageCount + 1]) {
+          const code = thrownCode(() => snap.unpin(snap.get(p)));
+          if (code !== "ERR_PAGE_RANGE")
+            problems.push(`get(${p}) threw ${code}, not ERR_PAGE_RANGE`);
+        }
+        if (problems.length > 0) {
+          throw new HarnessError(
+            `snapshot #${a.id} (taken at step ${h.step}, S${h.state}): ${problems.join("; ")}`,
+          );
+        }
+        this.checkSnapshotStats();
+        return 0;
+      }
+    }
+  }
+
+  private held(id: number): HeldSnapshot {
+    const h = this.snaps.get(id);
+    if (h === undefined) throw new HarnessError(`snapshot #${id} is not open (harness bug)`);
+    return h;
+  }
+
+  /** stats() counts the open snapshots and the commits since the oldest was taken. */
+  private checkSnapshotStats(): void {
+    const st = this.pager.stats();
+    let oldest = st.commits;
+    for (const h of this.snaps.values()) oldest = Math.min(oldest, h.commits);
+    const behind = st.commits - oldest;
+    if (st.snapshots !== this.snaps.size || st.snapshotCommitsBehind !== behind) {
+      throw new HarnessError(
+        `stats() says ${st.snapshots} snapshots open, ${st.snapshotCommitsBehind} commits ` +
+          `behind; want ${this.snaps.size} and ${behind}`,
+      );
     }
   }
 
@@ -396,6 +654,11 @@ function pickFrom(keys: number[], pick: number): number {
   return keys[pick % keys.length];
 }
 
+/** What a snapshot of state `s` must show besides pages (the slots array is shared). */
+function meta(s: DbState): { pageCount: number; slots: readonly number[] } {
+  return { pageCount: s.pageCount, slots: s.slots };
+}
+
 /**
  * Run the workload without crashing: resolve the script into actions, record every
  * committed state, count what it exercised, and check the final state reads back.
@@ -403,18 +666,36 @@ function pickFrom(keys: number[], pick: number): number {
  */
 export function referenceRun(w: Workload): Reference {
   const fs = new MemFS();
-  const d = new Driver(fs, w);
+  const images = new Map<number, Map<number, number>>();
+  const d = new Driver(fs, w, images);
   const base = fs.opCount;
   const actions: Action[] = [];
   const states: DbState[] = [emptyState()];
-  const images = new Map<number, Map<number, number>>();
   const writers = new Map<number, { step: number; committed: boolean }>();
-  const counts = { rollbacks: 0, explicitCheckpoints: 0, implicitCommits: 0, reopens: 0 };
+  const counts = {
+    rollbacks: 0,
+    explicitCheckpoints: 0,
+    implicitCommits: 0,
+    reopens: 0,
+    snapshotsOpened: 0,
+    snapshotReads: 0,
+    checkpointsRefused: 0,
+    checkpointsWithSnapshots: 0,
+  };
   let pageCountMax = 1;
   /** The last committed state. */
   let cur = states[0];
-  /** The open transaction (implicit, or explicit while its step runs), or null. */
-  let txn: { state: DbState; versions: number[] } | null = null;
+  /**
+   * The open transaction (implicit, or explicit while its step runs), or null. `changed`:
+   * it made a change, so the pager has one open too and its commit is a real commit (an
+   * explicit transaction of reads only commits nothing, though the model adds a state).
+   */
+  let txn: { state: DbState; versions: number[]; changed: boolean } | null = null;
+  /** Commits the pager really made: what a snapshot is behind by. */
+  let commitSeq = 0;
+  /** The open snapshots, oldest first: id, the state they show, commitSeq then. */
+  const snaps: { id: number; state: number; seq: number }[] = [];
+  let snapIdNext = 1;
 
   const run = (a: Action): number => {
     actions.push(a);
@@ -437,13 +718,20 @@ export function referenceRun(w: Workload): Reference {
   };
   /** The open transaction, started (as the pager does) by its first change. */
   const open = () => {
-    txn ??= { state: copyState(cur), versions: [] };
+    txn ??= { state: copyState(cur), versions: [], changed: false };
     return txn;
+  };
+  /** The open transaction, which has now changed something. */
+  const change = () => {
+    const t = open();
+    t.changed = true;
+    return t;
   };
   /** Index the open transaction's state will get if the next call commits it, else -1. */
   const nextState = () => (txn === null ? -1 : states.length);
   const committed = () => {
     if (txn === null) return;
+    if (txn.changed) commitSeq++;
     states.push(txn.state);
     cur = txn.state;
     for (const v of txn.versions) {
@@ -452,11 +740,54 @@ export function referenceRun(w: Workload): Reference {
     }
     txn = null;
   };
+  const closeSnapshot = (i: number, step: number) => {
+    const [s] = snaps.splice(i, 1);
+    run({ t: "snap-close", step, id: s.id });
+  };
+  const snapshotOp = (op: SnapshotOp, step: number) => {
+    if (op.kind === "snap-open") {
+      if (snaps.length >= WORKLOAD_SNAPSHOTS_OPEN_MAX) closeSnapshot(op.pick % snaps.length, step);
+      const s = { id: snapIdNext++, state: states.length - 1, seq: commitSeq };
+      snaps.push(s);
+      counts.snapshotsOpened++;
+      run({ t: "snap-open", step, id: s.id, state: s.state });
+      const at = states[s.state];
+      run({ t: "snap-meta", step, id: s.id, state: s.state, ...meta(at) });
+    } else if (op.kind === "snap-close") {
+      if (snaps.length > 0) closeSnapshot(op.pick % snaps.length, step);
+    } else if (op.kind === "snap-close-all") {
+      while (snaps.length > 0) closeSnapshot(snaps.length - 1, step);
+    } else if (snaps.length > 0) {
+      const s = snaps[op.pick % snaps.length];
+      const at = states[s.state];
+      const live = sortedKeys(at.live);
+      for (let i = 0; i < op.pages && live.length > 0; i++) {
+        const pgno = pickFrom(live, op.pick + i * 7);
+        run({ t: "snap-read", step, id: s.id, pgno, version: at.live.get(pgno) ?? -1 });
+        counts.snapshotReads++;
+      }
+      run({ t: "snap-meta", step, id: s.id, state: s.state, ...meta(at) });
+    }
+  };
+  /** What checkpoint() must return: true unless a snapshot is behind its own commit. */
+  const checkpointDone = () => {
+    const seq = commitSeq + (txn?.changed === true ? 1 : 0);
+    return snaps.every((s) => s.seq === seq);
+  };
   const applyOps = (ops: ScriptOp[], step: number) => {
     for (const op of ops) {
       if (op.kind === "slot") {
         run({ t: "slot", step, slot: op.slot, value: op.value });
-        open().state.slots[op.slot] = op.value;
+        change().state.slots[op.slot] = op.value;
+        continue;
+      }
+      if (
+        op.kind === "snap-open" ||
+        op.kind === "snap-close" ||
+        op.kind === "snap-close-all" ||
+        op.kind === "snap-read"
+      ) {
+        snapshotOp(op, step);
         continue;
       }
       // What the writer sees: its open transaction, else the last commit.
@@ -468,7 +799,7 @@ export function referenceRun(w: Workload): Reference {
         run({ t: "read", step, pgno, version: visible.live.get(pgno) ?? -1 });
         continue;
       }
-      const t = open();
+      const t = change();
       const work = t.state;
       // A write, free or read with no live page allocates instead.
       if (op.kind === "allocate" || live.length === 0) {
@@ -505,16 +836,22 @@ export function referenceRun(w: Workload): Reference {
   for (let step = 0; step < w.script.length; step++) {
     const s = w.script[step];
     if (s.kind === "checkpoint") {
-      run({ t: "checkpoint", step, state: nextState(), lsnBump: s.lsnBump });
+      const done = checkpointDone();
+      run({ t: "checkpoint", step, state: nextState(), lsnBump: s.lsnBump, done });
       if (txn !== null) counts.implicitCommits++;
       committed();
       counts.explicitCheckpoints++;
+      if (!done) counts.checkpointsRefused++;
+      else if (snaps.length > 0) counts.checkpointsWithSnapshots++;
     } else if (s.kind === "reopen") {
       run({ t: "close", step, state: nextState() });
       if (txn !== null) counts.implicitCommits++;
       committed();
+      snaps.length = 0; // close() closed them
       run({ t: "open", step });
       counts.reopens++;
+    } else if (s.kind === "snapshots") {
+      for (const op of s.ops) snapshotOp(op, step);
     } else if (s.kind === "implicit") {
       applyOps(s.ops, step);
     } else {
@@ -546,6 +883,7 @@ export function referenceRun(w: Workload): Reference {
       commits: states.length - 1,
       writebacks: d.writebacks,
       autoCheckpoints: d.autoCheckpoints,
+      autoCheckpointsHeld: d.autoCheckpointsHeld,
       ...counts,
       pageCountMax,
     },
@@ -708,7 +1046,7 @@ interface Replayed {
 /** Fresh MemFS, create, arm the crash at `k`, run the actions until the power fails. */
 function replayToCrash(w: Workload, ref: Reference, k: number): Replayed {
   const fs = new MemFS();
-  const d = new Driver(fs, w);
+  const d = new Driver(fs, w, ref.images);
   fs.armCrash(k);
   let site: CrashSite = "none";
   let at = "after the last action";
@@ -752,6 +1090,11 @@ function siteOf(a: Action): CrashSite {
     case "close":
     case "open":
       return a.t;
+    case "snap-open":
+    case "snap-close":
+    case "snap-read":
+    case "snap-meta":
+      return "snapshot";
     default:
       return "txn-op";
   }
@@ -908,6 +1251,7 @@ export function checkCrashPoint(
       steps: w.steps,
       sync: w.sync,
       pageSize: w.pageSize,
+      snapshots: w.snapshots,
       point: k,
       crashSeed,
       recovery,
@@ -977,11 +1321,12 @@ export function formatFailure(f: Failure): string {
       : `, recovery crash after ${f.recovery.afterOps} ops with crash seed ` +
         `${f.recovery.crashSeed === undefined ? "none" : f.recovery.crashSeed}`;
   const pageSize = f.pageSize === 512 ? "" : ` --page-size ${f.pageSize}`;
+  const snapshots = f.snapshots ? " --snapshots" : "";
   return (
-    `workload seed ${f.seed} (${f.steps} steps, sync ${f.sync}, pageSize ${f.pageSize}), ` +
-    `crash point k=${f.point}, crash seed ${cs}${rec}: ${f.message}\n  replay: npm run crash ` +
-    `-- --seed ${f.seed} --steps ${f.steps} --sync ${f.sync}${pageSize} --point ${f.point} ` +
-    `--crash-seed ${cs}`
+    `workload seed ${f.seed} (${f.steps} steps, sync ${f.sync}, pageSize ${f.pageSize}` +
+    `${f.snapshots ? ", snapshots" : ""}), crash point k=${f.point}, crash seed ${cs}${rec}: ` +
+    `${f.message}\n  replay: npm run crash -- --seed ${f.seed} --steps ${f.steps} ` +
+    `--sync ${f.sync}${pageSize}${snapshots} --point ${f.point} --crash-seed ${cs}`
   );
 }
 
@@ -1050,6 +1395,7 @@ export function newSiteCounts(): Record<CrashSite, number> {
     checkpoint: 0,
     close: 0,
     open: 0,
+    snapshot: 0,
     none: 0,
   };
 }

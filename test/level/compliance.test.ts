@@ -1,7 +1,9 @@
 // abstract-level's own compliance suite, run whole against PagekvLevel: tape runs it in a
 // private harness whose object stream we collect, and one node:test test fails if any
 // assertion failed or the suite did not finish. What the suite skips, it skips by itself
-// from db.supports (the manifest); nothing is excluded here.
+// from db.supports (the manifest); nothing is excluded here. The manifest claims implicit
+// and explicit snapshots, so the suite's snapshot tests run (and its "no snapshot" tests
+// do not): a few of them, named below, must be among the tests run.
 //
 // Each database the suite makes (about 850) lives in its own MemFS: nothing to clean up,
 // and fast. They keep the default sync: "full", so writes take the shipped durable path
@@ -27,6 +29,23 @@ const SUITE_TIMEOUT_MS = 120_000;
 const FAILURES_SHOWN_MAX = 20;
 /** Each expected/actual value in that list is cut to this many characters. */
 const DETAIL_CHARS_MAX = 160;
+
+/**
+ * Tests of abstract-level's suite that run only when the manifest claims snapshots: from
+ * iterator-snapshot-test.js and iterator-seek-test.js (implicitSnapshots) and from
+ * iterator-explicit-snapshot-test.js (explicitSnapshots).
+ */
+const SNAPSHOT_TESTS = [
+  "delete key after snapshotting",
+  "iterator().seek() respects snapshot (reverse: true, deferred: false)",
+  "get() changed entry from snapshot",
+  "iterator(), keys(), values() with snapshot",
+  "clear() entries from snapshot",
+  "get() after closing snapshot",
+  "snapshot is closed on database close",
+];
+/** A test of the suite that runs only when the manifest claims no implicit snapshots. */
+const NO_SNAPSHOT_TEST = "delete key after creating iterator";
 
 const cut = (x: unknown) => {
   const s = JSON.stringify(x) ?? String(x);
@@ -130,6 +149,13 @@ test("abstract-level's compliance suite passes against PagekvLevel", async (t) =
   }
   assert.ok(tally.done, "the suite finished");
   assert.ok(tally.asserts > 0, "the suite ran assertions");
+  const ran = new Set(names.values());
+  assert.deepEqual(
+    SNAPSHOT_TESTS.filter((name) => !ran.has(name)),
+    [],
+    "the suite's snapshot tests ran",
+  );
+  assert.ok(!ran.has(NO_SNAPSHOT_TEST), "the suite's tests of no snapshots did not run");
   assert.deepEqual(
     tally.failed.slice(0, FAILURES_SHOWN_MAX),
     [],
