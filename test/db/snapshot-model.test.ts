@@ -1161,6 +1161,9 @@ class SnapshotRun {
       if (s.freePages < this.freePages) t.reusedUnderSnapshots++;
     }
     this.freePages = s.freePages;
+    // Checked once: a later check (at the end) judges only what happened after this one.
+    this.commitsBefore = s.commits;
+    this.readersBefore = readers;
     t.walFramesMax = Math.max(t.walFramesMax, s.walFrames);
     t.pageCountMax = Math.max(t.pageCountMax, s.pageCount);
   }
@@ -1206,6 +1209,7 @@ test(`${OPS.toLocaleString("en")} random operations (keys written, point reads, 
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   report(`snapshot model (${seconds} s, PAGEKV_SNAPSHOT_SEED=${SEED})`, total);
+  assert.ok(total.runs > 0, `no run ${ONLY_RUN} in ${runs} runs of ${RUN_OPS} operations`);
   if (ONLY_RUN === undefined)
     assert.ok(total.ops >= OPS, `${total.ops} operations, fewer than ${OPS}`);
 });
