@@ -223,6 +223,8 @@ export class BTree {
     let index = -1;
     let seen = -1;
     const dir = reverse ? -1 : 1;
+    // A range that yields nothing is still a use of its view: a closed one must say so.
+    if (remaining <= 0) guard?.();
     try {
       while (remaining > 0) {
         guard?.();

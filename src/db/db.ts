@@ -7,7 +7,7 @@
 //   - every write is one pager transaction: it commits whole or rolls back whole;
 //   - inside a transaction function, writes go through `tx` only (a write through the
 //     Database is ERR_TXN) and reads through the Database see the last commit, through a
-//     snapshot taken before the transaction began and closed when it ends;
+//     snapshot taken at the first such read and closed before the commit;
 //   - range() reads a snapshot of its own (snapshot.ts: OwnedRange) unless asked to follow
 //     the live tree; close() closes every snapshot (the pager's close does);
 //   - returned keys and values are copies the caller owns.
@@ -367,14 +367,7 @@ export class Database {
     if (this.tx !== null) throw new PagekvError("ERR_TXN", `${this.path}: nested transaction`);
     if (typeof fn !== "function")
       throw new PagekvError("ERR_ARG", `${this.path}: transaction takes a function`);
-    // Taken first: an ERR_LIMIT leaves no transaction open.
-    this.txSnapshot = this.pager.snapshot();
-    try {
-      this.pager.begin();
-    } catch (e) {
-      this.endTxSnapshot();
-      throw e;
-    }
+    this.pager.begin();
     const tx = new Transaction(this, this.tree);
     this.tx = tx;
     try {
@@ -385,6 +378,8 @@ export class Database {
           `${this.path}: a transaction function must be synchronous (it returned a promise)`,
         );
       }
+      // Its reads are done: the commit's automatic checkpoint must not wait for it.
+      this.endTxSnapshot();
       this.pager.commit();
       return result;
     } catch (e) {
@@ -454,10 +449,16 @@ export class Database {
 
   // ---- internals ----
 
-  /** The source reads go to: the last commit's snapshot while a transaction function runs. */
+  /**
+   * The source reads go to: while a transaction function runs, a snapshot of the last
+   * commit, taken at the first read through the Database (no commit can come between the
+   * transaction's start and then, so it is the state at the start).
+   */
   private reader(): PagerSnapshot | undefined {
     this.open();
-    return this.txSnapshot ?? undefined;
+    if (this.tx === null) return undefined;
+    if (this.txSnapshot === null) this.txSnapshot = this.pager.snapshot();
+    return this.txSnapshot;
   }
 
   private endTxSnapshot(): void {

@@ -8,9 +8,9 @@
 // back; and a snapshot held across 300,000 rewrites of 100,000 keys on real files still
 // reads its state, after which the log resets and the file stops growing.
 //
-// Two tests here fail against the engine as merged (1698849): "an automatic checkpoint
-// runs after a transaction function commits" and "an iterator that would yield nothing
-// (limit: 0) is ERR_CLOSED after a close too". They are engine bugs, kept to prove the fixes.
+// Two tests here failed against the engine as first merged (1698849), each on an engine bug
+// since fixed: "an automatic checkpoint runs after a transaction function commits" and "an
+// iterator that would yield nothing (limit: 0) is ERR_CLOSED after a close too".
 
 import assert from "node:assert/strict";
 import * as nodeFs from "node:fs";
