@@ -100,17 +100,10 @@ export interface EntriesOptions {
   /**
    * The view to read (default: the live pager, this tree's own writes included; the
    * iterator then finds its place again after any change the tree makes, and so it does
-   * when the tree's own pager is given).
+   * when the tree's own pager is given). Any other source is a fixed view (a snapshot):
+   * the iterator finds its place once, whatever this tree does.
    */
   source?: PageSource;
-  /**
-   * Only with `source` (else ERR_ARG at the first step): the view's version, read before
-   * and after each entry. When it changes the iterator drops what it had copied ahead and
-   * finds its place again after the last key it returned (a view that moves, such as the
-   * last commit's). Without it a source other than the pager is a fixed view (a
-   * snapshot): the iterator finds its place once, whatever this tree does.
-   */
-  version?: () => number;
 }
 
 /** Where one side of a cell list comes from while a node is rebuilt. */
@@ -197,8 +190,7 @@ export class BTree {
    * from `opts.source` (default: the live pager). The iterator survives changes made while
    * it is open: it continues after the last key it returned. Entries are copied a leaf at a
    * time (one pin per leaf, not three per entry); a change to the view between two entries
-   * (a write through this tree for the live pager, a new `opts.version` for a moving
-   * source, never for a fixed one) drops the rest of the copied leaf and finds the place
+   * (a write through this tree for the live pager, never for a fixed view) drops the rest of the copied leaf and finds the place
    * again, so an entry is never returned after the view changed under it. The iterator owns
    * its cursor while it runs (taken at its first step: never one per step) and holds no pin
    * between two entries.
@@ -210,10 +202,6 @@ export class BTree {
     const reverse = opts.reverse === true;
     const guard = opts.guard;
     const source = opts.source;
-    const moving = opts.version;
-    if (moving !== undefined && source === undefined) {
-      throw this.argError("entries: a version is given without a source");
-    }
     const live = source === undefined || source === this.pager;
     let remaining = opts.limit ?? Number.POSITIVE_INFINITY;
     const batch: [Uint8Array, Uint8Array][] = [];
@@ -231,7 +219,7 @@ export class BTree {
         let ended: boolean;
         let from = 0;
         try {
-          const now = viewVersion(this, live, moving);
+          const now = viewVersion(this, live);
           if (seen !== now) {
             // (Re)find our place: after `last`, or at the start bound.
             seen = now;
@@ -269,10 +257,10 @@ export class BTree {
           }
           last = entry[0];
           remaining--;
-          const version = viewVersion(this, live, moving);
+          const version = viewVersion(this, live);
           yield entry;
           guard?.();
-          if (viewVersion(this, live, moving) !== version) {
+          if (viewVersion(this, live) !== version) {
             seen = -1;
             ended = false;
             break;
@@ -1097,11 +1085,11 @@ export class BTree {
 const EMPTY = new Uint8Array(0);
 
 /**
- * The version of a range's view: the tree's for the live pager, the caller's for a moving
- * source, constant for a fixed one. Never -1, so `seen = -1` always finds the place again.
+ * The version of a range's view: the tree's for the live pager, constant for a fixed one.
+ * Never -1, so `seen = -1` always finds the place again.
  */
-function viewVersion(tree: BTree, live: boolean, moving: (() => number) | undefined): number {
-  return live ? tree.version : moving === undefined ? 0 : moving();
+function viewVersion(tree: BTree, live: boolean): number {
+  return live ? tree.version : 0;
 }
 
 function writeInteriorCell(d: Uint8Array, at: number, child: number, key: Uint8Array): void {
