@@ -2,7 +2,28 @@
 // The pager keeps the current one (the last commit plus the open transaction's changes), a
 // transaction keeps the last commit's to roll back to, and a snapshot keeps its instant's.
 
+import { PagekvError } from "../errors.js";
 import { APP_SLOTS, type Header } from "../format/header.js";
+
+/** What a Meta holds: the header's fields but the page size and the freelist's. */
+type MetaFields = Pick<
+  Header,
+  | "pageCount"
+  | "changeCounter"
+  | "checkpointLsn"
+  | "slots"
+  | "databaseId"
+  | "applicationId"
+  | "legacy"
+>;
+
+/** `i` if it names one of the header's slots (0..7), else ERR_ARG naming the file. */
+export function slotIndex(path: string, i: number): number {
+  if (!Number.isInteger(i) || i < 0 || i >= APP_SLOTS) {
+    throw new PagekvError("ERR_ARG", `${path}: slot ${String(i)} is not in 0..7`, { path });
+  }
+  return i;
+}
 
 export class Meta {
   /** High-water mark of allocated pages, page 1 included. */
@@ -19,22 +40,12 @@ export class Meta {
   /** The fields of a decoded header (the freelist's are the pager's FreePages). */
   static of(h: Header): Meta {
     const m = new Meta();
-    m.adopt(h);
+    m.copyFrom(h);
     return m;
   }
 
-  adopt(h: Header): void {
-    this.pageCount = h.pageCount;
-    this.changeCounter = h.changeCounter;
-    this.checkpointLsn = h.checkpointLsn;
-    this.slots.set(h.slots);
-    this.databaseId = h.databaseId;
-    this.applicationId = h.applicationId;
-    this.legacy = h.legacy;
-  }
-
-  /** Make this a copy of `m`. Allocates nothing. */
-  copyFrom(m: Meta): void {
+  /** Make this a copy of `m` (a decoded header or another Meta). Allocates nothing. */
+  copyFrom(m: MetaFields): void {
     this.pageCount = m.pageCount;
     this.changeCounter = m.changeCounter;
     this.checkpointLsn = m.checkpointLsn;

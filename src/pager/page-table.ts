@@ -7,6 +7,16 @@ import { assert, assertFailed } from "../errors.js";
 
 const EMPTY = 0; // page 0 is the null page and never stored
 
+/**
+ * Slots (as a power of two, log2) for an open-addressing table of at most `capacity` keys:
+ * at least twice as many, so probe runs stay short when it is full.
+ */
+export function tableBits(capacity: number): number {
+  let bits = 4;
+  while (1 << bits < capacity * 2) bits++;
+  return bits;
+}
+
 export class PageTable {
   private readonly keys: Uint32Array;
   private readonly values: Int32Array;
@@ -16,8 +26,7 @@ export class PageTable {
   private count = 0;
 
   constructor(capacity: number) {
-    let bits = 4;
-    while (1 << bits < capacity * 2) bits++;
+    const bits = tableBits(capacity);
     this.keys = new Uint32Array(1 << bits);
     this.values = new Int32Array(1 << bits);
     this.mask = (1 << bits) - 1;

@@ -76,7 +76,7 @@ import { type RecoverMode, Wal } from "../wal/wal.js";
 import { BufferPool } from "./buffer-pool.js";
 import { CURRENT, type Frame, ORPHAN, type PoolFrame } from "./frame.js";
 import { FreePages } from "./free-pages.js";
-import { Meta } from "./meta.js";
+import { Meta, slotIndex } from "./meta.js";
 import { BACKFILL_STAGING_PAGES, ioError, PageIO } from "./page-io.js";
 import type { PageSource } from "./page-source.js";
 import { PagerSnapshot, SnapshotSet } from "./snapshots.js";
@@ -426,7 +426,7 @@ export class Pager implements PageSource {
       pager.lastHead.set(pager.scratch.subarray(0, HEADER_BYTES));
       if (logged) {
         header = decodeHeader(pager.scratch, crc, `${walPathOf(path)} (page 1)`);
-        pager.meta.adopt(header);
+        pager.meta.copyFrom(header);
         // A checkpoint that wrote its LSN home and then failed to start a new generation
         // left the log's older page 1: the LSN a caller recorded must not go back.
         if (home !== null)
@@ -1389,12 +1389,7 @@ export class Pager implements PageSource {
   }
 
   private checkSlot(i: number): number {
-    if (!Number.isInteger(i) || i < 0 || i >= this.meta.slots.length) {
-      throw new PagekvError("ERR_ARG", `${this.path}: slot ${String(i)} is not in 0..7`, {
-        path: this.path,
-      });
-    }
-    return i;
+    return slotIndex(this.path, i);
   }
 
   private badIntent(intent: unknown): PagekvError {

@@ -12,7 +12,7 @@
 import { assert, PagekvError } from "../errors.js";
 import { APP_SLOTS } from "../format/header.js";
 import type { Frame } from "./frame.js";
-import type { Meta } from "./meta.js";
+import { type Meta, slotIndex } from "./meta.js";
 import type { PageSource } from "./page-source.js";
 
 /** Snapshots one pager may have open at once (each costs well under 200 bytes). */
@@ -67,12 +67,7 @@ export class PagerSnapshot implements PageSource {
 
   getSlot(i: number): number {
     this.check();
-    if (!Number.isInteger(i) || i < 0 || i >= APP_SLOTS) {
-      throw new PagekvError("ERR_ARG", `${this.host.path}: slot ${String(i)} is not in 0..7`, {
-        path: this.host.path,
-      });
-    }
-    return this.slots[i];
+    return this.slots[slotIndex(this.host.path, i)];
   }
 
   /** Pin page `pgno` as of the snapshot: read-only, unpin it through this snapshot. */

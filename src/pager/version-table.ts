@@ -6,6 +6,7 @@
 // images live in the PageTable, which this never slows.
 
 import { assert, assertFailed } from "../errors.js";
+import { tableBits } from "./page-table.js";
 
 const EMPTY = 0; // page 0 is never stored
 
@@ -19,8 +20,7 @@ export class VersionTable {
   private count = 0;
 
   constructor(capacity: number) {
-    let bits = 4;
-    while (1 << bits < capacity * 2) bits++;
+    const bits = tableBits(capacity);
     this.pages = new Uint32Array(1 << bits);
     this.versions = new Uint32Array(1 << bits);
     this.values = new Int32Array(1 << bits);
