@@ -5,7 +5,17 @@
 
 import { assert, PagekvError } from "../errors.js";
 import { Prng } from "./prng.js";
-import type { Crc32, FileSyncMode, LockMode, OpenOptions, VFile, VFS, VLock } from "./vfs.js";
+import type {
+  Crc32,
+  FileSyncMode,
+  LockMode,
+  OpenOptions,
+  ReaderState,
+  ReadMark,
+  VFile,
+  VFS,
+  VLock,
+} from "./vfs.js";
 
 /*
  * Invariants kept by this file:
@@ -257,7 +267,7 @@ function crashedError(op: string, path: string): PagekvError {
  */
 class MemLock implements VLock {
   private readonly locks: Map<string, MemLock>;
-  private readonly readers: Map<string, Set<MemLock>>;
+  private readonly readerSets: Map<string, Set<MemLock>>;
   private readonly path: string;
   private readonly shared: boolean;
   private isHeld = true;
@@ -269,7 +279,7 @@ class MemLock implements VLock {
     shared: boolean,
   ) {
     this.locks = locks;
-    this.readers = readers;
+    this.readerSets = readers;
     this.path = path;
     this.shared = shared;
   }
@@ -286,9 +296,9 @@ class MemLock implements VLock {
     if (!this.isHeld) return;
     this.isHeld = false;
     if (this.shared) {
-      const set = this.readers.get(this.path);
+      const set = this.readerSets.get(this.path);
       set?.delete(this);
-      if (set !== undefined && set.size === 0) this.readers.delete(this.path);
+      if (set !== undefined && set.size === 0) this.readerSets.delete(this.path);
       return;
     }
     assert(this.locks.get(this.path) === this, `MemFS: held lock of "${this.path}" unlisted`);
@@ -298,6 +308,13 @@ class MemLock implements VLock {
   /** The holder died: the lock ends. The caller clears the registry. */
   end(): void {
     this.isHeld = false;
+  }
+
+  /** TEMPORARY until issue 11's MemFS work lands. */
+  setMark(_mark: ReadMark | null): void {}
+
+  readers(): ReaderState[] {
+    return [];
   }
 }
 

@@ -19,6 +19,9 @@ export type FileSyncMode = "data" | "full";
 /** CRC-32 (IEEE 802.3, as zlib computes it), continuing from `initial` (0 to start). */
 export type Crc32 = (data: Uint8Array, initial: number) => number;
 
+/** Shared locks one thread may hold on one database (one mark slot each). */
+export const READER_SLOTS_MAX = 64;
+
 export interface VFS {
   open(path: string, options?: OpenOptions): VFile;
   /** Remove a file; the removal is durable when this returns. ERR_NOT_FOUND if missing. */
@@ -26,9 +29,12 @@ export interface VFS {
   exists(path: string): boolean;
   /**
    * Take the lock for the database at `path`: "exclusive" (the default) for its one
-   * writer, "shared" for a reader. ERR_LOCKED when a writer holds it (a lock of this
-   * process, or of another process that is still alive), or, for "exclusive", when this
-   * process holds readers on it. A lock left by a dead process is taken over.
+   * writer, "shared" for a reader. Exclusive: ERR_LOCKED when another writer holds it
+   * (alive), or when this thread holds readers on it, or when a live reader does not know
+   * the read-mark protocol. Shared: ERR_LOCKED when this thread holds the writer, or when a
+   * live writer does not know the protocol; readers coexist with a writer of this version
+   * (docs/design/readers.md). ERR_LIMIT past READER_SLOTS_MAX shared locks of one thread on
+   * one database. A lock left by a dead process is taken over.
    */
   lock(path: string, mode?: LockMode): VLock;
   /**
@@ -48,11 +54,46 @@ export interface VFS {
 
 export type LockMode = "exclusive" | "shared";
 
+/**
+ * A reader's read mark (docs/design/readers.md): it may still read the frames of log
+ * generation `generation` below frame `bound`, and the main file's image of every page
+ * without such a frame.
+ */
+export interface ReadMark {
+  readonly generation: number;
+  readonly bound: number;
+}
+
+/** A live reader of the database, as the writer sees it through readers(). */
+export interface ReaderState {
+  readonly pid: number;
+  /** Its worker thread id (0: the main thread). */
+  readonly thread: number;
+  /**
+   * One entry per open of the database in that reader (a slot): its mark, null when it
+   * reads nothing, "unknown" when the slot cannot be read (being rewritten, or damaged),
+   * which the writer must count as holding everything.
+   */
+  readonly marks: readonly (ReadMark | null | "unknown")[];
+}
+
 export interface VLock {
   /** False once released, or once the process that took it died (MemFS.crash()). */
   readonly held: boolean;
   /** Give the lock up; a no-op when it is no longer held. */
   release(): void;
+  /**
+   * A shared lock only: publish this open's read mark (null: it reads nothing). When this
+   * returns, the writer's next readers() sees it. ERR_IO when it cannot be written; ERR_ARG
+   * on an exclusive lock.
+   */
+  setMark(mark: ReadMark | null): void;
+  /**
+   * An exclusive lock only: the live readers of the database and their marks, read now.
+   * Stale reader files (dead processes) are removed on the way and not listed. ERR_ARG on
+   * a shared lock.
+   */
+  readers(): ReaderState[];
 }
 
 export interface VFile {

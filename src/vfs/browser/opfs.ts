@@ -24,7 +24,7 @@
 // A file opened before a delete() of its name is stale (ERR_NOT_FOUND) from then on.
 
 import { PagekvError } from "../../errors.js";
-import type { LockMode, OpenOptions, VFile, VFS, VLock } from "../vfs.js";
+import type { LockMode, OpenOptions, ReaderState, ReadMark, VFile, VFS, VLock } from "../vfs.js";
 
 /** Largest offset and file size accepted (1 TiB), as MemFS and NodeFS: catches garbage. */
 export const OPFS_FILE_BYTES_MAX = 2 ** 40;
@@ -500,6 +500,14 @@ class OpfsLock implements VLock {
     if (!this.isHeld) return;
     this.isHeld = false;
     void this.vfs.release();
+  }
+
+  /** Nothing to publish: sync access handles are exclusive, so no writer runs beside. */
+  setMark(_mark: ReadMark | null): void {}
+
+  /** None: sync access handles are exclusive, so no reader runs beside the writer. */
+  readers(): ReaderState[] {
+    return [];
   }
 }
 

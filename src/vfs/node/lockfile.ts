@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { assert, PagekvError } from "../../errors.js";
-import type { VLock } from "../vfs.js";
+import type { ReaderState, ReadMark, VLock } from "../vfs.js";
 import {
   decodeRecord,
   encodeRecord,
@@ -190,6 +190,15 @@ class NodeLock implements VLock {
     assert(heldLocks.has(this), `NodeFS: held lock of "${this.names.resolved}" unlisted`);
     heldLocks.delete(this);
     removeOwnFile(this.lockPath, "remove", this.lockPath);
+  }
+
+  /** TEMPORARY until issue 11's lock work lands: no reader coexists yet. */
+  readers(): ReaderState[] {
+    return [];
+  }
+
+  setMark(_mark: ReadMark | null): void {
+    throw new PagekvError("ERR_ARG", "setMark on a writer lock");
   }
 }
 
@@ -470,6 +479,13 @@ class SharedLock implements VLock {
     if (entry.count > 0) return;
     readers.delete(entry);
     if (entry.file !== null) removeOwnFile(entry.file, "remove the reader file of", entry.lockPath);
+  }
+
+  /** TEMPORARY until issue 11's lock work lands. */
+  setMark(_mark: ReadMark | null): void {}
+
+  readers(): ReaderState[] {
+    throw new PagekvError("ERR_ARG", "readers() on a shared lock");
   }
 }
 
