@@ -156,6 +156,8 @@ interface ReaderMember extends Member {
   holding: number | null;
   released: boolean;
   final: number | null;
+  /** Writers started before it: fewer than in all means it lived across a writer's death. */
+  writersBefore: number;
 }
 
 export interface Totals {
@@ -169,6 +171,8 @@ export interface Totals {
   checkpoints: number;
   /** Times the writer's log frame count went down from one stats report to the next. */
   logShrinks: number;
+  /** Readers whose final read (after the last writer's clean close) began before that writer started. */
+  readersAcrossWriterDeath: number;
   reads: ReadCounts;
 }
 
@@ -190,6 +194,7 @@ export class Cluster {
     readerKills: 0,
     checkpoints: 0,
     logShrinks: 0,
+    readersAcrossWriterDeath: 0,
     reads: noReads(),
   };
   /** Checkpoints of writers that ended (their last stats). */
@@ -273,7 +278,9 @@ export class Cluster {
    * `kills` SIGKILLs at seeded instants: after a seeded number of acknowledged commits (and
    * a seeded few milliseconds more, which only moves the instant), a seeded victim: the
    * writer about one time in three (and then, one time in four, again while the next one
-   * opens and recovers), else a reader.
+   * opens and recovers), else a reader. The first kill is the writer's, the second a
+   * reader's and the last the writer's, so that every run kills both, and the readers at
+   * the end (finish) have all lived across a writer's death.
    */
   async runKills(kills: number, prng: Prng): Promise<void> {
     if (!Number.isSafeInteger(kills) || kills < 0 || kills > KILLS_MAX) {
@@ -283,10 +290,12 @@ export class Cluster {
     while (done < kills) {
       await this.commits(5 + prng.int(120));
       await sleep(prng.int(4));
-      if (prng.int(3) === 0) {
+      const last = done === kills - 1;
+      const writer = done === 0 || last || (done !== 1 && prng.int(3) === 0);
+      if (writer) {
         await this.killWriter();
         done++;
-        if (done < kills && prng.int(4) === 0) {
+        if (done < kills - 1 && prng.int(4) === 0) {
           await sleep(prng.int(60));
           await this.killWriter();
           done++;
@@ -295,7 +304,9 @@ export class Cluster {
         await this.killReader(prng.int(this.options.readers));
         done++;
       }
-      this.options.log?.(`kill ${done}/${kills}: ${this.summary()}`);
+      this.options.log?.(
+        `kill ${done}/${kills} (${writer ? "writer" : "reader"}): ${this.summary()}`,
+      );
       if (this.failures.length > 0) throw this.failure();
     }
   }
@@ -490,6 +501,7 @@ export class Cluster {
       holding: null,
       released: false,
       final: null,
+      writersBefore: this.totals.writerStarts,
     };
     me.handle = this.spawnJob(job, (m) => {
       this.onReader(me, m as FromReader);
