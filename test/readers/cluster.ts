@@ -200,6 +200,8 @@ export class Cluster {
   /** Checkpoints of writers that ended (their last stats). */
   private checkpointsEnded = 0;
   private relayPending = false;
+  /** Threads: the writer's acknowledged seq, in memory every thread reads (writer.ts). */
+  private readonly sharedAck: SharedArrayBuffer | undefined;
   private readonly waiters: {
     test: () => boolean;
     resolve: () => void;
@@ -209,6 +211,7 @@ export class Cluster {
   constructor(options: ClusterOptions) {
     this.options = { statsEvery: 20, burst: 4, ...options };
     this.path = path.join(options.dir, "bank.db");
+    this.sharedAck = options.mode === "thread" ? new SharedArrayBuffer(4) : undefined;
   }
 
   get totalsNow(): Totals {
@@ -414,6 +417,7 @@ export class Cluster {
     const index = this.totals.writerStarts++;
     const job: WriterJob = {
       role: "writer",
+      sharedAck: this.sharedAck,
       path: this.path,
       seed: this.options.seed * 1009 + index,
       autoCheckpointPages: this.options.autoCheckpointPages,
@@ -486,6 +490,7 @@ export class Cluster {
     this.totals.readerStarts++;
     const job: ReaderJob = {
       role: "reader",
+      sharedAck: this.sharedAck,
       path: this.path,
       seed: this.options.seed * 7919 + this.totals.readerStarts,
       ack: this.lastAck,

@@ -45,7 +45,15 @@ test("4 reader processes see one committed, fresh state per read while the write
     assert.ok(t.checkpoints >= 20, `only ${t.checkpoints} checkpoints (log resets)`);
     assert.ok(t.logShrinks >= 10, `the log shrank only ${t.logShrinks} times`);
     // Every reader checked reads of every kind.
-    for (const kind of ["point", "has", "range", "read", "snapshots", "snapshotReads"] as const) {
+    for (const kind of [
+      "point",
+      "has",
+      "range",
+      "read",
+      "snapshots",
+      "snapshotReads",
+      "bursts",
+    ] as const) {
       assert.ok(t.reads[kind] > 0, `no ${kind} reads checked`);
     }
     assert.ok(readsTotal(t.reads) > 400, `only ${readsTotal(t.reads)} reads checked`);

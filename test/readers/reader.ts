@@ -8,6 +8,10 @@
 //     the log when it began; with sync "full" an acknowledged commit is in the log);
 //   - it never goes back: a read's seq is at least any earlier read's;
 //   - a snapshot is fixed: every read through it, turns later, sees its first seq and total.
+// Among the reads are bursts: many reads in one synchronous run, with no event-loop turn
+// between them. Beside a writer thread that stores each acknowledged seq in shared memory
+// (threads.test.ts), every read of a burst checks freshness against the seq stored when it
+// began, so a reader that served a burst from one view would fail.
 // A failed check sends "fail" and stops the reader.
 
 import { threadId } from "node:worker_threads";
@@ -34,6 +38,8 @@ import { describeError } from "./writer.js";
 
 /** Event-loop turns an explicit snapshot is held across, at most. */
 const SNAPSHOT_TURNS_MAX = 6;
+/** Reads in one synchronous burst, at most. */
+const BURST_READS_MAX = 24;
 
 /** Thrown to unwind the read loop after a failure was reported. */
 class Stop extends Error {}
@@ -46,6 +52,10 @@ export function runReader(
   const who = `reader ${process.pid}/${threadId}`;
   /** The latest acknowledged seq relayed by the parent. */
   let ack = job.ack;
+  /** Threads only: the writer thread's last acknowledged seq, stored the moment it returns. */
+  const shared = job.sharedAck === undefined ? null : new Int32Array(job.sharedAck);
+  /** The newest acknowledged seq this reader knows of, now. */
+  const acked = () => (shared === null ? ack : Math.max(ack, Atomics.load(shared, 0)));
   /** The highest seq any read has seen. */
   let seqMax = -1;
   let pendingHold = false;
@@ -113,7 +123,7 @@ export function runReader(
   };
 
   const pointRead = () => {
-    const before = ack;
+    const before = acked();
     fresh(decodeInt(db.get(SEQ_KEY), SEQ_KEY), before, "get");
     const key = accountKey(prng.int(ACCOUNTS));
     balanceOf(db.get(key), key, "get");
@@ -128,7 +138,7 @@ export function runReader(
   };
 
   const rangeRead = () => {
-    const before = ack;
+    const before = acked();
     const seen = sumOf(db);
     whole(seen, "range");
     fresh(seen.seq, before, "range");
@@ -136,7 +146,7 @@ export function runReader(
   };
 
   const readFn = () => {
-    const before = ack;
+    const before = acked();
     const key = accountKey(prng.int(ACCOUNTS));
     const seen = db.read((s) => {
       const sum = sumOf(s);
@@ -148,6 +158,20 @@ export function runReader(
     whole(seen, "read(fn)");
     fresh(seen.seq, before, "read(fn)");
     count("read");
+  };
+
+  /** Reads back to back, no turn between: each one refreshes (readers.md, "Refresh"). */
+  const burst = () => {
+    const n = 2 + prng.int(BURST_READS_MAX - 1);
+    for (let i = 0; i < n; i++) {
+      if (prng.int(4) === 0) rangeRead();
+      else {
+        const before = acked();
+        fresh(decodeInt(db.get(SEQ_KEY), SEQ_KEY), before, "get in a burst");
+        count("point");
+      }
+    }
+    count("bursts");
   };
 
   /** A read through a snapshot taken earlier: the same state, whatever was committed since. */
@@ -173,7 +197,7 @@ export function runReader(
     });
 
   const heldSnapshot = async () => {
-    const before = ack;
+    const before = acked();
     const s = db.snapshot();
     try {
       const first = sumOf(s);
@@ -186,7 +210,7 @@ export function runReader(
         if (stopped) return;
         reread(s, first, "snapshot", prng.int(3) === 0);
         // A read through the database meanwhile is as fresh as any.
-        const liveBefore = ack;
+        const liveBefore = acked();
         const seq = decodeInt(db.get(SEQ_KEY), SEQ_KEY);
         fresh(seq, liveBefore, "get beside a snapshot");
         count("point");
@@ -199,7 +223,7 @@ export function runReader(
   const commands = () => {
     if (pendingHold && held === null) {
       pendingHold = false;
-      const before = ack;
+      const before = acked();
       const snapshot = db.snapshot();
       const seen = sumOf(snapshot);
       whole(seen, "held snapshot");
@@ -215,7 +239,7 @@ export function runReader(
       port.send({ t: "released" });
     }
     if (pendingFinal) {
-      const before = ack;
+      const before = acked();
       const seen = sumOf(db);
       whole(seen, "final range");
       fresh(seen.seq, before, "final range");
@@ -234,10 +258,11 @@ export function runReader(
         commands();
         if (stopped) break;
         const op = prng.int(20);
-        if (op < 6) pointRead();
-        else if (op < 8) hasRead();
-        else if (op < 13) rangeRead();
-        else if (op < 17) readFn();
+        if (op < 5) pointRead();
+        else if (op < 7) hasRead();
+        else if (op < 11) rangeRead();
+        else if (op < 14) readFn();
+        else if (op < 16) burst();
         else await heldSnapshot();
         await turn();
       }

@@ -85,10 +85,12 @@ export interface ReadCounts {
   snapshots: number;
   /** Reads through an explicit snapshot after an event-loop turn (the writer committing). */
   snapshotReads: number;
+  /** Bursts of reads in one synchronous run (their reads are counted as point and range). */
+  bursts: number;
 }
 
 export function noReads(): ReadCounts {
-  return { point: 0, has: 0, range: 0, read: 0, snapshots: 0, snapshotReads: 0 };
+  return { point: 0, has: 0, range: 0, read: 0, snapshots: 0, snapshotReads: 0, bursts: 0 };
 }
 
 export function addReads(into: ReadCounts, more: ReadCounts): void {
@@ -98,8 +100,10 @@ export function addReads(into: ReadCounts, more: ReadCounts): void {
   into.read += more.read;
   into.snapshots += more.snapshots;
   into.snapshotReads += more.snapshotReads;
+  into.bursts += more.bursts;
 }
 
+/** Reads checked (a burst's reads are among point and range already). */
 export function readsTotal(c: ReadCounts): number {
   return c.point + c.has + c.range + c.read + c.snapshots + c.snapshotReads;
 }
@@ -145,6 +149,8 @@ export type ToReader =
 /** How a writer runs (passed on its command line, or as workerData). */
 export interface WriterJob {
   role: "writer";
+  /** Threads only: an Int32Array's memory where each acknowledged seq is stored at once. */
+  sharedAck?: SharedArrayBuffer;
   path: string;
   seed: number;
   /** The database's autoCheckpointPages: small, so checkpoints and resets happen often. */
@@ -157,6 +163,8 @@ export interface WriterJob {
 
 export interface ReaderJob {
   role: "reader";
+  /** Threads only: the writer's sharedAck, read before every read. */
+  sharedAck?: SharedArrayBuffer;
   path: string;
   seed: number;
   /** The last acknowledged seq when the reader was started: its first reads see at least it. */

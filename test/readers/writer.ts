@@ -79,6 +79,8 @@ export function runWriter(
     return;
   }
   const live: Database = db;
+  const shared = job.sharedAck === undefined ? null : new Int32Array(job.sharedAck);
+  if (shared !== null) Atomics.store(shared, 0, seq);
   const prng = new Prng(job.seed);
   let stopping = false;
   port.onMessage((m) => {
@@ -117,6 +119,7 @@ export function runWriter(
     });
     // The transaction call returned: acknowledged.
     seq = next;
+    if (shared !== null) Atomics.store(shared, 0, seq);
     port.send({ t: "ack", seq });
     if (seq % job.statsEvery === 0) port.send({ t: "stats", ...stats() });
   };
