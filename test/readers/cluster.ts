@@ -18,7 +18,7 @@ import * as path from "node:path";
 import * as readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { open } from "../../src/index.js";
+import { isPagekvError, open } from "../../src/index.js";
 import type { Prng } from "../../src/vfs/prng.js";
 import {
   addReads,
@@ -580,6 +580,19 @@ export class Cluster {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Try to open a second writer of `file` here (beside the cluster's): its error code, or
+ * "opened" (then closed again) when it was not refused.
+ */
+export function refusedWriter(file: string): string {
+  try {
+    open(file).close();
+    return "opened";
+  } catch (e) {
+    return isPagekvError(e) ? e.code : String(e);
+  }
 }
 
 /** Run `fn` in a fresh temporary directory, removed afterwards whatever happened. */

@@ -7,7 +7,7 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
 import { envSeed } from "../seed.js";
-import { Cluster, inTempDir } from "./cluster.js";
+import { Cluster, inTempDir, refusedWriter } from "./cluster.js";
 import { readsTotal } from "./workload.js";
 
 /** Transactions the run commits: enough for dozens of checkpoints at the threshold below. */
@@ -21,6 +21,7 @@ test("4 reader processes see one committed, fresh state per read while the write
   const seed = envSeed("PAGEKV_READERS_SEED", 11) ?? 11;
   console.log(`seed ${seed} (PAGEKV_READERS_SEED replays it)`);
   await inTempDir(async (dir) => {
+    let secondWriter = "not tried";
     const cluster = new Cluster({
       dir,
       mode: "process",
@@ -30,7 +31,9 @@ test("4 reader processes see one committed, fresh state per read while the write
     });
     try {
       await cluster.start();
-      await cluster.commits(COMMITS);
+      await cluster.commits(COMMITS / 2);
+      secondWriter = refusedWriter(cluster.path);
+      await cluster.commits(COMMITS / 2);
       await cluster.finish();
     } finally {
       await cluster.dispose();
@@ -38,6 +41,8 @@ test("4 reader processes see one committed, fresh state per read while the write
     const t = cluster.totalsNow;
     console.log(cluster.summary());
     assert.deepEqual(cluster.failures, []);
+    // Writers still exclude each other (readers.md, "What a reader is").
+    assert.equal(secondWriter, "ERR_LOCKED");
     assert.ok(t.commits >= COMMITS);
     // A reset needs every reader's mark at the committed end (rule 2); readers idle between
     // reads publish none, so resets come, if the protocol lets them, at least every few

@@ -6,7 +6,7 @@
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
 import { envSeed } from "../seed.js";
-import { Cluster, inTempDir } from "./cluster.js";
+import { Cluster, inTempDir, refusedWriter } from "./cluster.js";
 import { readsTotal } from "./workload.js";
 
 const COMMITS = 1500;
@@ -18,6 +18,7 @@ test("4 reader worker threads beside a writer thread see one committed, fresh st
   const seed = envSeed("PAGEKV_READERS_SEED", 13) ?? 13;
   console.log(`seed ${seed} (PAGEKV_READERS_SEED replays it)`);
   await inTempDir(async (dir) => {
+    let secondWriter = "not tried";
     const cluster = new Cluster({
       dir,
       mode: "thread",
@@ -27,7 +28,9 @@ test("4 reader worker threads beside a writer thread see one committed, fresh st
     });
     try {
       await cluster.start();
-      await cluster.commits(COMMITS);
+      await cluster.commits(COMMITS / 2);
+      secondWriter = refusedWriter(cluster.path);
+      await cluster.commits(COMMITS / 2);
       await cluster.finish();
     } finally {
       await cluster.dispose();
@@ -35,6 +38,8 @@ test("4 reader worker threads beside a writer thread see one committed, fresh st
     const t = cluster.totalsNow;
     console.log(cluster.summary());
     assert.deepEqual(cluster.failures, []);
+    // Writers still exclude each other (readers.md, "What a reader is").
+    assert.equal(secondWriter, "ERR_LOCKED");
     assert.ok(t.checkpoints >= 20, `only ${t.checkpoints} checkpoints (log resets)`);
     assert.ok(t.logShrinks >= 10, `the log shrank only ${t.logShrinks} times`);
     for (const kind of [
