@@ -180,6 +180,26 @@ export class BufferPool {
     this.versions.set(frame.pgno, version, frame.index);
   }
 
+  /**
+   * Forget every image, current and older (a reader saw the log reset: what it cached may
+   * predate commits it never saw). Unpinned frames are emptied; pinned ones become ORPHANs.
+   * None may be dirty.
+   */
+  dropAll(): void {
+    this.dropVersions();
+    for (const f of this.frames) {
+      if (f.pgno === 0 || f.version !== CURRENT) continue;
+      assert(!f.dirty, "dropAll with a dirty frame");
+      if (f.pins === 0) {
+        this.unbind(f);
+        this.release(f);
+      } else {
+        this.table.delete(f.pgno);
+        f.version = ORPHAN;
+      }
+    }
+  }
+
   /** Forget the page `frame` holds (its bytes are discarded); the frame stays out of the stack. */
   unbind(frame: PoolFrame): void {
     assert(frame.pins === 0 && frame.pgno !== 0, "unbind of a pinned or empty frame");

@@ -537,7 +537,7 @@ export class Pager implements PageSource {
         path: this.path,
       });
     }
-    if (!this.txn.active) this.beginImplicit();
+    if (!this.txn.active) this.beginWrite();
     this.meta.applicationId = id;
   }
 
@@ -559,7 +559,7 @@ export class Pager implements PageSource {
       if (intent !== "write") throw this.badIntent(intent);
       this.checkWritable();
       write = true;
-      if (!this.txn.active) this.beginImplicit();
+      if (!this.txn.active) this.beginWrite();
     }
     // Only valid page numbers are ever bound, so a hit needs no range check.
     const frame = this.pool.lookup(pgno);
@@ -591,7 +591,7 @@ export class Pager implements PageSource {
     if (dirty) {
       if (frame.version !== CURRENT) throw this.olderImage(frame);
       if (this.readOnly) this.checkWritable();
-      if (!this.txn.active) this.beginImplicit();
+      if (!this.txn.active) this.beginWrite();
     }
     pool.unpin(frame, dirty);
     if (frame.version === ORPHAN && frame.pins === 0) this.discard(frame);
@@ -645,12 +645,14 @@ export class Pager implements PageSource {
   /** The log moved on from committed end `before`: cached images and page 1 follow. */
   private moveView(reset: boolean, before: number, changed: readonly number[]): void {
     if (reset) {
-      // Rule 2: a reset comes only once every reader is at its generation's end, all home.
+      // Rule 2: a reset comes only once every mark is at its generation's end, all home. A
+      // snapshot held a mark; the view may not have (released, it held none), so what the
+      // pool holds may predate commits this reader never saw: all of it goes.
       for (let i = 0; i < this.snaps.count; i++) {
         assert(this.snaps.at(i).bound === before, "the log was reset under an older snapshot");
       }
       this.snaps.rebase();
-      this.pool.dropVersions();
+      this.pool.dropAll();
     }
     const keep = this.snaps.count > 0;
     for (const pgno of changed) {
@@ -789,7 +791,7 @@ export class Pager implements PageSource {
     }
     // Secure the frame before consuming a page number, so a failure leaks nothing.
     const frame = this.obtainFrame(0);
-    if (!this.txn.active) this.beginImplicit();
+    if (!this.txn.active) this.beginWrite();
     const pgno = reuse ? this.freePages.pop() : ++this.meta.pageCount;
     frame.page.fill(0);
     this.pool.bind(frame, pgno);
@@ -818,7 +820,7 @@ export class Pager implements PageSource {
         { path: this.path, pgno },
       );
     }
-    if (!this.txn.active) this.beginImplicit();
+    if (!this.txn.active) this.beginWrite();
     if (frame !== null) this.discard(frame);
     this.freePages.add(pgno);
     this.freelistDirty = true;
@@ -846,7 +848,7 @@ export class Pager implements PageSource {
         path: this.path,
       });
     }
-    if (!this.txn.active) this.beginImplicit();
+    if (!this.txn.active) this.beginWrite();
     this.meta.slots[slot] = v;
     if (this.opts.debug) this.afterCall();
   }
@@ -1029,6 +1031,16 @@ export class Pager implements PageSource {
 
   // ---- transactions ----
 
+  /**
+   * The first change of a transaction. A checkpoint a reader held back after the last
+   * commit is tried again first (rule 6): readers have had the time since that commit to
+   * move their marks to it, which they cannot have done at the commit itself.
+   */
+  private beginWrite(): void {
+    if (this.heldByReader) this.tryAutoCheckpoint();
+    this.beginImplicit();
+  }
+
   private beginImplicit(): void {
     this.txn.start(this.nextLsn++, this.meta, this.freelistDirty);
     this.freePages.commit();
@@ -1142,13 +1154,21 @@ export class Pager implements PageSource {
     }
   }
 
+  /** After a commit: checkpoint once the log reached the threshold, unless a reader holds it. */
   private autoCheckpoint(): void {
+    if (!this.heldByReader) this.tryAutoCheckpoint();
+  }
+
+  /**
+   * The automatic checkpoint, when the log reached its threshold (and, held back by a
+   * reader, grew by another eighth of it since: rule 6, reading the marks costs a listing).
+   */
+  private tryAutoCheckpoint(): void {
     const limit = this.opts.walAutoCheckpointPages;
-    if (limit === 0 || this.state === FENCED) return;
+    if (limit === 0 || this.state === FENCED || this.txn.active) return;
     if (this.wal.frameCount < Math.max(limit, this.autoRetryAt)) return;
     try {
       this.backfill(this.checkpointTarget(undefined), false);
-      // Rule 6: a reader's mark does not move at our commits; look again a while later.
       this.autoRetryAt = this.heldByReader ? this.wal.frameCount + Math.max(1, limit >> 3) : 0;
     } catch {
       // The commit is durable already; a failed checkpoint is retried after the next

@@ -217,11 +217,15 @@ export class Wal {
     if (this.probe === null) this.probe = new Uint8Array(walFrameBytes(this.pageSize));
     if (this.detached) return this.reattach(vfs, changed);
     const end = this.committedEndValue;
-    if (this.frameVerifies(end, this.probe)) {
-      this.scanFrom(end, changed);
+    const grown = this.frameVerifies(end, this.probe);
+    // A reset leaves this generation's frames past the new one's end valid (the file is not
+    // cut), so frames that verify do not prove the log is still of this generation: the
+    // header, read after them, does (generations only move forward).
+    if (grown) this.scanFrom(end, changed);
+    const head = this.readHeader();
+    if (grown && (head === null || (head.generation === this.salt.generation && !head.retired))) {
       return this.committedEndValue === end ? "same" : "grew";
     }
-    const head = this.readHeader();
     // No header: torn while a reset writes it (after its generation went home: the view is
     // whole, and its frames are overwritten only once the header is written) or damaged.
     // Either way the view stands (race C); the next refresh reads the header again.

@@ -2,9 +2,7 @@
 // follows the log of a writer that keeps working, each read seeing the last commit, its
 // snapshots steady; the writer's checkpoints stop at the readers' marks and reset the log
 // only when every reader is at its end; a closing writer leaves the log to the readers, and
-// the next one continues it. Two "processes" share one MemFS here through `views`: the
-// reader's marks go to a board the writer's lock reads (MemFS's own processes are tested
-// in test/vfs/memfs-processes.test.ts).
+// the next one continues it. Two "processes" share one MemFS here (test/vfs/mark-board.ts).
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -12,69 +10,13 @@ import { usableSizeOf } from "../../src/format/page.js";
 import { Pager } from "../../src/pager/pager.js";
 import type { PagerSnapshot } from "../../src/pager/snapshots.js";
 import { MemFS } from "../../src/vfs/memfs.js";
-import type { LockMode, ReaderState, ReadMark, VFS, VLock } from "../../src/vfs/vfs.js";
+import type { VFS } from "../../src/vfs/vfs.js";
+import { Board, view } from "../vfs/mark-board.js";
 import { allocatePage, stamped, writePage } from "./pages.js";
 
 const PATH = "/readers.pkv";
 const PAGE_SIZE = 512;
 const USABLE = usableSizeOf(PAGE_SIZE);
-
-/** The marks of the readers' opens, as the writer's readers() reports them. */
-class Board {
-  readonly slots = new Map<number, ReadMark | null>();
-  /** Every mark written, in order (for race A). */
-  readonly history: (ReadMark | null)[] = [];
-  private next = 1;
-
-  add(): number {
-    const id = this.next++;
-    this.slots.set(id, null);
-    return id;
-  }
-
-  states(): ReaderState[] {
-    return [...this.slots.values()].map((m, i) => ({ pid: 1000 + i, thread: 0, marks: [m] }));
-  }
-}
-
-/** A VFS on `fs` whose locks meet `board`: exclusive locks are MemFS's, shared ones the board's. */
-function view(fs: MemFS, board: Board): VFS {
-  return {
-    open: (p, o) => fs.open(p, o),
-    delete: (p) => fs.delete(p),
-    exists: (p) => fs.exists(p),
-    lock(path: string, mode: LockMode = "exclusive"): VLock {
-      if (mode === "exclusive") {
-        const inner = fs.lock(path);
-        return {
-          get held() {
-            return inner.held;
-          },
-          release: () => inner.release(),
-          setMark: () => assert.fail("setMark on the writer's lock"),
-          readers: () => board.states(),
-        };
-      }
-      const id = board.add();
-      let held = true;
-      return {
-        get held() {
-          return held;
-        },
-        release() {
-          held = false;
-          board.slots.delete(id);
-        },
-        setMark(mark: ReadMark | null) {
-          assert.ok(held, "setMark after release");
-          board.slots.set(id, mark);
-          board.history.push(mark);
-        },
-        readers: () => assert.fail("readers() on a shared lock"),
-      };
-    },
-  };
-}
 
 function setup() {
   const fs = new MemFS();
