@@ -13,8 +13,10 @@ import { createInterface, type Interface } from "node:readline";
 import { afterEach, beforeEach, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { threadId, Worker } from "node:worker_threads";
+import * as zlib from "node:zlib";
 import { LOCK_FILE_BYTES_MAX } from "../../src/vfs/node/lockfile.js";
 import {
+  crc32Bitwise,
   decodeSlot,
   encodeSlot,
   READER_FILE_BYTES,
@@ -142,6 +144,17 @@ const slotsOf = (...first: ReaderState["marks"][number][]) => [
 const readerFileOf = (pid: number, thread: number) => `${lockFile}.r${pid}.${thread}`;
 
 describe("the reader file's layout", () => {
+  test("the bitwise CRC-32 (no zlib.crc32) gives zlib's values, continued too", () => {
+    const zcrc = (zlib as unknown as { crc32: (d: Uint8Array, v?: number) => number }).crc32;
+    const data = new TextEncoder().encode("The quick brown fox jumps over the lazy dog");
+    assert.equal(crc32Bitwise(data, 0), 0x414f_a339);
+    assert.equal(crc32Bitwise(data, 0), zcrc(data, 0));
+    const head = data.subarray(0, 10);
+    const tail = data.subarray(10);
+    assert.equal(crc32Bitwise(tail, crc32Bitwise(head, 0)), zcrc(data, 0));
+    assert.equal(crc32Bitwise(new Uint8Array(0), 0), 0);
+  });
+
   test("a slot reads back what was written, and anything else reads unknown", () => {
     const buf = new Uint8Array(SLOT_BYTES);
     encodeSlot({ generation: 7, bound: 0xffff_ffff }, 3, buf, 0);

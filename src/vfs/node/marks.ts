@@ -54,26 +54,26 @@ const nativeCrc32: NativeCrc32 | null =
   typeof nativeCandidate === "function" ? (nativeCandidate as NativeCrc32) : null;
 
 /**
- * CRC-32 (IEEE, as zlib) of a slot's first 12 bytes, continued over its index. Without the
- * native one (older Node), a bitwise loop: 16 bytes, so speed does not matter here, and the
- * vfs layer may not import format/crc32.ts (a layer above it).
+ * CRC-32 (IEEE, as zlib computes it) of `bytes`, continuing from `initial`, bit by bit: the
+ * stand-in where zlib.crc32 is missing (Node before 20.15). Slots are 16 bytes, so speed
+ * does not matter here, and the vfs layer may not import format/crc32.ts (a layer above).
  */
+export function crc32Bitwise(bytes: Uint8Array, initial: number): number {
+  let crc = (initial ^ 0xffff_ffff) >>> 0;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb8_8320 : crc >>> 1;
+  }
+  return (crc ^ 0xffff_ffff) >>> 0;
+}
+
+const crc32: (bytes: Uint8Array, initial: number) => number = nativeCrc32 ?? crc32Bitwise;
+
+/** CRC-32 of a slot's first 12 bytes, continued over its index. */
 function slotCrc(slot: Uint8Array, index: number): number {
   const tail = new Uint8Array(4);
   new DataView(tail.buffer).setUint32(0, index);
-  if (nativeCrc32 !== null) {
-    return nativeCrc32(tail, nativeCrc32(slot.subarray(0, SLOT_CRC_OFFSET), 0)) >>> 0;
-  }
-  let crc = 0xffff_ffff;
-  const feed = (bytes: Uint8Array): void => {
-    for (const byte of bytes) {
-      crc ^= byte;
-      for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb8_8320 : crc >>> 1;
-    }
-  };
-  feed(slot.subarray(0, SLOT_CRC_OFFSET));
-  feed(tail);
-  return (crc ^ 0xffff_ffff) >>> 0;
+  return crc32(tail, crc32(slot.subarray(0, SLOT_CRC_OFFSET), 0)) >>> 0;
 }
 
 /** Byte offset of slot `index` in a reader file. */
