@@ -75,9 +75,9 @@ import {
  * A reader's lock(): refused (ERR_LOCKED) if this thread holds the writer; ERR_LIMIT past
  * READER_SLOTS_MAX in this thread; creates its reader file (first shared lock of this
  * thread on the file); then reads the lock file: a live writer without proto=2 is
- * ERR_LOCKED (the new reader file is removed again). Later shared locks of the thread read
- * the lock file again, since a reader without a reader file (below) is invisible to
- * writers.
+ * ERR_LOCKED (the new reader file is removed again), and so is any live writer for a
+ * reader that could not create its file. Later shared locks of the thread read the lock
+ * file again, since a reader without a reader file (below) is invisible to writers.
  * The writer's readers(): the listing of step 3, returning each live reader's slots
  * (readers.md, "How the writer reads a mark"; races F and G).
  *
@@ -113,10 +113,11 @@ import {
  * process exits, and a leftover naming our own pid and another thread reads as a sibling
  * thread. Such a stuck lock is cleared by hand: delete `${dbPath}-lock` (and
  * `${dbPath}-lock.r*`) when no process uses the database. A reader in a directory it
- * cannot write (EACCES, EPERM, EROFS) proceeds without a reader file: it still sees an
- * older writer's lock file, but a writer (one who can write the directory, another user)
- * cannot see it or its marks: such a reader is not protected from the writer's
- * checkpoints. A hard link made while the database is open is not noticed (canonical()
+ * cannot write (EACCES, EPERM, EROFS) proceeds without a reader file: it has nowhere to
+ * publish its marks, so it is refused while any live writer holds the database (a hole
+ * in readers.md, which assumes every reader has its file; closed here by refusing), but a
+ * writer that comes in later (one who can write the directory, another user) cannot see
+ * it: such a reader is not protected from that writer's checkpoints. A hard link made while the database is open is not noticed (canonical()
  * checks at open). Across threads and processes a bind mount meets at one lock file only
  * when a directory is the thing mounted, not the database file alone. Processes on other
  * machines, or in another pid namespace (containers sharing a directory), cannot be
@@ -701,7 +702,7 @@ export function takeSharedLock(dbPath: string): VLock {
     }
     // Checked again: without a reader file (a directory we cannot write) a writer of
     // another user may have come in since this thread's first shared lock.
-    checkNoOlderWriter(dbPath, lockPath);
+    checkWriter(dbPath, lockPath, existing.file !== null);
     existing.slots[slot] = true;
     existing.count++;
     return new SharedLock(existing, slot);
@@ -709,7 +710,7 @@ export function takeSharedLock(dbPath: string): VLock {
   const created = createReaderFile(lockPath);
   // The reader file exists: a writer arriving now sees it. Look for one that came before.
   try {
-    checkNoOlderWriter(dbPath, lockPath);
+    checkWriter(dbPath, lockPath, created !== null);
   } catch (e) {
     if (created !== null) {
       closeQuietly(created.fd);
@@ -734,17 +735,23 @@ export function takeSharedLock(dbPath: string): VLock {
 
 /**
  * ERR_LOCKED when the lock file names a live writer (another thread or process) that does
- * not say proto=2; a writer of this version is a reader's neighbour (readers.md).
+ * not say proto=2; a writer of this version is a reader's neighbour (readers.md), but only
+ * for a reader with a reader file (`published`): one without (a directory it cannot write)
+ * has nowhere to publish its marks, and the writer's checkpoints would not wait for it.
+ * readers.md does not cover that case; refusing it is this file's choice (locking.md,
+ * "Known limits").
  */
-function checkNoOlderWriter(dbPath: string, lockPath: string): void {
+function checkWriter(dbPath: string, lockPath: string, published: boolean): void {
   const record = readRecord(lockPath, lockPath);
-  if (record === undefined || record === null || knowsReadMarks(record)) return;
+  if (record === undefined || record === null) return;
+  if (published && knowsReadMarks(record)) return;
   const holder = liveHolder(record, lockPath);
-  if (holder !== null) {
-    throw lockedError(
-      dbPath,
-      lockPath,
-      `the writer, ${holder}, which does not know the read-mark protocol (no proto=2 in its lock file)`,
-    );
-  }
+  if (holder === null) return;
+  throw lockedError(
+    dbPath,
+    lockPath,
+    published
+      ? `the writer, ${holder}, which does not know the read-mark protocol (no proto=2 in its lock file)`
+      : `the writer, ${holder}: this reader cannot create its reader file, so it has nowhere to publish its read marks`,
+  );
 }
