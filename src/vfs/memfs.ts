@@ -31,6 +31,9 @@ import {
  *     listing removes it: docs/design/readers.md, "What a crash leaves"). Files keep every
  *     write it made: the page cache survives a process death. A killed handle stays dead:
  *     its calls are ERR_CLOSED, except the machine's own (below).
+ *   - proc.armKill(n) kills it at a file-operation boundary: just before the machine's
+ *     (n+1)th mutating call from now; the crash harness kills a writer (or a reader) at
+ *     every write and sync that way.
  *   - crash() on any handle is power loss for the whole machine: every process dies (its
  *     handles close, its locks end), and unsynced writes are dropped or torn. Each handle
  *     not killed stays usable afterwards, as its program started again after the boot with
@@ -64,8 +67,10 @@ import {
  * - `machine.locks` maps a path to its PathLocks only while that path has a held lock: no
  *   entry is empty and none lists a lock that is not held. Each held lock is also in its
  *   process's `locks`, and in no other process's; a killed process holds none.
- * - Locks are not files: lock(), release(), setMark(), readers(), tearMark() and kill()
- *   never count in opCount nor fire armCrash.
+ * - Locks are not files: lock(), release(), setMark(), readers(), tearMark(), kill() and
+ *   armKill() never count in opCount nor fire armCrash.
+ * - An armed kill fires only at a mutating call's gate, after the armed crash's check: a
+ *   call is never half done by a kill, as it is never half done by an armed crash.
  */
 
 /** Largest file size, offset and write length accepted (1 TiB): catches garbage numbers. */
@@ -245,6 +250,8 @@ class Device {
   /** Mutating calls still allowed before the armed crash; null when not armed. */
   crashAfterOps: number | null = null;
   mutatingOps = 0;
+  /** Armed kills (armKill), at most one per process: each counts down like crashAfterOps. */
+  kills: { readonly proc: ProcessState; afterOps: number }[] = [];
   readonly callCounts: Record<FaultOp, number> = { read: 0, write: 0, sync: 0 };
   faults: QueuedFault[] = [];
 
@@ -255,16 +262,36 @@ class Device {
 
   /**
    * Every mutating call passes here after its arguments are checked and before it acts:
-   * it fires the armed crash (the call then has no effect) or counts the call.
+   * it fires the armed crash (the call then has no effect), then the armed kills that are
+   * due (the call has no effect if its own process is one), or counts the call.
    */
-  gateMutation(op: string, path: string): void {
+  gateMutation(op: string, path: string, caller: ProcessState): void {
     if (this.crashAfterOps === 0) {
       this.crashAfterOps = null;
       this.crashed = true;
       throw crashedError(op, path);
     }
+    if (this.kills.length > 0) {
+      const due = this.kills.filter((k) => k.afterOps === 0);
+      if (due.length > 0) {
+        this.kills = this.kills.filter((k) => k.afterOps !== 0);
+        for (const k of due) k.proc.kill();
+      }
+      if (caller.killed) throw killedError(op, path, caller.pid);
+      for (const k of this.kills) k.afterOps--;
+    }
     if (this.crashAfterOps !== null) this.crashAfterOps--;
     this.mutatingOps++;
+  }
+
+  /** Arm (or re-arm) the kill of `proc` after `afterOps` more mutating calls. */
+  armKill(proc: ProcessState, afterOps: number): void {
+    this.disarmKill(proc);
+    this.kills.push({ proc, afterOps });
+  }
+
+  disarmKill(proc: ProcessState): void {
+    this.kills = this.kills.filter((k) => k.proc !== proc);
   }
 
   /**
@@ -314,9 +341,22 @@ class ProcessState {
   killed = false;
   /** Every lock this process holds, on any path. */
   readonly locks = new Set<MemLock>();
+  /** The machine's live processes, which this one leaves when killed. */
+  private readonly alive: Set<ProcessState>;
 
-  constructor(pid: number) {
+  constructor(pid: number, alive: Set<ProcessState>) {
     this.pid = pid;
+    this.alive = alive;
+    alive.add(this);
+  }
+
+  /** SIGKILL: every lock ends and leaves the tables; handles see `killed`. Idempotent. */
+  kill(): void {
+    if (this.killed) return;
+    for (const lock of [...this.locks]) lock.release();
+    assert(this.locks.size === 0, `MemFS: process ${this.pid} still holds locks after kill`);
+    this.killed = true;
+    this.alive.delete(this);
   }
 }
 
@@ -347,9 +387,7 @@ class Machine {
         `MemFS: cannot start a process: ${MEMFS_PROCESSES_MAX} are alive on this machine`,
       );
     }
-    const proc = new ProcessState(this.pidNext++);
-    this.processes.add(proc);
-    return proc;
+    return new ProcessState(this.pidNext++, this.processes);
   }
 
   /** Power loss: every lock of every process ends, and the table empties. */
@@ -537,12 +575,26 @@ export class MemFS implements VFS {
    * allowed while crashed (it is no I/O).
    */
   kill(): void {
-    const proc = this.proc;
-    if (proc.killed) return;
-    for (const lock of [...proc.locks]) lock.release();
-    assert(proc.locks.size === 0, `MemFS: process ${proc.pid} still holds locks after kill`);
-    proc.killed = true;
-    this.machine.processes.delete(proc);
+    this.machine.device.disarmKill(this.proc);
+    this.proc.kill();
+  }
+
+  /**
+   * Kill this process at a file-operation boundary: after `afterOps` more mutating calls
+   * on the machine (by any process) succeed, it dies just before the next one (as kill());
+   * when that call is its own, the call throws ERR_CLOSED without effect. One armed kill
+   * per process (arming again replaces it); kill() and crash() disarm it. ERR_ARG on a
+   * bad count; ERR_CLOSED when already killed.
+   */
+  armKill(afterOps: number): void {
+    if (!Number.isSafeInteger(afterOps) || afterOps < 0) {
+      throw new PagekvError(
+        "ERR_ARG",
+        `MemFS: armKill needs a non-negative integer, got ${afterOps}`,
+      );
+    }
+    this.checkLive("arm the kill of", "(process)");
+    this.machine.device.armKill(this.proc, afterOps);
   }
 
   /**
@@ -575,7 +627,7 @@ export class MemFS implements VFS {
           path,
         });
       }
-      device.gateMutation("create", path);
+      device.gateMutation("create", path, this.proc);
       node = new FileNode();
       files.set(path, node);
     } else if (options.create === true && options.exclusive === true) {
@@ -596,7 +648,7 @@ export class MemFS implements VFS {
         path,
       });
     }
-    device.gateMutation("delete", path);
+    device.gateMutation("delete", path, this.proc);
     // Open handles keep the node (POSIX unlink); only the name goes, durably.
     this.machine.files.delete(path);
   }
@@ -718,6 +770,7 @@ export class MemFS implements VFS {
     const device = machine.device;
     device.crashed = false;
     device.crashAfterOps = null;
+    device.kills = [];
     device.epoch++;
     machine.endAllLocks();
     for (const node of machine.files.values()) {
@@ -879,7 +932,7 @@ class MemFile implements VFile {
     this.checkWritable("write");
     checkBuffer("write", this.path, buf);
     this.checkRange("write", offset, buf.length);
-    this.device.gateMutation("write", this.path);
+    this.device.gateMutation("write", this.path, this.proc);
     const late = this.device.takeFault("write", this.path);
     // The private copy is what makes later caller edits of `buf` invisible to durability.
     this.applyWrite(buf.slice(), offset);
@@ -899,7 +952,7 @@ class MemFile implements VFile {
       total += b.length;
     }
     this.checkRange("write", offset, total);
-    this.device.gateMutation("write", this.path);
+    this.device.gateMutation("write", this.path, this.proc);
     const late = this.device.takeFault("write", this.path);
     // One call, one pending write: a crash tears it like any single write.
     const data = new Uint8Array(total);
@@ -920,7 +973,7 @@ class MemFile implements VFile {
       });
     }
     // Allowed on read-only handles, like fsync(2): it flushes the file, not the handle.
-    this.device.gateMutation("sync", this.path);
+    this.device.gateMutation("sync", this.path, this.proc);
     const node = this.node;
     try {
       this.device.takeFault("sync", this.path);
@@ -940,7 +993,7 @@ class MemFile implements VFile {
   truncate(size: number): void {
     this.checkWritable("truncate");
     checkBytes("truncate", this.path, "size", size);
-    this.device.gateMutation("truncate", this.path);
+    this.device.gateMutation("truncate", this.path, this.proc);
     this.node.current.resize(size);
     this.node.pending.push({ kind: "truncate", size });
   }

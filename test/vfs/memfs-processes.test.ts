@@ -506,3 +506,90 @@ describe("MemFS tearMark: a slot caught mid-rewrite (race G)", () => {
     );
   });
 });
+
+describe("MemFS armKill: a process killed at a file-operation boundary", () => {
+  test("the victim's own call that reaches the count dies without effect", () => {
+    for (let k = 0; k < 3; k++) {
+      const fs = new MemFS();
+      const writer = fs.process();
+      const f = writer.open(P, { create: true }); // before arming: not counted below
+      const lock = writer.lock(P);
+      writer.armKill(k);
+      for (let i = 0; i < k; i++) f.writeAt(text("a"), i);
+      assert.equal(writer.killed, false, `k=${k}`);
+      assert.throws(() => f.writeAt(text("b"), k), isCodeNaming("ERR_CLOSED", P, "killed"));
+      assert.equal(writer.killed, true);
+      assert.equal(lock.held, false);
+      assert.deepEqual(readAll(fs.open(P)), text("a".repeat(k)), `k=${k}: the k writes stay`);
+      assert.equal(fs.opCount, 1 + k, "the refused call did not count");
+    }
+  });
+
+  test("another process's call reaching the count kills the victim and goes through", () => {
+    const fs = new MemFS();
+    const reader = fs.process();
+    const rf = reader.open(P, { create: true });
+    const rl = reader.lock(P, "shared");
+    rl.setMark({ generation: 1, bound: 1 });
+    const w = fs.open(P);
+    reader.armKill(1);
+    w.writeAt(text("x"), 0);
+    assert.equal(reader.killed, false);
+    w.sync(); // the second call: the reader dies before it, and the sync runs
+    assert.equal(reader.killed, true);
+    assert.deepEqual(fs.readDurable(P), text("x"));
+    assert.deepEqual(fs.readersOf(P), []);
+    assert.throws(() => rf.size(), isCode("ERR_CLOSED"));
+  });
+
+  test("locks, marks and reads are not boundaries: only mutating calls count", () => {
+    const fs = new MemFS();
+    const victim = fs.process();
+    const f = victim.open(P, { create: true });
+    victim.armKill(0);
+    f.readAt(new Uint8Array(1), 0);
+    victim.lock(P, "shared").setMark(null);
+    victim.open(P).size();
+    assert.equal(victim.killed, false);
+    assert.throws(() => f.truncate(0), isCode("ERR_CLOSED"));
+    assert.equal(victim.killed, true);
+  });
+
+  test("re-arming replaces the count; crash() disarms it", () => {
+    const fs = new MemFS();
+    const a = fs.process();
+    const b = fs.process();
+    const f = fs.open(P, { create: true });
+    a.armKill(0);
+    a.armKill(2);
+    b.armKill(1);
+    f.writeAt(text("1"), 0);
+    f.writeAt(text("2"), 1);
+    assert.deepEqual([a.killed, b.killed], [false, true]);
+    fs.crash();
+    f.close();
+    const g = fs.open(P, { create: true });
+    for (let i = 0; i < 4; i++) g.writeAt(text("z"), i);
+    assert.equal(a.killed, false, "crash() disarmed a's kill");
+  });
+
+  test("a bad count is ERR_ARG; arming a killed process is ERR_CLOSED", () => {
+    const fs = new MemFS();
+    const p = fs.process();
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      assert.throws(() => p.armKill(bad), isCode("ERR_ARG"), String(bad));
+    }
+    p.kill();
+    assert.throws(() => p.armKill(0), isCode("ERR_CLOSED"));
+  });
+
+  test("an armed crash at the same call wins: the power fails, nobody is killed alone", () => {
+    const fs = new MemFS();
+    const w = fs.process();
+    const f = w.open(P, { create: true });
+    w.armKill(0);
+    fs.armCrash(0);
+    assert.throws(() => f.writeAt(text("a"), 0), isCode("ERR_CRASHED"));
+    assert.equal(w.killed, false);
+  });
+});
