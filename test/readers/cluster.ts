@@ -343,6 +343,7 @@ export class Cluster {
           `reader ${r.index}'s final read saw seq ${r.final}, the writer closed at ${last}`,
         );
       }
+      if (r.writersBefore < this.totals.writerStarts) this.totals.readersAcrossWriterDeath++;
     }
     const db = open(this.path, { readOnly: false });
     try {
