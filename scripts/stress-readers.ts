@@ -4,13 +4,13 @@
 // A test-side tool: it lives outside test/ so node --test never runs it.
 //
 //   PAGEKV_READERS_SEED=<n>   replay a seed (default: a random one, printed)
-//   PAGEKV_READERS_KILLS=<n>  kills (default 60)
+//   PAGEKV_READERS_KILLS=<n>  kills (default 100)
 
 import { randomInt } from "node:crypto";
 import { Prng } from "../src/vfs/prng.js";
 import { Cluster, inTempDir, KILLS_MAX } from "../test/readers/cluster.js";
 
-const KILLS_DEFAULT = 60;
+const KILLS_DEFAULT = 100;
 const AUTO_CHECKPOINT_PAGES = 32;
 
 function intFromEnv(name: string, fallback: () => number, max: number): number {

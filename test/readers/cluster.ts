@@ -229,6 +229,9 @@ export class Cluster {
     return w === null ? null : { pid: w.pid, stats: w.stats };
   }
 
+  /** Pids of the reader processes killed so far. */
+  readonly killedReaderPids: number[] = [];
+
   readerPid(i: number): number {
     const r = this.readers[i];
     if (r === undefined || r === null) throw new Error(`no reader ${i}`);
@@ -273,6 +276,7 @@ export class Cluster {
     r.ending = true;
     r.handle.kill();
     await r.handle.ended;
+    this.killedReaderPids.push(r.handle.pid);
     this.totals.readerKills++;
     this.startReader(i);
   }
