@@ -165,6 +165,8 @@ export interface Totals {
   commits: number;
   writerStarts: number;
   writerKills: number;
+  /** Clean stops and restarts of the writer (not kills). */
+  writerRestarts: number;
   readerStarts: number;
   readerKills: number;
   /** Completed checkpoints (log resets), summed over every writer's last stats. */
@@ -190,6 +192,7 @@ export class Cluster {
     commits: 0,
     writerStarts: 0,
     writerKills: 0,
+    writerRestarts: 0,
     readerStarts: 0,
     readerKills: 0,
     checkpoints: 0,
@@ -200,6 +203,8 @@ export class Cluster {
   /** Checkpoints of writers that ended (their last stats). */
   private checkpointsEnded = 0;
   private relayPending = false;
+  /** The seq the last writer closed at, when it closed cleanly (not killed). */
+  private cleanCloseSeq: number | null = null;
   /** Threads: the writer's acknowledged seq, in memory every thread reads (writer.ts). */
   private readonly sharedAck: SharedArrayBuffer | undefined;
   private readonly waiters: {
@@ -266,7 +271,25 @@ export class Cluster {
     w.ending = true;
     w.handle.kill();
     await w.handle.ended;
+    this.cleanCloseSeq = null;
     this.totals.writerKills++;
+    this.startWriter();
+  }
+
+  /**
+   * Stop the writer cleanly (its close keeps the log while readers live: readers.md rule 3)
+   * and start the next one, which must open at exactly the closed writer's last seq.
+   */
+  async restartWriter(): Promise<void> {
+    const w = this.writer;
+    if (w === null) throw new Error("no writer to restart");
+    await this.until(() => w.openSeq !== null);
+    w.ending = true;
+    w.handle.send({ t: "stop" } satisfies ToWriter);
+    await this.until(() => w.closed !== null);
+    await w.handle.ended;
+    this.cleanCloseSeq = w.closed?.seq ?? null;
+    this.totals.writerRestarts++;
     this.startWriter();
   }
 
@@ -287,7 +310,8 @@ export class Cluster {
    * writer about one time in three (and then, one time in four, again while the next one
    * opens and recovers), else a reader. The first kill is the writer's, the second a
    * reader's and the last the writer's, so that every run kills both, and the readers at
-   * the end (finish) have all lived across a writer's death.
+   * the end (finish) have all lived across a writer's death. About one kill in eight is
+   * followed by a clean restart of the writer (restartWriter), not counted as a kill.
    */
   async runKills(kills: number, prng: Prng): Promise<void> {
     if (!Number.isSafeInteger(kills) || kills < 0 || kills > KILLS_MAX) {
@@ -310,6 +334,11 @@ export class Cluster {
       } else {
         await this.killReader(prng.int(this.options.readers));
         done++;
+      }
+      // Now and then a clean restart of the writer too, under the live readers.
+      if (done < kills - 1 && prng.int(8) === 0) {
+        await this.commits(5 + prng.int(60));
+        await this.restartWriter();
       }
       this.options.log?.(
         `kill ${done}/${kills} (${writer ? "writer" : "reader"}): ${this.summary()}`,
@@ -380,7 +409,8 @@ export class Cluster {
     const t = this.totalsNow;
     return (
       `commits ${t.commits} (seq ${this.lastAck}), checkpoints ${t.checkpoints}, ` +
-      `log shrinks ${t.logShrinks}, writer starts ${t.writerStarts} kills ${t.writerKills}, ` +
+      `log shrinks ${t.logShrinks}, writer starts ${t.writerStarts} kills ${t.writerKills} ` +
+      `clean restarts ${t.writerRestarts}, ` +
       `reader starts ${t.readerStarts} kills ${t.readerKills}, reads checked ${readsTotal(t.reads)} ` +
       `(${JSON.stringify(t.reads)})`
     );
@@ -462,6 +492,12 @@ export class Cluster {
         if (index > 0 && (m.seq < this.lastAck || m.seq > this.lastAck + 1)) {
           this.fail(
             `writer ${index} opened at seq ${m.seq}, the last acknowledged was ${this.lastAck}`,
+          );
+        }
+        // After a clean close, exactly its last commit.
+        if (this.cleanCloseSeq !== null && m.seq !== this.cleanCloseSeq) {
+          this.fail(
+            `writer ${index} opened at seq ${m.seq}, the last one closed at ${this.cleanCloseSeq}`,
           );
         }
         me.openSeq = m.seq;
