@@ -281,8 +281,34 @@ export class Cluster {
    * and start the next one, which must open at exactly the closed writer's last seq.
    */
   async restartWriter(): Promise<void> {
+    await this.stopWriter();
+    this.startWriter();
+  }
+
+  /**
+   * Readers before the writer: a first writer creates the database, commits `n`
+   * transactions and closes with no reader about, so its close deletes the log (rule 3);
+   * the readers then open the closed database (no writer, no log: the main file is the
+   * state), and only then does the next writer start beside them, with a new log (rule 4).
+   * Returns whether the log was gone when the readers opened.
+   */
+  async startReadersFirst(n: number): Promise<boolean> {
+    this.startWriter();
+    await this.until(() => this.writer?.openSeq !== null);
+    await this.commits(n);
+    await this.stopWriter();
+    const logGone = !fs.existsSync(`${this.path}-wal`);
+    for (let i = 0; i < this.options.readers; i++) this.startReader(i);
+    await this.until(() => this.readers.every((r) => r?.ready === true));
+    this.startWriter();
+    await this.until(() => this.writer?.openSeq !== null);
+    return logGone;
+  }
+
+  /** Stop the writer cleanly; the next startWriter's writer must open at its last seq. */
+  private async stopWriter(): Promise<void> {
     const w = this.writer;
-    if (w === null) throw new Error("no writer to restart");
+    if (w === null) throw new Error("no writer to stop");
     await this.until(() => w.openSeq !== null);
     w.ending = true;
     w.handle.send({ t: "stop" } satisfies ToWriter);
@@ -290,7 +316,6 @@ export class Cluster {
     await w.handle.ended;
     this.cleanCloseSeq = w.closed?.seq ?? null;
     this.totals.writerRestarts++;
-    this.startWriter();
   }
 
   async killReader(i: number): Promise<void> {

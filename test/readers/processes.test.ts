@@ -64,3 +64,38 @@ test("4 reader processes see one committed, fresh state per read while the write
     assert.ok(readsTotal(t.reads) > 400, `only ${readsTotal(t.reads)} reads checked`);
   });
 });
+
+test("readers opened on a closed database (no writer, no log) follow the writer that starts later, and the next one after its clean close", {
+  timeout: 120_000,
+}, async () => {
+  const seed = envSeed("PAGEKV_READERS_SEED", 23) ?? 23;
+  console.log(`seed ${seed} (PAGEKV_READERS_SEED replays it)`);
+  await inTempDir(async (dir) => {
+    let logGone = false;
+    const cluster = new Cluster({
+      dir,
+      mode: "process",
+      readers: 4,
+      seed,
+      autoCheckpointPages: AUTO_CHECKPOINT_PAGES,
+    });
+    try {
+      logGone = await cluster.startReadersFirst(200);
+      await cluster.commits(300);
+      await cluster.restartWriter();
+      await cluster.commits(300);
+      await cluster.finish();
+    } finally {
+      await cluster.dispose();
+    }
+    const t = cluster.totalsNow;
+    console.log(cluster.summary());
+    assert.deepEqual(cluster.failures, []);
+    // The first writer closed alone: its log went (readers.md rule 3).
+    assert.ok(logGone, "the log outlived a close with no reader");
+    assert.equal(t.writerStarts, 3);
+    // Every reader lived across both writers' ends and read the last one's final state.
+    assert.equal(t.readersAcrossWriterDeath, 4);
+    assert.ok(t.checkpoints >= 5, `only ${t.checkpoints} checkpoints`);
+  });
+});
