@@ -58,6 +58,8 @@ export interface ClusterOptions {
   statsEvery?: number;
   /** Commits between the writer's event-loop turns. */
   burst?: number;
+  /** Readers close and reopen the database after every this many reads (0: never). */
+  reopenEvery?: number;
   log?: (line: string) => void;
 }
 
@@ -167,6 +169,8 @@ export interface Totals {
   writerKills: number;
   /** Clean stops and restarts of the writer (not kills). */
   writerRestarts: number;
+  /** Clean stops after which the log was gone (no live reader at the close: rule 3). */
+  logsDeleted: number;
   readerStarts: number;
   readerKills: number;
   /** Completed checkpoints (log resets), summed over every writer's last stats. */
@@ -193,6 +197,7 @@ export class Cluster {
     writerStarts: 0,
     writerKills: 0,
     writerRestarts: 0,
+    logsDeleted: 0,
     readerStarts: 0,
     readerKills: 0,
     checkpoints: 0,
@@ -214,7 +219,7 @@ export class Cluster {
   }[] = [];
 
   constructor(options: ClusterOptions) {
-    this.options = { statsEvery: 20, burst: 4, ...options };
+    this.options = { statsEvery: 20, burst: 4, reopenEvery: 0, ...options };
     this.path = path.join(options.dir, "bank.db");
     this.sharedAck = options.mode === "thread" ? new SharedArrayBuffer(4) : undefined;
   }
@@ -316,6 +321,7 @@ export class Cluster {
     await w.handle.ended;
     this.cleanCloseSeq = w.closed?.seq ?? null;
     this.totals.writerRestarts++;
+    if (!fs.existsSync(`${this.path}-wal`)) this.totals.logsDeleted++;
   }
 
   async killReader(i: number): Promise<void> {
@@ -435,7 +441,7 @@ export class Cluster {
     return (
       `commits ${t.commits} (seq ${this.lastAck}), checkpoints ${t.checkpoints}, ` +
       `log shrinks ${t.logShrinks}, writer starts ${t.writerStarts} kills ${t.writerKills} ` +
-      `clean restarts ${t.writerRestarts}, ` +
+      `clean restarts ${t.writerRestarts} (log deleted after ${t.logsDeleted}), ` +
       `reader starts ${t.readerStarts} kills ${t.readerKills}, reads checked ${readsTotal(t.reads)} ` +
       `(${JSON.stringify(t.reads)})`
     );
@@ -561,6 +567,7 @@ export class Cluster {
       seed: this.options.seed * 7919 + this.totals.readerStarts,
       ack: this.lastAck,
       reportEvery: 50,
+      reopenEvery: this.options.reopenEvery,
     };
     const me: ReaderMember = {
       handle: undefined as unknown as Handle,

@@ -99,3 +99,37 @@ test("readers opened on a closed database (no writer, no log) follow the writer 
     assert.ok(t.checkpoints >= 5, `only ${t.checkpoints} checkpoints`);
   });
 });
+
+test("a reader closing and reopening the database again and again while writers close cleanly and restart (rule 3, races D and F)", {
+  timeout: 120_000,
+}, async () => {
+  const seed = envSeed("PAGEKV_READERS_SEED", 29) ?? 29;
+  console.log(`seed ${seed} (PAGEKV_READERS_SEED replays it)`);
+  const restarts = 20;
+  await inTempDir(async (dir) => {
+    const cluster = new Cluster({
+      dir,
+      mode: "process",
+      readers: 1,
+      seed,
+      autoCheckpointPages: AUTO_CHECKPOINT_PAGES,
+      reopenEvery: 2,
+    });
+    try {
+      await cluster.start();
+      for (let i = 0; i < restarts; i++) {
+        await cluster.commits(20 + ((i * 7) % 40));
+        await cluster.restartWriter();
+      }
+      await cluster.commits(50);
+      await cluster.finish();
+    } finally {
+      await cluster.dispose();
+    }
+    const t = cluster.totalsNow;
+    console.log(cluster.summary());
+    assert.deepEqual(cluster.failures, []);
+    assert.equal(t.writerRestarts, restarts);
+    assert.ok(t.reads.reopens >= 20, `only ${t.reads.reopens} reopens`);
+  });
+});

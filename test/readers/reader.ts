@@ -252,11 +252,27 @@ export function runReader(
     }
   };
 
+  /**
+   * Close the database and open it again, turns apart: its reader file goes at the close
+   * (the last shared lock of this thread), so a writer closing meanwhile may see no reader
+   * and delete the log, or retire it under the reopen (readers.md rule 3, races D and F).
+   */
+  const reopen = async () => {
+    db.close();
+    // Closed a while (a few ms at most), so that at times no reader of the database lives.
+    await new Promise((resolve) => setTimeout(resolve, prng.int(4)));
+    db = open(job.path, { readOnly: true });
+    count("reopens");
+  };
+
   const loop = async () => {
+    let reads = 0;
     try {
       while (!stopped) {
         commands();
         if (stopped) break;
+        reads++;
+        if (job.reopenEvery > 0 && reads % job.reopenEvery === 0 && held === null) await reopen();
         const op = prng.int(20);
         if (op < 5) pointRead();
         else if (op < 7) hasRead();

@@ -85,12 +85,23 @@ export interface ReadCounts {
   snapshots: number;
   /** Reads through an explicit snapshot after an event-loop turn (the writer committing). */
   snapshotReads: number;
+  /** Closes and reopens of the database (reopenEvery). */
+  reopens: number;
   /** Bursts of reads in one synchronous run (their reads are counted as point and range). */
   bursts: number;
 }
 
 export function noReads(): ReadCounts {
-  return { point: 0, has: 0, range: 0, read: 0, snapshots: 0, snapshotReads: 0, bursts: 0 };
+  return {
+    point: 0,
+    has: 0,
+    range: 0,
+    read: 0,
+    snapshots: 0,
+    snapshotReads: 0,
+    reopens: 0,
+    bursts: 0,
+  };
 }
 
 export function addReads(into: ReadCounts, more: ReadCounts): void {
@@ -101,6 +112,7 @@ export function addReads(into: ReadCounts, more: ReadCounts): void {
   into.snapshots += more.snapshots;
   into.snapshotReads += more.snapshotReads;
   into.bursts += more.bursts;
+  into.reopens += more.reopens;
 }
 
 /** Reads checked (a burst's reads are among point and range already). */
@@ -171,6 +183,8 @@ export interface ReaderJob {
   ack: number;
   /** A reads message after every this many checked reads. */
   reportEvery: number;
+  /** Close the database and open it again after every this many reads (0: never). */
+  reopenEvery: number;
 }
 
 export type Job = WriterJob | ReaderJob;
