@@ -36,6 +36,7 @@ const ok = await inTempDir(async (dir) => {
     readers: 4,
     seed,
     autoCheckpointPages: AUTO_CHECKPOINT_PAGES,
+    longSnapshots: true,
     log: (line) => {
       if (line.startsWith("FAIL") || /^kill \d*0\//.test(line)) console.log(line);
     },

@@ -27,6 +27,7 @@ test("readers and the writer SIGKILLed at seeded instants and restarted: no ackn
       readers: 4,
       seed,
       autoCheckpointPages: AUTO_CHECKPOINT_PAGES,
+      longSnapshots: true,
     });
     let last: WriterStats | null = null;
     let live: number[] = [];

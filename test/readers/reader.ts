@@ -38,6 +38,10 @@ import { describeError } from "./writer.js";
 
 /** Event-loop turns an explicit snapshot is held across, at most. */
 const SNAPSHOT_TURNS_MAX = 6;
+/** A long snapshot: one in this many reads, held across this many pauses of at most this many ms. */
+const LONG_SNAPSHOT_ONE_IN = 100;
+const LONG_SNAPSHOT_PAUSES_MAX = 10;
+const LONG_SNAPSHOT_PAUSE_MS_MAX = 30;
 /** Reads in one synchronous burst, at most. */
 const BURST_READS_MAX = 24;
 
@@ -196,19 +200,29 @@ export function runReader(
       else setTimeout(resolve, 0);
     });
 
-  const heldSnapshot = async () => {
+  /** Up to `ms` milliseconds, seeded: a long snapshot's pause between two of its reads. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => setTimeout(resolve, prng.int(ms + 1)));
+
+  /**
+   * A snapshot read, then read again across event-loop turns; a long one across pauses of
+   * milliseconds, so that it is still held while a killed writer's successor recovers
+   * (which must not reset the log under it: rule 5).
+   */
+  const heldSnapshot = async (long: boolean) => {
     const before = acked();
     const s = db.snapshot();
+    const what = long ? "long snapshot" : "snapshot";
     try {
       const first = sumOf(s);
-      whole(first, "snapshot");
-      fresh(first.seq, before, "snapshot");
+      whole(first, what);
+      fresh(first.seq, before, what);
       count("snapshots");
-      const turns = 1 + prng.int(SNAPSHOT_TURNS_MAX);
+      const turns = 1 + prng.int(long ? LONG_SNAPSHOT_PAUSES_MAX : SNAPSHOT_TURNS_MAX);
       for (let i = 0; i < turns; i++) {
-        await turn();
+        await (long ? pause(LONG_SNAPSHOT_PAUSE_MS_MAX) : turn());
         if (stopped) return;
-        reread(s, first, "snapshot", prng.int(3) === 0);
+        reread(s, first, what, i === turns - 1 || prng.int(3) === 0);
         // A read through the database meanwhile is as fresh as any.
         const liveBefore = acked();
         const seq = decodeInt(db.get(SEQ_KEY), SEQ_KEY);
@@ -274,12 +288,13 @@ export function runReader(
         reads++;
         if (job.reopenEvery > 0 && reads % job.reopenEvery === 0 && held === null) await reopen();
         const op = prng.int(20);
-        if (op < 5) pointRead();
+        if (job.longSnapshots && prng.int(LONG_SNAPSHOT_ONE_IN) === 0) await heldSnapshot(true);
+        else if (op < 5) pointRead();
         else if (op < 7) hasRead();
         else if (op < 11) rangeRead();
         else if (op < 14) readFn();
         else if (op < 16) burst();
-        else await heldSnapshot();
+        else await heldSnapshot(false);
         await turn();
       }
     } catch (e) {

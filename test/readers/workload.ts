@@ -185,6 +185,8 @@ export interface ReaderJob {
   reportEvery: number;
   /** Close the database and open it again after every this many reads (0: never). */
   reopenEvery: number;
+  /** Now and then hold a snapshot for many milliseconds (reader.ts, heldSnapshot). */
+  longSnapshots: boolean;
 }
 
 export type Job = WriterJob | ReaderJob;
