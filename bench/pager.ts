@@ -542,8 +542,11 @@ function printRuns(p: Paired, unit: string, divisor: number): void {
   console.log(`runs raw    (${unit}): ${show(p.b)}`);
 }
 
-function delta(before: PagerStats, after: PagerStats, key: keyof PagerStats): string {
+function delta(before: PagerStats, after: PagerStats, key: NumericStat): string {
   return fmtInt(after[key] - before[key]);
 }
 
 main();
+
+/** The counters of PagerStats (readers is a list). */
+type NumericStat = Exclude<keyof PagerStats, "readers">;

@@ -963,8 +963,11 @@ function copyDurably(src: string, dst: string): void {
 }
 
 /** Load average, and on Linux the I/O pressure: the disk may be shared with other work. */
-function statDelta(before: PagerStats, after: PagerStats, key: keyof PagerStats): string {
+function statDelta(before: PagerStats, after: PagerStats, key: NumericStat): string {
   return fmtInt(after[key] - before[key]);
 }
 
 main();
+
+/** The counters of PagerStats (readers is a list). */
+type NumericStat = Exclude<keyof PagerStats, "readers">;

@@ -5,10 +5,14 @@
 //   node build/scripts/crash.js --seed S --points N [--steps M] [--sync full|normal]
 //   node build/scripts/crash.js --seed S --point K [--crash-seed X|none] [--debug]
 //   --snapshots: the workload also holds pager snapshots open and reads through them.
+//   --readers K: K reader processes read beside the writer (docs/design/readers.md); each
+//   point is then also a kill of the writer alone and a kill of one reader.
+//   --kinds power,kill-writer,kill-reader: only these (default: all of them).
 
 import { parseArgs } from "node:util";
 import {
   type CampaignResult,
+  type CrashKind,
   type CrashSync,
   formatFailure,
   runCampaign,
@@ -16,7 +20,8 @@ import {
 
 const USAGE =
   "usage: crash --seed S [--points N | --point K] [--steps M] [--sync full|normal]\n" +
-  "             [--variants V] [--crash-seed X|none] [--page-size P] [--debug] [--snapshots]";
+  "             [--variants V] [--crash-seed X|none] [--page-size P] [--debug] [--snapshots]\n" +
+  "             [--readers K] [--kinds power,kill-writer,kill-reader]";
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${USAGE}\n`);
@@ -42,6 +47,8 @@ const { values } = parseArgs({
     "page-size": { type: "string" },
     debug: { type: "boolean" },
     snapshots: { type: "boolean" },
+    readers: { type: "string" },
+    kinds: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
   strict: true,
@@ -65,7 +72,13 @@ const onlyCrashSeed =
     : { seed: crashSeedText === "none" ? undefined : int("crash-seed", crashSeedText, 0) };
 
 const snapshots = values.snapshots === true;
-const workloadText = `workload seed ${seed} (${steps} steps, sync ${sync}${snapshots ? ", snapshots" : ""})`;
+const readers = int("readers", values.readers, 0);
+const KINDS: readonly CrashKind[] = ["power", "kill-writer", "kill-reader"];
+const kinds = (values.kinds ?? KINDS.join(",")).split(",") as CrashKind[];
+for (const k of kinds) if (!KINDS.includes(k)) fail(`--kinds takes ${KINDS.join(", ")}`);
+const workloadText =
+  `workload seed ${seed} (${steps} steps, sync ${sync}${snapshots ? ", snapshots" : ""}` +
+  `${readers > 0 ? `, ${readers} readers` : ""})`;
 
 const started = performance.now();
 let lastReport = started;
@@ -78,6 +91,8 @@ try {
     pageSize: int("page-size", values["page-size"], 512),
     debug: values.debug === true,
     snapshots,
+    readers,
+    kinds,
     points,
     pointList,
     variants: int("variants", values.variants, 3),
@@ -94,7 +109,8 @@ try {
   const pageSize = values["page-size"] === undefined ? "" : ` --page-size ${values["page-size"]}`;
   process.stdout.write(
     `FAIL ${workloadText}: ${String(e)}\n  replay: npm run crash -- --seed ${seed} ` +
-      `--steps ${steps} --sync ${sync}${pageSize}${snapshots ? " --snapshots" : ""} --points 0\n`,
+      `--steps ${steps} --sync ${sync}${pageSize}${snapshots ? " --snapshots" : ""}` +
+      `${readers > 0 ? ` --readers ${readers}` : ""} --points 0\n`,
   );
   process.exit(1);
 }
@@ -107,6 +123,20 @@ const snapshotText = snapshots
     `${s.checkpointsWithSnapshots} returned true with snapshots open, ` +
     `${s.autoCheckpointsHeld} commits left the log past its automatic checkpoint limit\n`
   : "";
+const sitesText = (sites: Record<string, number>) =>
+  Object.entries(sites)
+    .filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
+const readerText =
+  readers > 0
+    ? `  readers: ${readers} processes, ${s.readerRefreshes} refreshes, ${s.readerPageReads} ` +
+      `pages read, ${s.readerSnapshotsOpened} snapshots, ${s.readerReopens} reopens, ` +
+      `${s.readerKills} scripted kills, ${s.checkpointsHeldByReaders} explicit checkpoints ` +
+      "held back by a reader alone\n" +
+      `  kills: writer ${result.writerKills} (${sitesText(result.writerKillSites)}), ` +
+      `reader ${result.readerKills} (${sitesText(result.readerKillSites)})\n`
+    : "";
 process.stdout.write(
   `workload seed ${seed}: ${steps} steps, sync ${sync}, pageSize ${w.pageSize}, ` +
     `cacheFrames ${w.cacheFrames}, walAutoCheckpointPages ${w.walAutoCheckpointPages}\n` +
@@ -114,7 +144,7 @@ process.stdout.write(
     `${s.rollbacks} rollbacks, ${s.writebacks} spills, ${s.autoCheckpoints} automatic and ` +
     `${s.explicitCheckpoints} explicit checkpoints, ${s.implicitCommits} implicit ` +
     `transactions committed by checkpoint or close, ${s.reopens} reopens, ` +
-    `up to ${s.pageCountMax} pages\n${snapshotText}` +
+    `up to ${s.pageCountMax} pages\n${snapshotText}${readerText}` +
     `  crash sites: ${Object.entries(result.sites)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}\n`,

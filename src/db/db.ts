@@ -10,6 +10,10 @@
 //     snapshot taken at the first such read and closed before the commit;
 //   - range() reads a snapshot of its own (snapshot.ts: OwnedRange) unless asked to follow
 //     the live tree; close() closes every snapshot (the pager's close does);
+//   - on a read-only open (a reader beside a writer that may be running elsewhere:
+//     docs/design/readers.md) every read starts with the pager's refresh, so it sees the
+//     last commit in the log when it began; its ranges always read a snapshot, since the
+//     live view moves at each refresh;
 //   - returned keys and values are copies the caller owns.
 
 import { BTREE_CACHE_FRAMES_MIN, BTree } from "../btree/btree.js";
@@ -181,7 +185,7 @@ export function openDatabase(path: string, options: DbOpenOptions): Database {
     pager.close();
     throw e;
   }
-  return new Database(pager);
+  return new Database(pager, readOnly);
 }
 
 /**
@@ -267,10 +271,14 @@ export class Database {
   private txSnapshot: PagerSnapshot | null = null;
   private closed = false;
 
-  constructor(pager: Pager) {
+  /** A read-only open: each read first follows the log (see the invariants). */
+  private readonly follows: boolean;
+
+  constructor(pager: Pager, readOnly: boolean) {
     this.pager = pager;
     this.path = pager.path;
     this.tree = new BTree(pager);
+    this.follows = readOnly;
   }
 
   /**
@@ -406,7 +414,7 @@ export class Database {
     const o = checkOptions<DbRangeOptions>(options, DB_RANGE_OPTIONS, where, this.path);
     const live = optionalBoolean(o.snapshot, "snapshot", where, this.path) === false;
     const guard = () => this.open();
-    if (live && this.tx === null) {
+    if (live && this.tx === null && !this.follows) {
       return rangeOf(this.tree, o, this.path, guard, undefined, DB_RANGE_OPTIONS);
     }
     const snap = this.pager.snapshot();
@@ -421,6 +429,7 @@ export class Database {
 
   check(): string[] {
     this.open();
+    this.follow();
     return this.tree.check();
   }
 
@@ -457,9 +466,17 @@ export class Database {
    */
   private reader(): PagerSnapshot | undefined {
     this.open();
-    if (this.tx === null) return undefined;
+    if (this.tx === null) {
+      this.follow();
+      return undefined;
+    }
     if (this.txSnapshot === null) this.txSnapshot = this.pager.snapshot();
     return this.txSnapshot;
+  }
+
+  /** A reader's read starts at the log's last commit. */
+  private follow(): void {
+    if (this.follows && this.pager.refresh()) this.tree.invalidate();
   }
 
   private endTxSnapshot(): void {

@@ -13,13 +13,20 @@ export const WAL_MAGIC = 0x504b_5657; // "PKVW"
 export const WAL_VERSION = 1;
 
 // Log header offsets: [magic][version][page size][salt 1 = generation][salt 2 = database id]
-// [reserved x2][crc of bytes 0..28].
+// [flags][reserved][crc of bytes 0..28].
 const H_MAGIC = 0;
 const H_VERSION = 4;
 const H_PAGE_SIZE = 8;
 const H_GENERATION = 12;
 const H_DATABASE_ID = 16;
+const H_FLAGS = 20;
 const H_CRC = 28;
+/**
+ * Flag: the log was retired by a closing writer just before it unlinked it: a reader that
+ * still has it open must open the path again (docs/design/readers.md, rule 3). Older
+ * versions ignore the field and read an empty log of a generation no frame has.
+ */
+const FLAG_RETIRED = 1;
 
 // Frame header offsets.
 const F_PGNO = 0;
@@ -37,6 +44,8 @@ export interface WalHeader {
   pageSize: number;
   generation: number;
   databaseId: number;
+  /** Set only in the header of a log about to be unlinked (FLAG_RETIRED). */
+  retired?: boolean;
 }
 
 export function walFrameBytes(pageSize: number): number {
@@ -55,6 +64,7 @@ export function encodeWalHeader(h: WalHeader, out: Uint8Array, crc: Crc32): void
   writeU32(out, H_PAGE_SIZE, h.pageSize);
   writeU32(out, H_GENERATION, h.generation);
   writeU32(out, H_DATABASE_ID, h.databaseId);
+  writeU32(out, H_FLAGS, h.retired === true ? FLAG_RETIRED : 0);
   writeU32(out, H_CRC, crc(out.subarray(0, H_CRC), 0));
 }
 
@@ -65,11 +75,13 @@ export function decodeWalHeader(bytes: Uint8Array, crc: Crc32): WalHeader | null
     return null;
   }
   if (readU32(bytes, H_CRC) !== crc(bytes.subarray(0, H_CRC), 0)) return null;
-  return {
+  const h: WalHeader = {
     pageSize: readU32(bytes, H_PAGE_SIZE),
     generation: readU32(bytes, H_GENERATION),
     databaseId: readU32(bytes, H_DATABASE_ID),
   };
+  if ((readU32(bytes, H_FLAGS) & FLAG_RETIRED) !== 0) h.retired = true;
+  return h;
 }
 
 /**

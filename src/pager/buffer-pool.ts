@@ -158,6 +158,48 @@ export class BufferPool {
     }
   }
 
+  /**
+   * A reader's view moved past the image the CURRENT `frame` holds (docs/design/readers.md,
+   * refresh step 3): it becomes the older image `version`, for the snapshots that may read
+   * it (`keep`) or its pins; otherwise, unpinned, it is emptied. A pinned frame whose version
+   * is held already becomes an ORPHAN, freed at its last unpin.
+   */
+  demote(frame: PoolFrame, version: number, keep: boolean): void {
+    assert(frame.version === CURRENT && frame.pgno !== 0 && !frame.dirty, "demote of a frame");
+    if (frame.pins === 0 && (!keep || this.versions.get(frame.pgno, version) >= 0)) {
+      this.unbind(frame);
+      this.release(frame);
+      return;
+    }
+    this.table.delete(frame.pgno);
+    if (this.versions.get(frame.pgno, version) >= 0) {
+      frame.version = ORPHAN;
+      return;
+    }
+    frame.version = version;
+    this.versions.set(frame.pgno, version, frame.index);
+  }
+
+  /**
+   * Forget every image, current and older (a reader saw the log reset: what it cached may
+   * predate commits it never saw). Unpinned frames are emptied; pinned ones become ORPHANs.
+   * None may be dirty.
+   */
+  dropAll(): void {
+    this.dropVersions();
+    for (const f of this.frames) {
+      if (f.pgno === 0 || f.version !== CURRENT) continue;
+      assert(!f.dirty, "dropAll with a dirty frame");
+      if (f.pins === 0) {
+        this.unbind(f);
+        this.release(f);
+      } else {
+        this.table.delete(f.pgno);
+        f.version = ORPHAN;
+      }
+    }
+  }
+
   /** Forget the page `frame` holds (its bytes are discarded); the frame stays out of the stack. */
   unbind(frame: PoolFrame): void {
     assert(frame.pins === 0 && frame.pgno !== 0, "unbind of a pinned or empty frame");

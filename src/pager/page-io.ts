@@ -29,6 +29,12 @@ export interface Staging {
 export class PageIO {
   /** Pages read and verified, from either file. */
   pagesRead = 0;
+  /**
+   * A reader beside a live writer: every log read checks the frame's header too, and a
+   * frame reused by a newer generation is read from home (docs/design/readers.md,
+   * "Reading a frame"). Set by the pager of a read-only open.
+   */
+  checkFrames = false;
   private readonly path: string;
   private readonly file: VFile;
   private readonly wal: Wal;
@@ -65,6 +71,10 @@ export class PageIO {
 
   /** Read page `pgno`'s image from log frame `frame` into `page` and verify it. */
   readLogged(frame: number, pgno: number, page: Uint8Array, covered: Uint8Array): void {
+    if (this.checkFrames) {
+      this.readFollowed(frame, pgno, page, covered);
+      return;
+    }
     let n: number;
     try {
       n = this.wal.readPage(frame, page);
@@ -73,6 +83,31 @@ export class PageIO {
     }
     const damage =
       n !== this.pageSize ? `is cut short (${n} bytes)` : pageDamage(page, covered, pgno, this.crc);
+    if (damage !== null) throw this.corruptFrame(frame, pgno, damage);
+    this.pagesRead++;
+  }
+
+  /**
+   * A reader's log read. A frame that no longer verifies as this generation's was reused
+   * by a reset, which happens only once the generation is home and every reader is at its
+   * end (rule 2), so home holds the image; a frame that does not verify in a log still of
+   * this generation is damage.
+   */
+  private readFollowed(frame: number, pgno: number, page: Uint8Array, covered: Uint8Array): void {
+    let ok: boolean;
+    try {
+      ok = this.wal.readChecked(frame, pgno, page);
+    } catch (e) {
+      throw ioError(this.path, e, `reading page ${pgno} from log frame ${frame}`, pgno);
+    }
+    if (!ok) {
+      if (this.wal.headerMoved()) {
+        this.readHome(pgno, page, covered);
+        return;
+      }
+      throw this.corruptFrame(frame, pgno, "does not verify (header, position or checksum)");
+    }
+    const damage = pageDamage(page, covered, pgno, this.crc);
     if (damage !== null) throw this.corruptFrame(frame, pgno, damage);
     this.pagesRead++;
   }

@@ -71,11 +71,12 @@ import {
   optionalChoice,
   optionalInteger,
 } from "../options.js";
-import type { Crc32, VFile, VFS, VLock } from "../vfs/vfs.js";
+import type { Crc32, ReaderState, VFile, VFS, VLock } from "../vfs/vfs.js";
 import { type RecoverMode, Wal } from "../wal/wal.js";
 import { BufferPool } from "./buffer-pool.js";
 import { CURRENT, type Frame, ORPHAN, type PoolFrame } from "./frame.js";
 import { FreePages } from "./free-pages.js";
+import { MarkPublisher, oldestReaderBound, type ReaderLag, readerLags } from "./marks.js";
 import { Meta, slotIndex } from "./meta.js";
 import { BACKFILL_STAGING_PAGES, ioError, PageIO } from "./page-io.js";
 import type { PageSource } from "./page-source.js";
@@ -84,6 +85,7 @@ import { assertTransition, CLOSED, FENCED, OPEN, type PagerState } from "./state
 import { WriteTxn } from "./txn.js";
 
 export type { Frame } from "./frame.js";
+export type { ReaderLag } from "./marks.js";
 export type { PageSource } from "./page-source.js";
 export { PagerSnapshot, SNAPSHOTS_MAX } from "./snapshots.js";
 export type Intent = "read" | "write";
@@ -95,6 +97,8 @@ export const CACHE_FRAMES_MIN = 1;
 export const CACHE_FRAMES_MAX = 1 << 20;
 /** The arena is one ArrayBuffer; keep it well inside what V8 allocates in one piece. */
 export const ARENA_BYTES_MAX = 2 ** 31;
+/** Opens a reader tries when what it reads fails its checks (see Pager.open). */
+const READER_OPEN_ATTEMPTS = 5;
 /** Pages one checkpoint write may carry (Linux's IOV_MAX for writev). */
 export const WRITE_RUN_PAGES_MAX = 1024;
 /**
@@ -181,6 +185,12 @@ export interface PagerStats {
   snapshotCommitsBehind: number;
   /** Log frames committed after the oldest open snapshot's instant: what it keeps in the log. */
   snapshotFramesHeld: number;
+  /**
+   * The writer's view of the live readers in other processes and threads
+   * (docs/design/readers.md): each one's pid, thread and how many log frames its oldest
+   * mark holds back. Empty on a reader's pager.
+   */
+  readers: ReaderLag[];
 }
 
 interface Resolved {
@@ -240,6 +250,19 @@ export class Pager implements PageSource {
 
   /** See state.ts. */
   private state: PagerState = OPEN;
+  // A reader beside a live writer (a read-only open; docs/design/readers.md). Its view is
+  // the log's committed end as of its last refresh; `marks` publishes what it may still
+  // read. The view is held from a refresh until its event loop next runs (`releaseTimer`):
+  // then `viewReleased`, and the next read refreshes first.
+  private marks: MarkPublisher | null = null;
+  private viewHeld = false;
+  private viewReleased = false;
+  private releaseTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly changedPages: number[] = [];
+  /** Log frames an automatic checkpoint held back by a reader waits for before it retries. */
+  private autoRetryAt = 0;
+  /** The last backfill stopped at a reader's mark (not only this pager's snapshots). */
+  private heldByReader = false;
   /** The failure that fenced the pager (state FENCED). */
   private fencedBy: PagekvError | null = null;
   private readOnly = false;
@@ -309,7 +332,7 @@ export class Pager implements PageSource {
       }
       const crc = vfs.crc32 ?? crc32Fallback;
       const header = newHeader(pageSize, randomU32(), opts.applicationId);
-      wal = Wal.create(vfs, walPathOf(path), newSalt(header), crc);
+      wal = Wal.create(vfs, walPathOf(path), newSaltAvoiding(header, lock), crc);
       const pager = new Pager(vfs, file, wal, lock, crc, header, opts, 0);
       pager.writeHeaderHome();
       pager.syncMain();
@@ -352,11 +375,28 @@ export class Pager implements PageSource {
       throw new PagekvError("ERR_NOT_FOUND", `${path}: no such database file`, { path });
     }
     path = canonicalPath(vfs, path);
+    // A reader may meet a checkpoint writing page 1 home or a reset leaving stale frames
+    // behind a new header: what it read then fails its checks, and reading again settles it
+    // (docs/design/readers.md, races A and C). Damage that stays is reported.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return Pager.openOnce(vfs, path, o);
+      } catch (e) {
+        const settles = o.readOnly === true && e instanceof PagekvError && e.code === "ERR_CORRUPT";
+        if (!settles || attempt >= READER_OPEN_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  private static openOnce(vfs: VFS, path: string, o: PagerOptions): Pager {
     const readOnly = o.readOnly === true;
     const lock = vfs.lock(path, readOnly ? "shared" : "exclusive");
+    // A reader holds everything before it reads anything (race A).
+    const marks = readOnly ? new MarkPublisher(lock) : null;
     let file: VFile | null = null;
     let wal: Wal | null = null;
     try {
+      marks?.publish(0, 0);
       file = vfs.open(path, { readOnly });
       const crc = vfs.crc32 ?? crc32Fallback;
       const size = file.size();
@@ -392,7 +432,7 @@ export class Pager implements PageSource {
         if (home === null) throw homeError;
         wal = readOnly
           ? Wal.absent(walPathOf(path), newSalt(home), crc)
-          : Wal.create(vfs, walPathOf(path), newSalt(home), crc);
+          : Wal.create(vfs, walPathOf(path), newSaltAvoiding(home, lock), crc);
         fresh = true;
       }
       const pageSize = home?.pageSize ?? wal.pageSizeOf();
@@ -421,6 +461,7 @@ export class Pager implements PageSource {
         resolved,
         found?.droppedTransactions ?? 0,
       );
+      pager.io.checkFrames = readOnly;
       // Page 1 as a whole (header and trailer) verifies, from the log if it is there.
       pager.readInto(1, pager.scratch, pager.scratchCovered);
       pager.lastHead.set(pager.scratch.subarray(0, HEADER_BYTES));
@@ -441,9 +482,17 @@ export class Pager implements PageSource {
       // generation starts), or, with none, a new generation starts at once: nothing may
       // ever be appended after stale frames.
       // Read-only: the recovered index serves reads and nothing is written.
-      if (readOnly) pager.readOnly = true;
-      else if (logged) pager.backfill(pager.lastCommitLsn, true);
-      else if (!fresh) wal.reset(wal.generation + 1, pager.walKeepFrames());
+      if (readOnly) {
+        pager.readOnly = true;
+        pager.marks = marks;
+        pager.snaps.onClose = () => pager.publishMarkQuietly();
+        pager.holdView();
+      } else if (logged) {
+        // A reader holding the log: the generation goes on (docs/design/readers.md, rule 5).
+        if (!pager.backfill(pager.lastCommitLsn, true)) pager.continueGeneration();
+      } else if (!fresh) {
+        wal.reset(wal.generation + 1, pager.walKeepFrames());
+      }
       pager.afterCall();
       return pager;
     } catch (e) {
@@ -488,7 +537,7 @@ export class Pager implements PageSource {
         path: this.path,
       });
     }
-    if (!this.txn.active) this.beginImplicit();
+    if (!this.txn.active) this.beginWrite();
     this.meta.applicationId = id;
   }
 
@@ -504,12 +553,13 @@ export class Pager implements PageSource {
    */
   get(pgno: number, intent: Intent = "read"): Frame {
     this.checkOpen();
+    if (this.viewReleased) this.refresh();
     let write = false;
     if (intent !== "read") {
       if (intent !== "write") throw this.badIntent(intent);
       this.checkWritable();
       write = true;
-      if (!this.txn.active) this.beginImplicit();
+      if (!this.txn.active) this.beginWrite();
     }
     // Only valid page numbers are ever bound, so a hit needs no range check.
     const frame = this.pool.lookup(pgno);
@@ -541,7 +591,7 @@ export class Pager implements PageSource {
     if (dirty) {
       if (frame.version !== CURRENT) throw this.olderImage(frame);
       if (this.readOnly) this.checkWritable();
-      if (!this.txn.active) this.beginImplicit();
+      if (!this.txn.active) this.beginWrite();
     }
     pool.unpin(frame, dirty);
     if (frame.version === ORPHAN && frame.pins === 0) this.discard(frame);
@@ -557,6 +607,7 @@ export class Pager implements PageSource {
   snapshot(): PagerSnapshot {
     this.checkOpen();
     this.snaps.checkRoom(this.path);
+    if (this.marks !== null) this.refresh();
     const committed = this.txn.active ? this.txn.saved : this.meta;
     const s = new PagerSnapshot(
       this,
@@ -568,6 +619,96 @@ export class Pager implements PageSource {
     );
     this.snaps.add(s);
     return s;
+  }
+
+  /**
+   * A reader's view moves to the last commit in the log (docs/design/readers.md, "Refresh"):
+   * every read of a read-only open starts here; snapshot() calls it, and get() after the
+   * view was released. Two reads of the log when nothing changed, O(new frames) otherwise.
+   * Returns whether the view moved. On a writer's pager: false, nothing done.
+   */
+  refresh(): boolean {
+    this.checkOpen();
+    const marks = this.marks;
+    if (marks === null) return false;
+    if (marks.none) marks.publish(this.wal.generation, 0); // race A
+    const changed = this.changedPages;
+    changed.length = 0;
+    const before = this.wal.committedEnd;
+    const result = this.wal.follow(this.vfs, changed);
+    if (result !== "same") this.moveView(result === "reset", before, changed);
+    this.holdView();
+    if (this.opts.debug) this.afterCall();
+    return result !== "same";
+  }
+
+  /** The log moved on from committed end `before`: cached images and page 1 follow. */
+  private moveView(reset: boolean, before: number, changed: readonly number[]): void {
+    if (reset) {
+      // Rule 2: a reset comes only once every mark is at its generation's end, all home. A
+      // snapshot held a mark; the view may not have (released, it held none), so what the
+      // pool holds may predate commits this reader never saw: all of it goes.
+      for (let i = 0; i < this.snaps.count; i++) {
+        assert(this.snaps.at(i).bound === before, "the log was reset under an older snapshot");
+      }
+      this.snaps.rebase();
+      this.pool.dropAll();
+    }
+    const keep = this.snaps.count > 0;
+    for (const pgno of changed) {
+      const frame = this.pool.lookup(pgno);
+      if (frame === null) continue;
+      // The image it holds: the newest below the old end (the main file's after a reset).
+      const version = reset ? 0 : this.wal.lookupAt(pgno, before) + 1;
+      this.pool.demote(frame, version, keep);
+    }
+    this.readInto(1, this.scratch, this.scratchCovered);
+    const header = decodeHeader(this.scratch, this.crc, `${this.wal.path} (page 1)`);
+    this.meta.copyFrom(header);
+    this.lastCommitLsn = laterLsn(this.wal.lastCommitLsnFound, this.meta.checkpointLsn);
+  }
+
+  /** The view is held until the event loop next runs; the mark covers it meanwhile. */
+  private holdView(): void {
+    this.viewHeld = true;
+    this.viewReleased = false;
+    this.publishMark();
+    if (this.releaseTimer === null) {
+      const timer = setTimeout(() => this.releaseView(), 0);
+      // Node and Bun: a pending release must not keep the process alive.
+      (timer as { unref?: () => void }).unref?.();
+      this.releaseTimer = timer;
+    }
+  }
+
+  private releaseView(): void {
+    this.releaseTimer = null;
+    if (this.state === CLOSED || this.marks === null) return;
+    this.viewHeld = false;
+    this.viewReleased = true;
+    this.publishMarkQuietly();
+  }
+
+  /** The reader's mark: its oldest snapshot's bound, or its view's end while held. */
+  private publishMark(): void {
+    const marks = this.marks as MarkPublisher;
+    const oldest = this.snaps.oldest();
+    const end = this.wal.committedEnd;
+    const bound = oldest !== null ? oldest.bound : this.viewHeld ? end : null;
+    marks.publish(this.wal.generation, bound);
+  }
+
+  /**
+   * After a snapshot closed or the view was released: a mark that cannot be written stays
+   * as it was, lower than needed, which holds the writer back and is never unsafe.
+   */
+  private publishMarkQuietly(): void {
+    if (this.state === CLOSED || this.marks === null) return;
+    try {
+      this.publishMark();
+    } catch {
+      // Retried at the next refresh or close.
+    }
   }
 
   /**
@@ -650,7 +791,7 @@ export class Pager implements PageSource {
     }
     // Secure the frame before consuming a page number, so a failure leaks nothing.
     const frame = this.obtainFrame(0);
-    if (!this.txn.active) this.beginImplicit();
+    if (!this.txn.active) this.beginWrite();
     const pgno = reuse ? this.freePages.pop() : ++this.meta.pageCount;
     frame.page.fill(0);
     this.pool.bind(frame, pgno);
@@ -679,7 +820,7 @@ export class Pager implements PageSource {
         { path: this.path, pgno },
       );
     }
-    if (!this.txn.active) this.beginImplicit();
+    if (!this.txn.active) this.beginWrite();
     if (frame !== null) this.discard(frame);
     this.freePages.add(pgno);
     this.freelistDirty = true;
@@ -707,7 +848,7 @@ export class Pager implements PageSource {
         path: this.path,
       });
     }
-    if (!this.txn.active) this.beginImplicit();
+    if (!this.txn.active) this.beginWrite();
     this.meta.slots[slot] = v;
     if (this.opts.debug) this.afterCall();
   }
@@ -822,6 +963,10 @@ export class Pager implements PageSource {
       snapshots: this.snaps.count,
       snapshotCommitsBehind: oldest === null ? 0 : this.commits - oldest.commitSeq,
       snapshotFramesHeld: oldest === null ? 0 : this.wal.committedEnd - oldest.bound,
+      readers:
+        this.readOnly || this.state === FENCED
+          ? []
+          : readerLags(this.lock.readers(), this.wal.generation, this.wal.committedEnd),
     };
   }
 
@@ -850,9 +995,12 @@ export class Pager implements PageSource {
           this.txn.explicit = false;
           this.rollbackTxn();
         }
-        this.checkpoint();
-        this.wal.close();
-        this.vfs.delete(this.wal.path);
+        // Rule 3: the log goes only when it is home and no reader may have it open.
+        if (this.checkpoint() && this.readersNow().length === 0) {
+          this.wal.retire();
+          this.wal.close();
+          this.vfs.delete(this.wal.path);
+        }
       } catch (e) {
         this.shutdown();
         throw e;
@@ -882,6 +1030,16 @@ export class Pager implements PageSource {
   }
 
   // ---- transactions ----
+
+  /**
+   * The first change of a transaction. A checkpoint a reader held back after the last
+   * commit is tried again first (rule 6): readers have had the time since that commit to
+   * move their marks to it, which they cannot have done at the commit itself.
+   */
+  private beginWrite(): void {
+    if (this.heldByReader) this.tryAutoCheckpoint();
+    this.beginImplicit();
+  }
 
   private beginImplicit(): void {
     this.txn.start(this.nextLsn++, this.meta, this.freelistDirty);
@@ -996,11 +1154,22 @@ export class Pager implements PageSource {
     }
   }
 
+  /** After a commit: checkpoint once the log reached the threshold, unless a reader holds it. */
   private autoCheckpoint(): void {
+    if (!this.heldByReader) this.tryAutoCheckpoint();
+  }
+
+  /**
+   * The automatic checkpoint, when the log reached its threshold (and, held back by a
+   * reader, grew by another eighth of it since: rule 6, reading the marks costs a listing).
+   */
+  private tryAutoCheckpoint(): void {
     const limit = this.opts.walAutoCheckpointPages;
-    if (limit === 0 || this.wal.frameCount < limit || this.state === FENCED) return;
+    if (limit === 0 || this.state === FENCED || this.txn.active) return;
+    if (this.wal.frameCount < Math.max(limit, this.autoRetryAt)) return;
     try {
       this.backfill(this.checkpointTarget(undefined), false);
+      this.autoRetryAt = this.heldByReader ? this.wal.frameCount + Math.max(1, limit >> 3) : 0;
     } catch {
       // The commit is durable already; a failed checkpoint is retried after the next
       // commit, and one that fenced the pager is reported by the next write call.
@@ -1017,11 +1186,29 @@ export class Pager implements PageSource {
    */
   private backfill(lsn: bigint, cutLog: boolean): boolean {
     assert(!this.txn.active, "backfill with an open transaction");
-    // Judged before the LSN-only commit below: a snapshot at the committed end does not read
-    // page 1, the only page that commit logs, so it stays at the end for the reset.
+    // The least bound anyone may still read: this pager's snapshots', and the marks of the
+    // readers in other processes and threads (docs/design/readers.md, rules 1 and 2).
+    // Snapshots are judged before the LSN-only commit below: one at the committed end does
+    // not read page 1, the only page that commit logs, so it stays at the end for the reset.
+    this.heldByReader = false;
     const oldest = this.snaps.oldest();
-    if (oldest !== null && oldest.bound < this.wal.committedEnd) {
-      this.backfillBelow(oldest.bound);
+    // Held by a snapshot of ours at what is home already: nothing to do, no need to look.
+    if (
+      oldest !== null &&
+      oldest.bound <= this.backfilled &&
+      oldest.bound < this.wal.committedEnd
+    ) {
+      return false;
+    }
+    let bound = oldest === null ? this.wal.committedEnd : oldest.bound;
+    const readers = this.readersNow();
+    const held = this.readerBound(readers);
+    if (held !== null && held < bound) {
+      bound = held;
+      this.heldByReader = true;
+    }
+    if (bound < this.wal.committedEnd) {
+      this.backfillBelow(bound);
       return false;
     }
     if (this.wal.committedPages === 0) {
@@ -1031,6 +1218,12 @@ export class Pager implements PageSource {
       assert(!cutLog, "recovery found no commit to redo");
       this.beginImplicit();
       this.commitTxn();
+      // Readers read page 1 (at every refresh), and it is about to go home: a reader at the
+      // old end now holds the log again.
+      if (this.readerBound(readers) !== null) {
+        this.heldByReader = true;
+        return false;
+      }
     }
     const syncing = this.opts.sync !== "off";
     this.syncLogForCheckpoint();
@@ -1066,6 +1259,31 @@ export class Pager implements PageSource {
     this.backfilled = 0;
     this.checkpoints++;
     return true;
+  }
+
+  /** The readers of other processes and threads now; a listing that fails holds everything. */
+  private readersNow(): readonly ReaderState[] {
+    try {
+      return this.lock.readers();
+    } catch {
+      return [{ pid: 0, thread: 0, marks: ["unknown"] }];
+    }
+  }
+
+  private readerBound(readers: readonly ReaderState[]): number | null {
+    return oldestReaderBound(readers, this.wal.generation, this.wal.committedEnd);
+  }
+
+  /**
+   * Recovery could not reset the log under a reader's mark (rule 5): go on in its
+   * generation, durable and cut at the committed end.
+   */
+  private continueGeneration(): void {
+    try {
+      this.wal.continueGeneration();
+    } catch (e) {
+      throw this.fence(e, "continuing the log after recovery");
+    }
   }
 
   /** A checkpoint bounded by a snapshot: frames below `bound` go home; the log stays. */
@@ -1304,6 +1522,9 @@ export class Pager implements PageSource {
   }
 
   private shutdown(): void {
+    if (this.releaseTimer !== null) clearTimeout(this.releaseTimer);
+    this.releaseTimer = null;
+    this.snaps.onClose = null;
     this.snaps.closeAll();
     assertTransition(this.state, CLOSED);
     this.state = CLOSED;
@@ -1507,6 +1728,20 @@ function byPgno(a: PoolFrame, b: PoolFrame): number {
 /** The salts of a new log for the database `h` describes: a random first generation. */
 function newSalt(h: Header): { pageSize: number; generation: number; databaseId: number } {
   return { pageSize: h.pageSize, generation: randomU32(), databaseId: h.databaseId };
+}
+
+/**
+ * A new log file's salt, of a generation no live reader's mark names (rule 4): a reader
+ * still holding a mark of a retired log cannot be mistaken for one of this log.
+ */
+function newSaltAvoiding(h: Header, lock: VLock): ReturnType<typeof newSalt> {
+  const taken = new Set<number>();
+  for (const r of lock.readers()) {
+    for (const m of r.marks) if (m !== null && m !== "unknown") taken.add(m.generation);
+  }
+  let salt = newSalt(h);
+  while (taken.has(salt.generation)) salt = newSalt(h);
+  return salt;
 }
 
 /** The larger of two LSNs (Math.max takes numbers only). */

@@ -129,6 +129,15 @@ export class SnapshotSet {
       last.slotIndex = s.slotIndex;
     }
     s.slotIndex = -1;
+    this.onClose?.();
+  }
+
+  /** Called after each close: a reader's pager lowers or clears its read mark. */
+  onClose: (() => void) | null = null;
+
+  /** The `i`th open snapshot (0 <= i < count), in no particular order. */
+  at(i: number): PagerSnapshot {
+    return this.open[i];
   }
 
   /** The open snapshot with the lowest bound (the earliest taken among equals), or null. */

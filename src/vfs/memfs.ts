@@ -1,23 +1,58 @@
-// MemFS: the in-memory VFS that crash and fault tests run on. It owns each file's current
-// bytes (what reads see), its durable bytes (what survives power loss) and the mutations
-// in between, and the writer locks its simulated process holds. Platform neutral: it must
-// never import node:* or use Buffer.
+// MemFS: the in-memory VFS that crash and fault tests run on. It owns one simulated
+// machine: each file's current bytes (what reads see), its durable bytes (what survives
+// power loss) and the mutations in between, and the processes sharing them, each with its
+// own handles, locks and read marks. Platform neutral: it must never import node:* or use
+// Buffer.
 
 import { assert, PagekvError } from "../errors.js";
 import { Prng } from "./prng.js";
-import type {
-  Crc32,
-  FileSyncMode,
-  LockMode,
-  OpenOptions,
-  ReaderState,
-  ReadMark,
-  VFile,
-  VFS,
-  VLock,
+import {
+  type Crc32,
+  type FileSyncMode,
+  type LockMode,
+  type OpenOptions,
+  READER_SLOTS_MAX,
+  type ReaderState,
+  type ReadMark,
+  type VFile,
+  type VFS,
+  type VLock,
 } from "./vfs.js";
 
 /*
+ * Processes. One `new MemFS()` is one simulated machine (its device, its files, its lock
+ * table) and the first process on it; `fs.process()` starts another process on the same
+ * machine and returns its handle, another MemFS. Processes share the files and the page
+ * cache (every byte written and not yet synced is seen by all, and stays unsynced until a
+ * sync by any of them), and each has its own file handles and locks, as real processes do.
+ * Each has a pid (1, 2, ... in the order started), reported by the writer's readers().
+ *   - proc.kill() is SIGKILL of that one process: its handles close, its locks end, its read
+ *     marks vanish from readers() at once (a killed reader's stale file, as a writer's next
+ *     listing removes it: docs/design/readers.md, "What a crash leaves"). Files keep every
+ *     write it made: the page cache survives a process death. A killed handle stays dead:
+ *     its calls are ERR_CLOSED, except the machine's own (below).
+ *   - proc.armKill(n) kills it at a file-operation boundary: just before the machine's
+ *     (n+1)th mutating call from now; the crash harness kills a writer (or a reader) at
+ *     every write and sync that way.
+ *   - crash() on any handle is power loss for the whole machine: every process dies (its
+ *     handles close, its locks end), and unsynced writes are dropped or torn. Each handle
+ *     not killed stays usable afterwards, as its program started again after the boot with
+ *     nothing open; a killed one stays dead.
+ *   - The machine's own calls work from any handle, killed or not, and see the whole
+ *     machine: process(), crash(), armCrash(), injectFault(), opCount, callCount() and the
+ *     inspections (fileNames, durableSize, readDurable, pendingBytes, readersOf).
+ *
+ * Locks (docs/design/readers.md, "What a reader is"; docs/design/locking.md). A holder is a
+ * process (MemFS has no threads: `thread` is always 0).
+ *   - Exclusive excludes exclusive across every process of the machine (ERR_LOCKED).
+ *   - Shared locks coexist with each other and with an exclusive lock held by another
+ *     process. Within one process: a process holding the writer gets ERR_LOCKED for shared,
+ *     and a process holding shared locks gets ERR_LOCKED for exclusive (locking.md, step 1).
+ *   - At most READER_SLOTS_MAX shared locks per process and path, then ERR_LIMIT
+ *     (readers.md, "Bounds"). Each shared lock is one mark slot: setMark() publishes it and
+ *     the writer's readers() sees it when setMark returns (no tearing unless a test asks
+ *     for it with tearMark(): race G). A new slot reads null (none: race F).
+ *
  * Invariants kept by this file:
  * - The file namespace (the Map) is always durable: create and delete take effect on disk
  *   at once, as NodeFS makes them durable by syncing the parent directory.
@@ -25,12 +60,17 @@ import type {
  *   sync, which drops pending mutations that stay in current (Linux fsyncgate).
  * - sync() and crash replay cost O(bytes pending), never O(file size): pending writes are
  *   private copies applied in place to a growable durable image.
- * - Once `crashed`, every call except close() and VLock.release() throws ERR_CRASHED
- *   until crash().
- * - A handle whose epoch is older than the fs epoch was opened before a crash: closed.
- * - `locks` maps each path to its one held MemLock, and holds no lock that is not held.
- *   crash() is the death of the process: it ends every lock and empties the map.
- * - Locks are not files: lock() and release() never count in opCount nor fire armCrash.
+ * - Once `crashed`, every call except close(), VLock.release() and the machine's own calls
+ *   throws ERR_CRASHED until crash(), in every process.
+ * - A handle whose epoch is older than the device epoch was opened before a crash: closed.
+ *   A handle of a killed process is closed.
+ * - `machine.locks` maps a path to its PathLocks only while that path has a held lock: no
+ *   entry is empty and none lists a lock that is not held. Each held lock is also in its
+ *   process's `locks`, and in no other process's; a killed process holds none.
+ * - Locks are not files: lock(), release(), setMark(), readers(), tearMark(), kill() and
+ *   armKill() never count in opCount nor fire armCrash.
+ * - An armed kill fires only at a mutating call's gate, after the armed crash's check: a
+ *   call is never half done by a kill, as it is never half done by an armed crash.
  */
 
 /** Largest file size, offset and write length accepted (1 TiB): catches garbage numbers. */
@@ -43,6 +83,10 @@ export const MEMFS_FAULTS_MAX = 64;
 export const MEMFS_FAULT_NTH_MAX = 2 ** 31;
 /** Paths are opaque keys; this only bounds their length. */
 export const MEMFS_PATH_CHARS_MAX = 4096;
+/** Processes alive at once on one machine (process() past it is ERR_LIMIT). */
+export const MEMFS_PROCESSES_MAX = 256;
+/** A mark's generation and bound are u32s, as the log stores them (wal-format.ts). */
+const MARK_FIELD_MAX = 0xffff_ffff;
 
 const CAPACITY_BYTES_MIN = 64;
 
@@ -206,6 +250,8 @@ class Device {
   /** Mutating calls still allowed before the armed crash; null when not armed. */
   crashAfterOps: number | null = null;
   mutatingOps = 0;
+  /** Armed kills (armKill), at most one per process: each counts down like crashAfterOps. */
+  kills: { readonly proc: ProcessState; afterOps: number }[] = [];
   readonly callCounts: Record<FaultOp, number> = { read: 0, write: 0, sync: 0 };
   faults: QueuedFault[] = [];
 
@@ -216,16 +262,36 @@ class Device {
 
   /**
    * Every mutating call passes here after its arguments are checked and before it acts:
-   * it fires the armed crash (the call then has no effect) or counts the call.
+   * it fires the armed crash (the call then has no effect), then the armed kills that are
+   * due (the call has no effect if its own process is one), or counts the call.
    */
-  gateMutation(op: string, path: string): void {
+  gateMutation(op: string, path: string, caller: ProcessState): void {
     if (this.crashAfterOps === 0) {
       this.crashAfterOps = null;
       this.crashed = true;
       throw crashedError(op, path);
     }
+    if (this.kills.length > 0) {
+      const due = this.kills.filter((k) => k.afterOps === 0);
+      if (due.length > 0) {
+        this.kills = this.kills.filter((k) => k.afterOps !== 0);
+        for (const k of due) k.proc.kill();
+      }
+      if (caller.killed) throw killedError(op, path, caller.pid);
+      for (const k of this.kills) k.afterOps--;
+    }
     if (this.crashAfterOps !== null) this.crashAfterOps--;
     this.mutatingOps++;
+  }
+
+  /** Arm (or re-arm) the kill of `proc` after `afterOps` more mutating calls. */
+  armKill(proc: ProcessState, afterOps: number): void {
+    this.disarmKill(proc);
+    this.kills.push({ proc, afterOps });
+  }
+
+  disarmKill(proc: ProcessState): void {
+    this.kills = this.kills.filter((k) => k.proc !== proc);
   }
 
   /**
@@ -261,25 +327,123 @@ function crashedError(op: string, path: string): PagekvError {
   );
 }
 
+function killedError(op: string, path: string, pid: number): PagekvError {
+  return new PagekvError(
+    "ERR_CLOSED",
+    `MemFS: cannot ${op} "${path}": its process (pid ${pid}) was killed`,
+    { path },
+  );
+}
+
+/** One simulated process: its pid, whether it was killed, the locks it holds. */
+class ProcessState {
+  readonly pid: number;
+  killed = false;
+  /** Every lock this process holds, on any path. */
+  readonly locks = new Set<MemLock>();
+  /** The machine's live processes, which this one leaves when killed. */
+  private readonly alive: Set<ProcessState>;
+
+  constructor(pid: number, alive: Set<ProcessState>) {
+    this.pid = pid;
+    this.alive = alive;
+    alive.add(this);
+  }
+
+  /** SIGKILL: every lock ends and leaves the tables; handles see `killed`. Idempotent. */
+  kill(): void {
+    if (this.killed) return;
+    for (const lock of [...this.locks]) lock.release();
+    assert(this.locks.size === 0, `MemFS: process ${this.pid} still holds locks after kill`);
+    this.killed = true;
+    this.alive.delete(this);
+  }
+}
+
+/** The held locks of one path: its writer, and its readers grouped by process. */
+class PathLocks {
+  writer: MemLock | null = null;
+  /** Per process, its shared locks in the order taken (its mark slots); never empty. */
+  readonly readers = new Map<ProcessState, MemLock[]>();
+
+  get empty(): boolean {
+    return this.writer === null && this.readers.size === 0;
+  }
+}
+
+/** What every process of one simulated machine shares. */
+class Machine {
+  readonly device = new Device();
+  readonly files = new Map<string, FileNode>();
+  readonly locks = new Map<string, PathLocks>();
+  /** Processes alive (not killed), at most MEMFS_PROCESSES_MAX. */
+  readonly processes = new Set<ProcessState>();
+  private pidNext = 1;
+
+  spawn(): ProcessState {
+    if (this.processes.size >= MEMFS_PROCESSES_MAX) {
+      throw new PagekvError(
+        "ERR_LIMIT",
+        `MemFS: cannot start a process: ${MEMFS_PROCESSES_MAX} are alive on this machine`,
+      );
+    }
+    return new ProcessState(this.pidNext++, this.processes);
+  }
+
+  /** Power loss: every lock of every process ends, and the table empties. */
+  endAllLocks(): void {
+    for (const proc of this.processes) {
+      for (const lock of proc.locks) lock.end();
+      proc.locks.clear();
+    }
+    this.locks.clear();
+  }
+
+  /** The live readers of `path` and their marks, by pid (readers.md, the writer's view). */
+  readersOf(path: string): ReaderState[] {
+    const entry = this.locks.get(path);
+    if (entry === undefined) return [];
+    const out: ReaderState[] = [];
+    for (const [proc, locks] of entry.readers) {
+      out.push({ pid: proc.pid, thread: 0, marks: locks.map((l) => l.markValue) });
+    }
+    return out.sort((a, b) => a.pid - b.pid);
+  }
+}
+
+function checkMark(path: string, mark: unknown): ReadMark | null {
+  if (mark === null) return null;
+  const m = mark as { generation?: unknown; bound?: unknown } | undefined;
+  const ok = (v: unknown) =>
+    typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= MARK_FIELD_MAX;
+  if (typeof m !== "object" || !ok(m.generation) || !ok(m.bound)) {
+    throw new PagekvError(
+      "ERR_ARG",
+      `MemFS: cannot set a read mark on "${path}": want null or { generation, bound }, ` +
+        `each an integer in 0..${MARK_FIELD_MAX}`,
+      { path },
+    );
+  }
+  return { generation: m.generation as number, bound: m.bound as number };
+}
+
 /**
- * A writer lock of the simulated process. Ended by release() or by the process's death
- * (MemFS.crash()); once ended it stays ended, and never touches a newer lock's entry.
+ * A lock of one simulated process: its writer lock (exclusive) or one of its reader locks
+ * (shared, one mark slot). Ended by release(), by the death of its process (kill()) or by
+ * power loss (crash()); once ended it stays ended, and never touches a newer lock's entry.
  */
 class MemLock implements VLock {
-  private readonly locks: Map<string, MemLock>;
-  private readonly readerSets: Map<string, Set<MemLock>>;
+  private readonly machine: Machine;
+  readonly proc: ProcessState;
   private readonly path: string;
   private readonly shared: boolean;
   private isHeld = true;
+  /** The mark slot (shared only): null until published; "unknown" once torn (race G). */
+  markValue: ReadMark | null | "unknown" = null;
 
-  constructor(
-    locks: Map<string, MemLock>,
-    readers: Map<string, Set<MemLock>>,
-    path: string,
-    shared: boolean,
-  ) {
-    this.locks = locks;
-    this.readerSets = readers;
+  constructor(machine: Machine, proc: ProcessState, path: string, shared: boolean) {
+    this.machine = machine;
+    this.proc = proc;
     this.path = path;
     this.shared = shared;
   }
@@ -294,52 +458,152 @@ class MemLock implements VLock {
    */
   release(): void {
     if (!this.isHeld) return;
+    this.unlist();
     this.isHeld = false;
-    if (this.shared) {
-      const set = this.readerSets.get(this.path);
-      set?.delete(this);
-      if (set !== undefined && set.size === 0) this.readerSets.delete(this.path);
-      return;
-    }
-    assert(this.locks.get(this.path) === this, `MemFS: held lock of "${this.path}" unlisted`);
-    this.locks.delete(this.path);
   }
 
-  /** The holder died: the lock ends. The caller clears the registry. */
+  /** The holder died (power loss): the lock ends. The caller clears the tables. */
   end(): void {
     this.isHeld = false;
   }
 
-  /** TEMPORARY until issue 11's MemFS work lands. */
-  setMark(_mark: ReadMark | null): void {}
+  /** Remove this held lock from the path's entry and from its process's set. */
+  unlist(): void {
+    const entry = this.machine.locks.get(this.path);
+    assert(entry !== undefined, `MemFS: held lock of "${this.path}" has no entry`);
+    if (this.shared) {
+      const mine = entry.readers.get(this.proc);
+      const at = mine === undefined ? -1 : mine.indexOf(this);
+      assert(mine !== undefined && at >= 0, `MemFS: held reader of "${this.path}" unlisted`);
+      mine.splice(at, 1);
+      if (mine.length === 0) entry.readers.delete(this.proc);
+    } else {
+      assert(entry.writer === this, `MemFS: held writer of "${this.path}" unlisted`);
+      entry.writer = null;
+    }
+    if (entry.empty) this.machine.locks.delete(this.path);
+    this.proc.locks.delete(this);
+  }
+
+  /**
+   * Publish this reader's mark (readers.md, "The reader's steps"): one store, so the
+   * writer's next readers() sees it whole (a real slot write can tear: tearMark()).
+   */
+  setMark(mark: ReadMark | null): void {
+    if (!this.shared) {
+      throw new PagekvError(
+        "ERR_ARG",
+        `MemFS: cannot set a read mark on "${this.path}": this is the writer's lock`,
+        { path: this.path },
+      );
+    }
+    this.checkUsable("set a read mark on");
+    this.markValue = checkMark(this.path, mark);
+  }
 
   readers(): ReaderState[] {
-    return [];
+    if (this.shared) {
+      throw new PagekvError(
+        "ERR_ARG",
+        `MemFS: cannot list the readers of "${this.path}": this is a reader's lock`,
+        { path: this.path },
+      );
+    }
+    this.checkUsable("list the readers of");
+    return this.machine.readersOf(this.path);
+  }
+
+  private checkUsable(op: string): void {
+    this.machine.device.checkAlive(op, this.path);
+    if (this.proc.killed) throw killedError(op, this.path, this.proc.pid);
+    if (!this.isHeld) {
+      throw new PagekvError("ERR_CLOSED", `MemFS: cannot ${op} "${this.path}": lock released`, {
+        path: this.path,
+      });
+    }
   }
 }
+
+/** Set by process() while it constructs the new process's MemFS: the machine to join. */
+let joining: Machine | null = null;
 
 export class MemFS implements VFS {
   // `declare` so no own property exists unless a crc32 is given: the engine's fallback
   // is then exercised, and `"crc32" in fs` is honest.
   declare readonly crc32?: Crc32;
 
-  private readonly files = new Map<string, FileNode>();
-  private readonly device = new Device();
-  private readonly locks = new Map<string, MemLock>();
-  /** Shared (reader) locks by path. */
-  private readonly readers = new Map<string, Set<MemLock>>();
+  private readonly machine: Machine;
+  private readonly proc: ProcessState;
 
+  /** A new machine with no files, and its first process (pid 1). */
   constructor(options: MemFSOptions = {}) {
     if (options.crc32 !== undefined) this.crc32 = options.crc32;
+    const machine = joining ?? new Machine();
+    joining = null;
+    this.proc = machine.spawn();
+    this.machine = machine;
+  }
+
+  /** This process's id, as the writer's readers() reports it. */
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  /** True once kill() was called on this process. */
+  get killed(): boolean {
+    return this.proc.killed;
   }
 
   /**
-   * Mutating calls so far: writeAt, writevAt, sync, truncate, delete and an open that
-   * creates. A call counts once it reaches the device, even if an injected fault fails it.
-   * lock() and release() are not file operations and never count.
+   * Start another process on this machine: a MemFS sharing its files and page cache, with
+   * its own handles and locks. ERR_LIMIT past MEMFS_PROCESSES_MAX alive; ERR_CRASHED once an
+   * armed crash fired (the machine is off until crash()).
+   */
+  process(): MemFS {
+    this.machine.device.checkAlive("start a process on", "(machine)");
+    joining = this.machine;
+    try {
+      return new MemFS(this.crc32 === undefined ? {} : { crc32: this.crc32 });
+    } finally {
+      joining = null;
+    }
+  }
+
+  /**
+   * SIGKILL of this process only: its handles close, its locks end and its read marks
+   * leave readers(); the files keep every write it made (synced or not). Idempotent;
+   * allowed while crashed (it is no I/O).
+   */
+  kill(): void {
+    this.machine.device.disarmKill(this.proc);
+    this.proc.kill();
+  }
+
+  /**
+   * Kill this process at a file-operation boundary: after `afterOps` more mutating calls
+   * on the machine (by any process) succeed, it dies just before the next one (as kill());
+   * when that call is its own, the call throws ERR_CLOSED without effect. One armed kill
+   * per process (arming again replaces it); kill() and crash() disarm it. ERR_ARG on a
+   * bad count; ERR_CLOSED when already killed.
+   */
+  armKill(afterOps: number): void {
+    if (!Number.isSafeInteger(afterOps) || afterOps < 0) {
+      throw new PagekvError(
+        "ERR_ARG",
+        `MemFS: armKill needs a non-negative integer, got ${afterOps}`,
+      );
+    }
+    this.checkLive("arm the kill of", "(process)");
+    this.machine.device.armKill(this.proc, afterOps);
+  }
+
+  /**
+   * Mutating calls so far, by every process of the machine: writeAt, writevAt, sync,
+   * truncate, delete and an open that creates. A call counts once it reaches the device,
+   * even if an injected fault fails it. Locks are not file operations and never count.
    */
   get opCount(): number {
-    return this.device.mutatingOps;
+    return this.machine.device.mutatingOps;
   }
 
   /**
@@ -347,93 +611,169 @@ export class MemFS implements VFS {
    * them: a test sweeping a fault over every call of a workload counts them first.
    */
   callCount(op: FaultOp): number {
-    return this.device.callCounts[op];
+    return this.machine.device.callCounts[op];
   }
 
   open(path: string, options: OpenOptions = {}): VFile {
-    const device = this.device;
+    const device = this.machine.device;
     device.checkAlive("open", path);
     checkPath("open", path);
-    let node = this.files.get(path);
+    this.checkLive("open", path);
+    const files = this.machine.files;
+    let node = files.get(path);
     if (node === undefined) {
       if (options.create !== true) {
         throw new PagekvError("ERR_NOT_FOUND", `MemFS: cannot open "${path}": no such file`, {
           path,
         });
       }
-      device.gateMutation("create", path);
+      device.gateMutation("create", path, this.proc);
       node = new FileNode();
-      this.files.set(path, node);
+      files.set(path, node);
     } else if (options.create === true && options.exclusive === true) {
       throw new PagekvError("ERR_EXISTS", `MemFS: cannot create "${path}": file exists`, {
         path,
       });
     }
-    return new MemFile(device, node, path, options.readOnly === true);
+    return new MemFile(device, this.proc, node, path, options.readOnly === true);
   }
 
   delete(path: string): void {
-    this.device.checkAlive("delete", path);
+    const device = this.machine.device;
+    device.checkAlive("delete", path);
     checkPath("delete", path);
-    if (!this.files.has(path)) {
+    this.checkLive("delete", path);
+    if (!this.machine.files.has(path)) {
       throw new PagekvError("ERR_NOT_FOUND", `MemFS: cannot delete "${path}": no such file`, {
         path,
       });
     }
-    this.device.gateMutation("delete", path);
+    device.gateMutation("delete", path, this.proc);
     // Open handles keep the node (POSIX unlink); only the name goes, durably.
-    this.files.delete(path);
+    this.machine.files.delete(path);
   }
 
   exists(path: string): boolean {
-    this.device.checkAlive("check existence of", path);
+    this.machine.device.checkAlive("check existence of", path);
     checkPath("check existence of", path);
-    return this.files.has(path);
+    this.checkLive("check existence of", path);
+    return this.machine.files.has(path);
   }
 
   /**
-   * ERR_LOCKED while a lock on `path` is held. Locks live in memory only: the path needs
-   * no file, and taking or releasing one neither counts in opCount nor fires armCrash.
+   * The rules at the top of this file: exclusive excludes exclusive on every process;
+   * shared coexists with another process's writer; within one process writer and readers
+   * exclude each other; READER_SLOTS_MAX shared per process and path. Locks live in memory
+   * only: the path needs no file, and taking or releasing one neither counts in opCount nor
+   * fires armCrash.
    */
   lock(path: string, mode: LockMode = "exclusive"): VLock {
-    this.device.checkAlive("lock", path);
+    this.machine.device.checkAlive("lock", path);
     checkPath("lock", path);
-    if (this.locks.has(path)) {
-      throw new PagekvError("ERR_LOCKED", `MemFS: "${path}" is locked by another writer`, {
-        path,
-      });
+    this.checkLive("lock", path);
+    if (mode !== "exclusive" && mode !== "shared") {
+      throw new PagekvError(
+        "ERR_ARG",
+        `MemFS: cannot lock "${path}": mode must be "exclusive" or "shared", got ${String(mode)}`,
+        { path },
+      );
     }
+    const proc = this.proc;
+    const entry = this.machine.locks.get(path) ?? new PathLocks();
+    const writer = entry.writer;
+    const mine = entry.readers.get(proc);
     if (mode === "shared") {
-      const lock = new MemLock(this.locks, this.readers, path, true);
-      const set = this.readers.get(path) ?? new Set<MemLock>();
-      set.add(lock);
-      this.readers.set(path, set);
-      return lock;
+      if (writer !== null && writer.proc === proc) {
+        throw new PagekvError(
+          "ERR_LOCKED",
+          `MemFS: cannot lock "${path}" for reading: this process (pid ${proc.pid}) holds its writer`,
+          { path },
+        );
+      }
+      if (mine !== undefined && mine.length >= READER_SLOTS_MAX) {
+        throw new PagekvError(
+          "ERR_LIMIT",
+          `MemFS: cannot lock "${path}" for reading: this process (pid ${proc.pid}) ` +
+            `already holds ${READER_SLOTS_MAX} shared locks on it`,
+          { path },
+        );
+      }
+    } else {
+      if (writer !== null) {
+        throw new PagekvError(
+          "ERR_LOCKED",
+          `MemFS: "${path}" is locked by another writer (pid ${writer.proc.pid})`,
+          { path },
+        );
+      }
+      if (mine !== undefined) {
+        throw new PagekvError(
+          "ERR_LOCKED",
+          `MemFS: "${path}" is open for reading in this process (pid ${proc.pid})`,
+          { path },
+        );
+      }
     }
-    if ((this.readers.get(path)?.size ?? 0) > 0) {
-      throw new PagekvError("ERR_LOCKED", `MemFS: "${path}" is open for reading`, { path });
+    const lock = new MemLock(this.machine, proc, path, mode === "shared");
+    if (mode === "shared") {
+      if (mine === undefined) entry.readers.set(proc, [lock]);
+      else mine.push(lock);
+    } else {
+      entry.writer = lock;
     }
-    const lock = new MemLock(this.locks, this.readers, path, false);
-    this.locks.set(path, lock);
+    this.machine.locks.set(path, entry);
+    proc.locks.add(lock);
     return lock;
   }
 
   /**
-   * Power loss now: every file's current bytes become what its disk would hold. Clears
-   * the crashed state, disarms armCrash, closes every handle opened before this call and,
-   * as the process died with the power, ends every lock it held. Queued faults stay queued.
+   * For tests of race G (readers.md): make this process's mark slots on `path` read
+   * "unknown", as a slot caught mid-rewrite reads, until the next setMark() on that slot.
+   * `slot` picks one (its index in the order the shared locks were taken; default all).
+   * ERR_ARG when this process holds no such shared lock.
+   */
+  tearMark(path: string, slot?: number): void {
+    checkPath("tear a mark of", path);
+    this.checkLive("tear a mark of", path);
+    const mine = this.machine.locks.get(path)?.readers.get(this.proc) ?? [];
+    if (slot === undefined) {
+      if (mine.length === 0) {
+        throw new PagekvError(
+          "ERR_ARG",
+          `MemFS: cannot tear a mark of "${path}": process ${this.proc.pid} holds no shared lock on it`,
+          { path },
+        );
+      }
+      for (const lock of mine) lock.markValue = "unknown";
+      return;
+    }
+    if (!Number.isSafeInteger(slot) || slot < 0 || slot >= mine.length) {
+      throw new PagekvError(
+        "ERR_ARG",
+        `MemFS: cannot tear mark slot ${slot} of "${path}": process ${this.proc.pid} holds ` +
+          `${mine.length} shared lock(s) on it`,
+        { path },
+      );
+    }
+    mine[slot].markValue = "unknown";
+  }
+
+  /**
+   * Power loss now, for the whole machine: every file's current bytes become what its disk
+   * would hold. Clears the crashed state, disarms armCrash, closes every handle of every
+   * process opened before this call and, as every process died with the power, ends every
+   * lock. Queued faults stay queued. Handles not killed stay usable (see the top).
    */
   crash(options: CrashOptions = {}): void {
     const prng = options.seed === undefined ? null : new Prng(options.seed);
-    const device = this.device;
+    const machine = this.machine;
+    const device = machine.device;
     device.crashed = false;
     device.crashAfterOps = null;
+    device.kills = [];
     device.epoch++;
-    for (const lock of this.locks.values()) lock.end();
-    this.locks.clear();
-    for (const set of this.readers.values()) for (const lock of set) lock.end();
-    this.readers.clear();
-    for (const node of this.files.values()) {
+    machine.endAllLocks();
+    for (const node of machine.files.values()) {
       if (prng !== null) replayTorn(node, prng);
       node.dropPending();
       node.current = node.durable.clone();
@@ -441,8 +781,9 @@ export class MemFS implements VFS {
   }
 
   /**
-   * After `afterOps` more mutating calls succeed, the next one throws ERR_CRASHED without
-   * effect, and every later call (but close) throws ERR_CRASHED until crash().
+   * After `afterOps` more mutating calls succeed (by any process), the next one throws
+   * ERR_CRASHED without effect, and every later call (but close) of every process throws
+   * ERR_CRASHED until crash().
    */
   armCrash(afterOps: number): void {
     if (!Number.isSafeInteger(afterOps) || afterOps < 0) {
@@ -451,15 +792,16 @@ export class MemFS implements VFS {
         `MemFS: armCrash needs a non-negative integer, got ${afterOps}`,
       );
     }
-    this.device.crashAfterOps = afterOps;
+    this.machine.device.crashAfterOps = afterOps;
   }
 
   /**
-   * Make the nth read/write/sync call from now (1 = the next one) fail with ERR_IO whose
-   * cause has `code`. A failed read or write has no effect; a failed sync discards the
-   * file's pending mutations (they stay readable but can never become durable).
-   * writevAt counts as one write call. With `landed`, a write fault is reported only after
-   * the write took effect (the device wrote it and still said EIO): the engine cannot know.
+   * Make the nth read/write/sync call from now (1 = the next one, by any process) fail
+   * with ERR_IO whose cause has `code`. A failed read or write has no effect; a failed
+   * sync discards the file's pending mutations (they stay readable but can never become
+   * durable). writevAt counts as one write call. With `landed`, a write fault is reported
+   * only after the write took effect (the device wrote it and still said EIO): the engine
+   * cannot know.
    */
   injectFault(op: FaultOp, nth: number, code: FaultCode = "EIO", landed = false): void {
     if (landed && op !== "write") {
@@ -477,7 +819,7 @@ export class MemFS implements VFS {
         `MemFS: injectFault: nth must be an integer in 1..${MEMFS_FAULT_NTH_MAX}, got ${nth}`,
       );
     }
-    const device = this.device;
+    const device = this.machine.device;
     if (device.faults.length >= MEMFS_FAULTS_MAX) {
       throw new PagekvError("ERR_ARG", `MemFS: injectFault: at most ${MEMFS_FAULTS_MAX} queued`);
     }
@@ -486,7 +828,16 @@ export class MemFS implements VFS {
 
   /** File names, sorted, for tests. Never throws ERR_CRASHED: inspection is not I/O. */
   fileNames(): string[] {
-    return [...this.files.keys()].sort();
+    return [...this.machine.files.keys()].sort();
+  }
+
+  /**
+   * The live readers of `path` and their marks, as the writer's readers() would return
+   * them now (there need be no writer), for tests. Never throws ERR_CRASHED.
+   */
+  readersOf(path: string): ReaderState[] {
+    checkPath("list the readers of", path);
+    return this.machine.readersOf(path);
   }
 
   /** Size of the file as it would be after a seedless crash. */
@@ -505,8 +856,13 @@ export class MemFS implements VFS {
     return this.inspect(path).pendingBytes;
   }
 
+  /** ERR_CLOSED on a killed process's own calls. */
+  private checkLive(op: string, path: string): void {
+    if (this.proc.killed) throw killedError(op, path, this.proc.pid);
+  }
+
   private inspect(path: string): FileNode {
-    const node = this.files.get(path);
+    const node = this.machine.files.get(path);
     if (node === undefined) {
       throw new PagekvError("ERR_NOT_FOUND", `MemFS: cannot inspect "${path}": no such file`, {
         path,
@@ -548,14 +904,16 @@ function replayTorn(node: FileNode, prng: Prng): void {
 class MemFile implements VFile {
   readonly path: string;
   private readonly device: Device;
+  private readonly proc: ProcessState;
   private readonly node: FileNode;
   private readonly readOnly: boolean;
   /** The device epoch at open: a crash since then has closed this handle. */
   private readonly epoch: number;
   private closed = false;
 
-  constructor(device: Device, node: FileNode, path: string, readOnly: boolean) {
+  constructor(device: Device, proc: ProcessState, node: FileNode, path: string, readOnly: boolean) {
     this.device = device;
+    this.proc = proc;
     this.node = node;
     this.path = path;
     this.readOnly = readOnly;
@@ -574,7 +932,7 @@ class MemFile implements VFile {
     this.checkWritable("write");
     checkBuffer("write", this.path, buf);
     this.checkRange("write", offset, buf.length);
-    this.device.gateMutation("write", this.path);
+    this.device.gateMutation("write", this.path, this.proc);
     const late = this.device.takeFault("write", this.path);
     // The private copy is what makes later caller edits of `buf` invisible to durability.
     this.applyWrite(buf.slice(), offset);
@@ -594,7 +952,7 @@ class MemFile implements VFile {
       total += b.length;
     }
     this.checkRange("write", offset, total);
-    this.device.gateMutation("write", this.path);
+    this.device.gateMutation("write", this.path, this.proc);
     const late = this.device.takeFault("write", this.path);
     // One call, one pending write: a crash tears it like any single write.
     const data = new Uint8Array(total);
@@ -615,7 +973,7 @@ class MemFile implements VFile {
       });
     }
     // Allowed on read-only handles, like fsync(2): it flushes the file, not the handle.
-    this.device.gateMutation("sync", this.path);
+    this.device.gateMutation("sync", this.path, this.proc);
     const node = this.node;
     try {
       this.device.takeFault("sync", this.path);
@@ -635,7 +993,7 @@ class MemFile implements VFile {
   truncate(size: number): void {
     this.checkWritable("truncate");
     checkBytes("truncate", this.path, "size", size);
-    this.device.gateMutation("truncate", this.path);
+    this.device.gateMutation("truncate", this.path, this.proc);
     this.node.current.resize(size);
     this.node.pending.push({ kind: "truncate", size });
   }
@@ -663,6 +1021,7 @@ class MemFile implements VFile {
         path: this.path,
       });
     }
+    if (this.proc.killed) throw killedError(op, this.path, this.proc.pid);
   }
 
   private checkWritable(op: string): void {

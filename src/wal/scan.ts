@@ -27,10 +27,19 @@ import {
 import type { Crc32, VFile } from "../vfs/vfs.js";
 import { WAL_INDEX_FRAMES_MAX, type WalIndex } from "./wal-index.js";
 
-/** Frames read per call during the recovery scan. */
+/** Frames read per call during the recovery scan, at most. */
 const SCAN_FRAMES_PER_READ = 128;
+/** Frames of a scan's first read: a reader's refresh usually finds a few new frames. */
+const SCAN_FRAMES_FIRST_READ = 4;
 
 export type RecoverMode = "strict" | "truncate";
+/**
+ * How a scan treats a frame that fails its checks: recovery ("strict", "truncate") looks
+ * past it for evidence that it had been synced; a reader following a live log ("follow":
+ * docs/design/readers.md) takes it as the end of what is committed so far, since it may be
+ * a frame being written, and reads nothing past it.
+ */
+export type ScanMode = RecoverMode | "follow";
 
 /** What the recovery scan found in an existing log. */
 export interface WalRecovery {
@@ -65,6 +74,30 @@ export function emptyScanState(): ScanState {
   return { frames: 0, committedEnd: 0, found: emptyRecovery() };
 }
 
+/**
+ * A scan's read buffer (SCAN_FRAMES_PER_READ frames) and views of each frame slot in it,
+ * made once: a scan allocates nothing per frame, and a Wal that scans often (a reader's
+ * refresh) keeps one.
+ */
+export class ScanBuffers {
+  readonly chunk: Uint8Array;
+  readonly slots: { header: Uint8Array; page: Uint8Array; covered: Uint8Array }[] = [];
+
+  constructor(pageSize: number) {
+    const frameBytes = walFrameBytes(pageSize);
+    this.chunk = new Uint8Array(SCAN_FRAMES_PER_READ * frameBytes);
+    for (let i = 0; i < SCAN_FRAMES_PER_READ; i++) {
+      const at = i * frameBytes;
+      const page = this.chunk.subarray(at + WAL_FRAME_HEADER_BYTES, at + frameBytes);
+      this.slots.push({
+        header: this.chunk.subarray(at, at + WAL_FRAME_HEADER_BYTES),
+        page,
+        covered: page.subarray(0, pageSize - 4),
+      });
+    }
+  }
+}
+
 /** The log a scan reads: its file, and the generation (salts) its frames must carry. */
 export interface ScanSource {
   readonly file: VFile;
@@ -89,8 +122,9 @@ export interface ScanSource {
 export function scanLog(
   log: ScanSource,
   index: WalIndex,
-  mode: RecoverMode,
+  mode: ScanMode,
   state: ScanState,
+  buffers: ScanBuffers = new ScanBuffers(log.salt.pageSize),
 ): void {
   const from = state.committedEnd;
   const found = state.found;
@@ -103,18 +137,9 @@ export function scanLog(
     WAL_INDEX_FRAMES_MAX,
     size > WAL_HEADER_BYTES ? Math.floor((size - WAL_HEADER_BYTES) / frameBytes) : 0,
   );
-  const chunk = new Uint8Array(SCAN_FRAMES_PER_READ * frameBytes);
-  // Views of each frame slot of the chunk, made once: the scan allocates nothing per frame.
-  const slots: { header: Uint8Array; page: Uint8Array; covered: Uint8Array }[] = [];
-  for (let i = 0; i < SCAN_FRAMES_PER_READ; i++) {
-    const at = i * frameBytes;
-    const page = chunk.subarray(at + WAL_FRAME_HEADER_BYTES, at + frameBytes);
-    slots.push({
-      header: chunk.subarray(at, at + WAL_FRAME_HEADER_BYTES),
-      page,
-      covered: page.subarray(0, pageSize - 4),
-    });
-  }
+  const { chunk, slots } = buffers;
+  // Reads grow from a few frames to the whole buffer: O(new frames) bytes for a refresh.
+  let readFrames = SCAN_FRAMES_FIRST_READ;
   const f: FrameFields = { pgno: 0, commit: 0, lsn: 0n, index: 0, synced: 0 };
   // The LSN of the frame before `from`: the last kept commit's, none at frame 0.
   let lsn = from > 0 ? found.lastCommitLsn : -1n;
@@ -125,7 +150,8 @@ export function scanLog(
   const frameAt = (i: number): (typeof slots)[number] | null => {
     if (i < chunkStart || i >= chunkStart + chunkFrames) {
       chunkStart = i;
-      const want = Math.min(SCAN_FRAMES_PER_READ, total - i);
+      const want = Math.min(readFrames, total - i);
+      readFrames = Math.min(SCAN_FRAMES_PER_READ, readFrames * 2);
       const got = file.readAt(chunk.subarray(0, want * frameBytes), walFrameOffset(i, pageSize));
       chunkFrames = Math.floor(got / frameBytes);
       if (chunkFrames === 0) return null;
@@ -170,7 +196,7 @@ export function scanLog(
   state.committedEnd = committedEnd;
 
   found.droppedTransactions = 0;
-  if (breakAt >= 0) {
+  if (breakAt >= 0 && mode !== "follow") {
     // Was the broken frame ever synced? Any later frame of this generation that counted
     // it among the synced ones says so; without such evidence it is a torn tail.
     let durableDamage = false;

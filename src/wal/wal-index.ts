@@ -204,6 +204,15 @@ export class WalIndex {
     this.lastLinked = f;
   }
 
+  /**
+   * Push onto `out` the page of every linked frame >= `first`, newest first (a page once per
+   * frame): what a reader's refresh learns changed (docs/design/readers.md). Visits only
+   * those frames.
+   */
+  pagesLinkedFrom(first: number, out: number[]): void {
+    for (let f = this.lastLinked; f >= first; f = this.frameBefore[f]) out.push(this.framePgno[f]);
+  }
+
   /** Unlink every frame: a new generation. Keeps the arrays allocated. */
   clear(): void {
     this.keys.fill(EMPTY);

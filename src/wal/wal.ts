@@ -30,6 +30,7 @@
 import { assert, assertFailed, PagekvError } from "../errors.js";
 import { readTrailerCrc } from "../format/page.js";
 import {
+  decodeFrameHeader,
   decodeWalHeader,
   encodeFrameHeader,
   encodeWalHeader,
@@ -45,6 +46,8 @@ import {
   emptyRecovery,
   emptyScanState,
   type RecoverMode,
+  ScanBuffers,
+  type ScanState,
   saltFromFrames,
   scanLog,
   type WalRecovery,
@@ -68,9 +71,15 @@ const WAL_GROW_FRAMES = 64;
  */
 export const WAL_FRAMES_MAX = WAL_INDEX_FRAMES_MAX;
 
+/**
+ * What a reader's refresh found (Wal.follow): nothing new; new commits in the same
+ * generation; or a new generation (or no log at all), the index rebuilt from its frame 0.
+ */
+export type FollowResult = "same" | "grew" | "reset";
+
 export class Wal {
   readonly path: string;
-  private readonly file: VFile;
+  private file: VFile;
   private readonly crc: Crc32;
   private readonly pageSize: number;
   private salt: WalHeader;
@@ -91,6 +100,14 @@ export class Wal {
   /** Frame headers for one append; grown on demand, never shrunk. */
   private headers: Uint8Array;
   private readonly fields: FrameFields = { pgno: 0, commit: 0, lsn: 0n, index: 0, synced: 0 };
+  // A reader's (docs/design/readers.md, "The reader's steps"): where its scans continue,
+  // their buffers, and one frame's worth for the probe of frame committedEnd and for
+  // checked reads. Made at the first follow.
+  private scanState: ScanState = emptyScanState();
+  private buffers: ScanBuffers | null = null;
+  private probe: Uint8Array | null = null;
+  /** A reader with no log file open (none existed, or it was retired): follow looks again. */
+  private detached = false;
 
   private constructor(file: VFile, crc: Crc32, salt: WalHeader) {
     this.file = file;
@@ -155,6 +172,9 @@ export class Wal {
         file.close();
         return null;
       }
+      // A retired log (a closing writer's, left by a crash before its unlink) is an empty
+      // one: no frame has its generation. Its flag is not carried on.
+      if (salt.retired === true) salt = { ...salt, retired: undefined };
       const wal = new Wal(file, crc, salt);
       if (dropped > 0) {
         // recover: "truncate" over a log whose header and first frame are both damaged:
@@ -166,6 +186,7 @@ export class Wal {
       wal.frames = state.frames;
       wal.framesSynced = state.frames;
       wal.committedEndValue = state.committedEnd;
+      wal.scanState = state;
       return { wal, found: state.found };
     } catch (e) {
       closeQuietly(file);
@@ -178,7 +199,158 @@ export class Wal {
    * lookups find nothing, and any write is ERR_READ_ONLY.
    */
   static absent(path: string, salt: WalHeader, crc: Crc32): Wal {
-    return new Wal(new AbsentFile(path), crc, salt);
+    const wal = new Wal(new AbsentFile(path), crc, salt);
+    wal.detached = true;
+    return wal;
+  }
+
+  // ---- a reader following a live log (docs/design/readers.md, "The reader's steps") ----
+
+  /**
+   * Bring the index up to the log's committed end now, pushing onto `changed` the page of
+   * every frame that became committed (newest first, once per frame). When nothing changed
+   * it costs two reads (frame committedEnd, then the header). "reset": the log is of another
+   * generation, or gone, or retired: the index was emptied and rebuilt from frame 0 (or left
+   * empty: the main file is the whole state). Read-only: it never writes.
+   */
+  follow(vfs: VFS, changed: number[]): FollowResult {
+    if (this.probe === null) this.probe = new Uint8Array(walFrameBytes(this.pageSize));
+    if (this.detached) return this.reattach(vfs, changed);
+    const end = this.committedEndValue;
+    const grown = this.frameVerifies(end, this.probe);
+    // A reset leaves this generation's frames past the new one's end valid (the file is not
+    // cut), so frames that verify do not prove the log is still of this generation: the
+    // header, read after them, does (generations only move forward).
+    if (grown) this.scanFrom(end, changed);
+    const head = this.readHeader();
+    if (grown && (head === null || (head.generation === this.salt.generation && !head.retired))) {
+      return this.committedEndValue === end ? "same" : "grew";
+    }
+    // No header: torn while a reset writes it (after its generation went home: the view is
+    // whole, and its frames are overwritten only once the header is written) or damaged.
+    // Either way the view stands (race C); the next refresh reads the header again.
+    if (head === null) return "same";
+    if (head.retired === true) return this.reattach(vfs, changed);
+    if (head.generation === this.salt.generation || !this.sameDatabase(head)) return "same";
+    this.restart(head, changed);
+    return "reset";
+  }
+
+  /**
+   * Read frame `frame`'s image of page `pgno` into `page` if the frame still verifies as
+   * that frame of this generation (header, position, page number, CRCs); false if not: the
+   * log was reset since the index was built, or the frame is damaged (see headerMoved).
+   */
+  readChecked(frame: number, pgno: number, page: Uint8Array): boolean {
+    if (this.probe === null) this.probe = new Uint8Array(walFrameBytes(this.pageSize));
+    if (!this.frameVerifies(frame, this.probe) || this.fields.pgno !== pgno) return false;
+    page.set(this.probe.subarray(WAL_FRAME_HEADER_BYTES));
+    return true;
+  }
+
+  /** True when the log's header no longer names this generation (or cannot be read). */
+  headerMoved(): boolean {
+    if (this.detached) return false;
+    const head = this.readHeader();
+    return head === null || head.generation !== this.salt.generation;
+  }
+
+  /** Frame `frame` read into `buf` verifies as this generation's at that position. */
+  private frameVerifies(frame: number, buf: Uint8Array): boolean {
+    let n: number;
+    try {
+      n = this.file.readAt(buf, walFrameOffset(frame, this.pageSize));
+    } catch (e) {
+      throw this.readError(e);
+    }
+    if (n < buf.length) return false;
+    const header = buf.subarray(0, WAL_FRAME_HEADER_BYTES);
+    const page = buf.subarray(WAL_FRAME_HEADER_BYTES);
+    return (
+      decodeFrameHeader(header, readTrailerCrc(page), this.salt, frame, this.crc, this.fields) &&
+      this.fields.pgno !== 0
+    );
+  }
+
+  private readHeader(): WalHeader | null {
+    const head = new Uint8Array(WAL_HEADER_BYTES);
+    try {
+      return this.file.readAt(head, 0) === WAL_HEADER_BYTES
+        ? decodeWalHeader(head, this.crc)
+        : null;
+    } catch (e) {
+      throw this.readError(e);
+    }
+  }
+
+  /** Scan on from frame `from` (this generation), noting the pages that became committed. */
+  private scanFrom(from: number, changed: number[]): void {
+    if (this.buffers === null) this.buffers = new ScanBuffers(this.pageSize);
+    const src = { file: this.file, path: this.path, salt: this.salt, crc: this.crc };
+    try {
+      scanLog(src, this.index, "follow", this.scanState, this.buffers);
+    } catch (e) {
+      throw this.readError(e);
+    }
+    this.frames = this.scanState.frames;
+    this.framesSynced = this.frames;
+    this.committedEndValue = this.scanState.committedEnd;
+    this.index.pagesLinkedFrom(from, changed);
+  }
+
+  /** A new generation `salt` of the same log: everything is read again from its frame 0. */
+  private restart(salt: WalHeader, changed: number[]): void {
+    this.salt = salt;
+    this.forget();
+    this.scanFrom(0, changed);
+  }
+
+  /** An empty index and scan state: nothing of the log is known. */
+  private forget(): void {
+    this.index.clear();
+    this.scanState = emptyScanState();
+    this.frames = 0;
+    this.framesSynced = 0;
+    this.committedEndValue = 0;
+  }
+
+  /**
+   * Open the log's path again (the one open was retired, or there was none): a new log is
+   * read from its frame 0; none (or a retired one still there) leaves the index empty, the
+   * main file being the whole state (rule 3).
+   */
+  private reattach(vfs: VFS, changed: number[]): FollowResult {
+    const wasDetached = this.detached;
+    let file: VFile | null = null;
+    try {
+      if (vfs.exists(this.path)) file = vfs.open(this.path, { readOnly: true });
+    } catch (e) {
+      if (!(e instanceof PagekvError && e.code === "ERR_NOT_FOUND")) throw e;
+    }
+    closeQuietly(this.file);
+    this.file = file ?? new AbsentFile(this.path);
+    const head = file === null ? null : this.readHeader();
+    if (head !== null && head.retired !== true && this.sameDatabase(head)) {
+      this.detached = false;
+      this.restart(head, changed);
+      return "reset";
+    }
+    this.detached = true;
+    if (wasDetached) return "same";
+    this.forget();
+    return "reset";
+  }
+
+  private sameDatabase(head: WalHeader): boolean {
+    return head.pageSize === this.pageSize && head.databaseId === this.salt.databaseId;
+  }
+
+  private readError(e: unknown): PagekvError {
+    if (e instanceof PagekvError) return e;
+    return new PagekvError("ERR_IO", `${this.path}: reading the log failed`, {
+      path: this.path,
+      cause: e,
+    });
   }
 
   /** Page size the log was written with (what a database whose header is torn uses). */
@@ -196,6 +368,11 @@ export class Wal {
    */
   get headerRewritePending(): boolean {
     return this.headerUnsure;
+  }
+
+  /** LSN of the last commit a scan of this generation found (0n: none, or not scanned). */
+  get lastCommitLsnFound(): bigint {
+    return this.scanState.found.lastCommitLsn;
   }
 
   /** Frames written in this generation, committed or not. */
@@ -426,6 +603,28 @@ export class Wal {
     } catch {
       // Only space: the stale tail fails the salt check, and is overwritten in place.
     }
+  }
+
+  /**
+   * The writer goes on in this generation after a recovery that could not reset the log
+   * (a reader holds it: docs/design/readers.md, rule 5): every frame is made durable, and
+   * the file is cut at the committed end, so the dead writer's uncommitted leftovers go.
+   */
+  continueGeneration(): void {
+    this.frames = this.committedEndValue;
+    this.fileBytes = -1;
+    this.file.truncate(walFrameOffset(this.frames, this.pageSize));
+    this.file.sync("data");
+    this.framesSynced = this.frames;
+  }
+
+  /**
+   * Mark the log retired just before the writer unlinks it (rule 3): a reader that has it
+   * open reads the flag and opens the path again. Not synced: a crash leaves a log whose
+   * header names a generation no frame has, which opens as empty.
+   */
+  retire(): void {
+    this.writeHeader({ ...this.salt, generation: (this.salt.generation + 1) >>> 0, retired: true });
   }
 
   close(): void {

@@ -23,9 +23,33 @@
 // return false exactly while a snapshot is behind the last commit. A wrong snapshot read
 // before the crash fails the point like any other; the crash forgets the snapshots, and
 // recovery and its checks are the same as without them.
+//
+// With `readers` (K), K reader processes (MemFS processes, each a read-only Pager beside
+// the writer: docs/design/readers.md) interleave with the writer's steps, inside its
+// transactions too: they refresh and read, read their held view without refreshing, take,
+// read and close snapshots, reopen, and are killed and restarted in a new process. Every
+// read must be exactly one committed state: after a refresh the last commit that returned
+// (the harness is sequential, so no commit is in flight while a reader reads), without
+// one the state of its last refresh (the view is held until the event loop runs, and it
+// never runs inside a campaign), through a snapshot the state it was taken at. The
+// writer's checkpoints must return false exactly while a snapshot or a reader's mark is
+// behind the last commit (rules 1 and 2). Each crash point k is then also checked as:
+//   - a kill of the writer process alone at call k (kill replay): the readers' snapshots
+//     still read exactly; each reader refreshes and sees one of the states the kill allows
+//     (the last commit that returned, or the one in flight: the page cache survives, so
+//     the sync mode does not matter), never older than its previous view; a new writer
+//     opens in a new process beside them (rule 5) and recovers exactly the state they see;
+//     it commits TAIL_COMMITS transactions, each seen exactly by every reader at its next
+//     refresh, checkpoints under their snapshots (which must stay exact, and hold it back),
+//     checkpoints fully once they let go, closes (the log stays for the readers, rule 3),
+//     and after the readers close the next writer finds the last tail commit;
+//   - a kill of reader k mod K at call k: the workload runs on (the reader restarts in a
+//     new process at its next call); every other read is still exact, no checkpoint the
+//     uninterrupted run completed is held back (the dead reader's marks are ignored), and
+//     the final close, with every reader closed, deletes the log (rule 3).
 
 import { usableSizeOf } from "../../src/format/page.js";
-import { Pager, type PagerOptions } from "../../src/pager/pager.js";
+import { type Frame, Pager, type PagerOptions, walPathOf } from "../../src/pager/pager.js";
 import type { PagerSnapshot } from "../../src/pager/snapshots.js";
 import { MemFS } from "../../src/vfs/memfs.js";
 import { mixSeed, Prng } from "../../src/vfs/prng.js";
@@ -42,6 +66,16 @@ const DIFFS_SHOWN_MAX = 6;
 export const WORKLOAD_SNAPSHOTS_OPEN_MAX = 8;
 /** Pages one scripted snapshot read checks: 1..SNAPSHOT_READ_PAGES_MAX. */
 export const SNAPSHOT_READ_PAGES_MAX = 3;
+/** Reader processes a workload may have (`readers`). */
+export const WORKLOAD_READERS_MAX = 8;
+/** Snapshots one reader keeps open at once: the 4th closes one. */
+export const READER_SNAPSHOTS_OPEN_MAX = 3;
+/** The pool of a reader's pager: small, so its reads miss and go to the log or home. */
+const READER_CACHE_FRAMES = 4;
+/** Transactions the new writer commits after a writer kill, each seen by every reader. */
+export const TAIL_COMMITS = 3;
+/** Versions the tail writes (far above any workload's): TAIL_VERSION_BASE + n. */
+const TAIL_VERSION_BASE = 1 << 24;
 
 export type CrashSync = "full" | "normal";
 
@@ -60,7 +94,25 @@ export interface WorkloadOptions {
    * so the rest of the script is the one the seed makes without them).
    */
   snapshots?: boolean;
+  /**
+   * Reader processes beside the writer, 0..WORKLOAD_READERS_MAX (default 0); their calls
+   * are drawn from a PRNG of their own, so the writer's script is the one the seed makes.
+   */
+  readers?: number;
 }
+
+/** A scripted call of reader process `reader` (0..readers-1). */
+export type ReaderOp =
+  // refresh: refresh() first (a read starting now), else read the held view.
+  | { kind: "rd-read"; reader: number; pick: number; pages: number; refresh: boolean }
+  // pick: which open snapshot to close first when READER_SNAPSHOTS_OPEN_MAX are open.
+  | { kind: "rd-snap-open"; reader: number; pick: number }
+  | { kind: "rd-snap-read"; reader: number; pick: number; pages: number }
+  | { kind: "rd-snap-close"; reader: number; pick: number }
+  // Close the reader's pager and open it again in the same process.
+  | { kind: "rd-reopen"; reader: number }
+  // SIGKILL the reader's process; a new process opens the reader again.
+  | { kind: "rd-kill"; reader: number };
 
 /** A scripted snapshot call; the reference run resolves picks against the open ones. */
 export type SnapshotOp =
@@ -73,14 +125,16 @@ export type SnapshotOp =
 export type ScriptOp =
   | { kind: "write" | "allocate" | "free" | "read"; pick: number; version: number }
   | { kind: "slot"; slot: number; value: number }
-  | SnapshotOp;
+  | SnapshotOp
+  | ReaderOp;
 
 export type ScriptStep =
   | { kind: "txn"; ops: ScriptOp[]; commit: boolean }
   | { kind: "implicit"; ops: ScriptOp[] }
   | { kind: "checkpoint"; lsnBump: number }
   | { kind: "reopen" }
-  | { kind: "snapshots"; ops: SnapshotOp[] };
+  | { kind: "snapshots"; ops: SnapshotOp[] }
+  | { kind: "readers"; ops: ReaderOp[] };
 
 /** A workload: generated from its seed before anything runs. */
 export interface Workload {
@@ -92,6 +146,7 @@ export interface Workload {
   walAutoCheckpointPages: number;
   debug: boolean;
   snapshots: boolean;
+  readers: number;
   script: ScriptStep[];
 }
 
@@ -124,7 +179,34 @@ export type Action =
       state: number;
       pageCount: number;
       slots: readonly number[];
-    };
+    }
+  // Reader `reader` (after refresh(), or in its held view) must show S`state`: its page
+  // count, slots and each [pgno, version] of `pages`.
+  | {
+      t: "rd-read";
+      step: number;
+      reader: number;
+      refresh: boolean;
+      state: number;
+      pageCount: number;
+      slots: readonly number[];
+      pages: readonly (readonly [number, number])[];
+    }
+  // Reader snapshot `id` taken at S`state` (checked at once); read it: the same checks.
+  | {
+      t: "rd-snap-open" | "rd-snap-read";
+      step: number;
+      reader: number;
+      id: number;
+      state: number;
+      pageCount: number;
+      slots: readonly number[];
+      pages: readonly (readonly [number, number])[];
+    }
+  | { t: "rd-snap-close"; step: number; reader: number; id: number }
+  | { t: "rd-reopen" | "rd-kill"; step: number; reader: number }
+  // Every reader closes (before the workload's last close, which must then delete the log).
+  | { t: "rd-close-all"; step: number };
 
 /** A committed state of the database. Live and free pages partition 2..pageCount. */
 export interface DbState {
@@ -156,6 +238,15 @@ export interface ReferenceStats {
   checkpointsWithSnapshots: number;
   /** Commits whose automatic checkpoint could not reset the log (a snapshot behind). */
   autoCheckpointsHeld: number;
+  /** With readers: pages read by readers (views and snapshots), reads after a refresh. */
+  readerPageReads: number;
+  readerRefreshes: number;
+  readerSnapshotsOpened: number;
+  /** Scripted reader reopens and kills (each restarted in a new process). */
+  readerReopens: number;
+  readerKills: number;
+  /** Explicit checkpoints that returned false with no writer snapshot behind: a reader. */
+  checkpointsHeldByReaders: number;
 }
 
 export interface Reference {
@@ -178,7 +269,11 @@ export type CrashSite =
   | "close"
   | "open" // the workload's own reopen (recovery of a clean close)
   | "snapshot" // a snapshot read (its miss spilled the open transaction's pages)
+  | "reader" // a reader process's call (they make no mutating call: never, so far)
   | "none"; // the crash point is past the last call
+
+/** What happens at crash point k: power loss, or the death of one process. */
+export type CrashKind = "power" | "kill-writer" | "kill-reader";
 
 export interface Failure {
   seed: number;
@@ -186,6 +281,8 @@ export interface Failure {
   sync: CrashSync;
   pageSize: number;
   snapshots: boolean;
+  readers: number;
+  kind: CrashKind;
   point: number;
   crashSeed: number | undefined;
   /** Set when the failure is in the crash-during-recovery phase. */
@@ -264,6 +361,12 @@ export function makeWorkload(o: WorkloadOptions): Workload {
     }
   }
   const snapshots = o.snapshots === true;
+  const readers = o.readers ?? 0;
+  if (!Number.isSafeInteger(readers) || readers < 0 || readers > WORKLOAD_READERS_MAX) {
+    throw new HarnessError(`readers must be an integer in 0..${WORKLOAD_READERS_MAX}`);
+  }
+  let woven = snapshots ? withSnapshotOps(script, new Prng(mixSeed(o.seed) ^ 0x54a9)) : script;
+  if (readers > 0) woven = withReaderOps(woven, new Prng(mixSeed(o.seed) ^ 0x7ead), readers);
   return {
     seed: o.seed,
     steps: o.steps,
@@ -273,8 +376,53 @@ export function makeWorkload(o: WorkloadOptions): Workload {
     walAutoCheckpointPages,
     debug: o.debug === true,
     snapshots,
-    script: snapshots ? withSnapshotOps(script, new Prng(mixSeed(o.seed) ^ 0x54a9)) : script,
+    readers,
+    script: woven,
   };
+}
+
+/**
+ * The script with reader calls woven in: a step of them before about two steps in five,
+ * and one after about one op in six inside transactions (a reader reading while the
+ * writer's transaction is open, and after it spilled frames into the log, must not see
+ * them: race E).
+ */
+function withReaderOps(script: ScriptStep[], rng: Prng, readers: number): ScriptStep[] {
+  const readerOp = (): ReaderOp => {
+    const reader = rng.int(readers);
+    const r = rng.int(100);
+    const pages = 1 + rng.int(SNAPSHOT_READ_PAGES_MAX);
+    if (r < 45) return { kind: "rd-read", reader, pick: rng.nextU32(), pages, refresh: true };
+    if (r < 55) return { kind: "rd-read", reader, pick: rng.nextU32(), pages, refresh: false };
+    if (r < 69) return { kind: "rd-snap-open", reader, pick: rng.nextU32() };
+    if (r < 84) return { kind: "rd-snap-read", reader, pick: rng.nextU32(), pages };
+    if (r < 95) return { kind: "rd-snap-close", reader, pick: rng.nextU32() };
+    if (r < 98) return { kind: "rd-reopen", reader };
+    return { kind: "rd-kill", reader };
+  };
+  const out: ScriptStep[] = [];
+  for (const step of script) {
+    if (rng.int(100) < 40) {
+      const ops: ReaderOp[] = [];
+      for (let n = 1 + rng.int(3); n > 0; n--) ops.push(readerOp());
+      out.push({ kind: "readers", ops });
+    }
+    if (step.kind === "txn" || step.kind === "implicit") {
+      const ops: ScriptOp[] = [];
+      for (const op of step.ops) {
+        ops.push(op);
+        if (rng.int(100) < 16) ops.push(readerOp());
+      }
+      out.push({ ...step, ops });
+    } else {
+      out.push(step);
+    }
+  }
+  return out;
+}
+
+function isReaderOp(op: ScriptOp): op is ReaderOp {
+  return op.kind.startsWith("rd-");
 }
 
 /**
@@ -338,6 +486,15 @@ function openDb(fs: MemFS, w: Workload): Pager {
   return Pager.open(fs, DB_PATH, options);
 }
 
+/** A reader's pager in process `proc`: read-only, beside the writer. */
+function openReader(proc: MemFS, w: Workload): Pager {
+  return Pager.open(proc, DB_PATH, {
+    readOnly: true,
+    cacheFrames: READER_CACHE_FRAMES,
+    debug: w.debug,
+  });
+}
+
 function emptyState(): DbState {
   return { live: new Map(), free: new Set(), pageCount: 1, slots: new Array(SLOTS).fill(0) };
 }
@@ -382,6 +539,23 @@ function describe(a: Action): string {
       return `step ${a.step}: read page ${a.pgno} (v${a.version}) through snapshot #${a.id}`;
     case "snap-meta":
       return `step ${a.step}: page count and slots of snapshot #${a.id} (S${a.state})`;
+    case "rd-read":
+      return (
+        `step ${a.step}: reader ${a.reader} reads ${a.refresh ? "after a refresh" : "its held view"}` +
+        ` (S${a.state})`
+      );
+    case "rd-snap-open":
+      return `step ${a.step}: reader ${a.reader} takes snapshot #${a.id} (at S${a.state})`;
+    case "rd-snap-read":
+      return `step ${a.step}: reader ${a.reader} reads snapshot #${a.id} (S${a.state})`;
+    case "rd-snap-close":
+      return `step ${a.step}: reader ${a.reader} closes snapshot #${a.id}`;
+    case "rd-reopen":
+      return `step ${a.step}: reader ${a.reader} closes and opens again`;
+    case "rd-kill":
+      return `step ${a.step}: reader ${a.reader} is killed and restarts in a new process`;
+    case "rd-close-all":
+      return `step ${a.step}: every reader closes`;
     default:
       return `step ${a.step}: ${a.t}`;
   }
@@ -398,6 +572,91 @@ interface HeldSnapshot {
   step: number;
   /** pager.stats().commits when it was taken. */
   commits: number;
+}
+
+/** A reader process and its pager, as the driver holds them. */
+interface ReaderSlot {
+  proc: MemFS;
+  /** null once rd-close-all closed it. */
+  pager: Pager | null;
+  /** Its open snapshots by id. */
+  snaps: Map<number, HeldSnapshot>;
+  /** The committed state of its view: set at each refresh, snapshot and open. */
+  view: number;
+  /**
+   * Restarted after an armed kill (reader-kill replays only): its view is not the one the
+   * script's held-view reads expect, until its next refresh, reopen or scripted kill.
+   */
+  viewVoid: boolean;
+}
+
+/** What a reader's pager and its snapshots have in common: the reads the harness makes. */
+interface ReadSource {
+  readonly pageCount: number;
+  getSlot(i: number): number;
+  get(pgno: number): Frame;
+  unpin(frame: Frame): void;
+}
+
+/** What a read of a committed state must show. */
+interface Expected {
+  pageCount: number;
+  slots: readonly number[];
+  pages: readonly (readonly [number, number])[];
+}
+
+/** Every live page of `s`, with its page count and slots. */
+function expectAll(s: DbState): Expected {
+  const pages = sortedKeys(s.live).map((p) => [p, s.live.get(p) ?? -1] as const);
+  return { pageCount: s.pageCount, slots: s.slots, pages };
+}
+
+/**
+ * Every way `src` differs from `want` (its page count, slots, the listed pages, and page 1
+ * and pageCount + 1 refused); empty when it shows exactly that. Free pages are not
+ * checked: a snapshot does not refuse them (snapshots.md, "Left open").
+ */
+function sourceProblems(
+  src: ReadSource,
+  usableSize: number,
+  want: Expected,
+  images: Map<number, Map<number, number>>,
+): string[] {
+  const out: string[] = [];
+  let pageCount: number;
+  try {
+    pageCount = src.pageCount;
+    if (pageCount !== want.pageCount) out.push(`pageCount ${pageCount}, want ${want.pageCount}`);
+    for (let i = 0; i < SLOTS; i++) {
+      const v = src.getSlot(i);
+      if (v !== want.slots[i]) out.push(`slot ${i} = ${v}, want ${want.slots[i]}`);
+    }
+  } catch (e) {
+    return [`page count or slots threw ${errorText(e)}`];
+  }
+  for (const [pgno, version] of want.pages) {
+    let f: Frame;
+    try {
+      f = src.get(pgno);
+    } catch (e) {
+      out.push(`get(${pgno}) threw ${errorText(e)}, want v${version}`);
+      continue;
+    }
+    const same = f.pgno === pgno && sameBytes(f.data, stamped(usableSize, pgno, version));
+    const word = firstWord(f.data);
+    const got = f.pgno;
+    src.unpin(f);
+    if (!same) {
+      const v = images.get(pgno)?.get(word);
+      const holds = v === undefined ? "bytes no action wrote to it" : `v${v}`;
+      out.push(`page ${pgno} read as a frame of page ${got} holding ${holds}, want v${version}`);
+    }
+  }
+  for (const p of [1, pageCount + 1]) {
+    const code = thrownCode(() => src.unpin(src.get(p)));
+    if (code !== "ERR_PAGE_RANGE") out.push(`get(${p}) threw ${code}, not ERR_PAGE_RANGE`);
+  }
+  return out;
 }
 
 /** What `code` a call threw, or "nothing". */
@@ -427,14 +686,82 @@ class Driver {
   autoCheckpointsHeld = 0;
   /** The open snapshots by id; forgotten with the driver when the power fails. */
   private readonly snaps = new Map<number, HeldSnapshot>();
+  /** The reader processes (w.readers of them), opened after the create. */
+  readonly readers: ReaderSlot[] = [];
+  /**
+   * A reader-kill replay: a reader killed by its armed kill restarts in a new process at
+   * its next call, the script's reads of what it held then are skipped, and a checkpoint
+   * may complete where the uninterrupted run's was held back (never the reverse).
+   */
+  lenient = false;
+  /** Restarts after an armed kill. */
+  readerRestarts = 0;
+  /** The armed reader kill: at the machine's opCount `at` (moved to a new process at rd-kill). */
+  private readerKill: { reader: number; at: number } | null = null;
 
   constructor(
+    /** The writer's process (the machine's first). */
     readonly fs: MemFS,
     readonly w: Workload,
     /** The reference's page images, to name what a wrong snapshot read holds. */
     private readonly images: Map<number, Map<number, number>>,
   ) {
     this.pager = Pager.create(fs, DB_PATH, pagerOptions(w));
+    for (let r = 0; r < w.readers; r++) {
+      const proc = fs.process();
+      const pager = openReader(proc, w);
+      this.readers.push({ proc, pager, snaps: new Map(), view: 0, viewVoid: false });
+    }
+  }
+
+  /** Kill reader `reader` after `afterOps` more mutating calls (a reader-kill replay). */
+  armReaderKill(reader: number, afterOps: number): void {
+    this.lenient = true;
+    this.readers[reader].proc.armKill(afterOps);
+    this.readerKill = { reader, at: this.fs.opCount + afterOps };
+  }
+
+  /** Reader `r`, restarted in a new process first if its armed kill killed it. */
+  private reader(r: number): ReaderSlot & { pager: Pager } {
+    const rd = this.readers[r];
+    if (rd === undefined) throw new HarnessError(`no reader ${r} (harness bug)`);
+    if (rd.proc.killed) {
+      if (!this.lenient) throw new HarnessError(`reader ${r} died outside a reader-kill replay`);
+      this.restart(rd);
+      rd.viewVoid = true;
+      this.readerRestarts++;
+    }
+    const pager = rd.pager;
+    if (pager === null) throw new HarnessError(`reader ${r} is closed (harness bug)`);
+    return Object.assign(rd, { pager });
+  }
+
+  /** A new process for `rd`, its pager opened there: the view is the last commit. */
+  private restart(rd: ReaderSlot): void {
+    rd.proc = this.fs.process();
+    rd.snaps.clear();
+    const armed = this.readerKill;
+    if (armed !== null && this.readers[armed.reader] === rd) {
+      // The kill aims at the reader, whichever process it runs in now.
+      const left = armed.at - this.fs.opCount;
+      if (left >= 0) rd.proc.armKill(left);
+      else this.readerKill = null;
+    }
+    rd.pager = openReader(rd.proc, this.w);
+    rd.view = this.lastReturned;
+  }
+
+  /** The held snapshot `id` of reader `rd`, or null when a restart forgot it (lenient). */
+  private readerSnap(rd: ReaderSlot, r: number, id: number): HeldSnapshot | null {
+    const h = rd.snaps.get(id);
+    if (h !== undefined) return h;
+    if (this.lenient) return null;
+    throw new HarnessError(`reader ${r} has no snapshot #${id} (harness bug)`);
+  }
+
+  private checkRead(what: string, src: ReadSource, usableSize: number, a: Expected): void {
+    const problems = sourceProblems(src, usableSize, a, this.images);
+    if (problems.length > 0) throw new HarnessError(`${what}: ${problems.join("; ")}`);
   }
 
   /** Run one action; returns the page allocate() gave (0 for other actions). */
@@ -497,7 +824,7 @@ class Driver {
             ? pager.checkpoint()
             : pager.checkpoint(pager.checkpointLSN + BigInt(a.lsnBump));
         this.returned(a.state);
-        if (done !== a.done) {
+        if (this.lenient ? a.done && !done : done !== a.done) {
           const open = [...this.snaps].map(([id, h]) => `#${id} at S${h.state}`).join(", ");
           throw new HarnessError(
             `checkpoint() returned ${String(done)}, want ${a.done} ` +
@@ -531,6 +858,12 @@ class Driver {
           }
         }
         this.snaps.clear();
+        if (this.readers.length > 0 && this.readers.every((r) => r.pager === null)) {
+          // docs/design/readers.md, rule 3: no live reader, so the log goes.
+          if (this.fs.exists(walPathOf(DB_PATH))) {
+            throw new HarnessError("close with every reader closed left the log behind (rule 3)");
+          }
+        }
         return 0;
       case "open":
         this.pager = openDb(this.fs, this.w);
@@ -604,6 +937,88 @@ class Driver {
         this.checkSnapshotStats();
         return 0;
       }
+      case "rd-read": {
+        const rd = this.reader(a.reader);
+        if (!a.refresh && rd.viewVoid) return 0;
+        if (a.refresh) {
+          rd.pager.refresh();
+          rd.view = a.state;
+          rd.viewVoid = false;
+        }
+        const how = a.refresh ? "after a refresh" : "in its held view";
+        this.checkRead(
+          `reader ${a.reader} (pid ${rd.proc.pid}) ${how} is not S${a.state}`,
+          rd.pager,
+          rd.pager.usableSize,
+          a,
+        );
+        return 0;
+      }
+      case "rd-snap-open": {
+        const rd = this.reader(a.reader);
+        const snap = rd.pager.snapshot(); // refreshes first: the view moves too
+        rd.view = a.state;
+        rd.viewVoid = false;
+        rd.snaps.set(a.id, { snap, state: a.state, step: a.step, commits: 0 });
+        this.checkRead(
+          `reader ${a.reader}'s new snapshot #${a.id} is not S${a.state}`,
+          snap,
+          rd.pager.usableSize,
+          a,
+        );
+        return 0;
+      }
+      case "rd-snap-read": {
+        const rd = this.reader(a.reader);
+        const h = this.readerSnap(rd, a.reader, a.id);
+        if (h === null) return 0;
+        this.checkRead(
+          `reader ${a.reader}'s snapshot #${a.id} (taken at step ${h.step}) is not S${a.state}`,
+          h.snap,
+          rd.pager.usableSize,
+          a,
+        );
+        return 0;
+      }
+      case "rd-snap-close": {
+        const rd = this.reader(a.reader);
+        const h = this.readerSnap(rd, a.reader, a.id);
+        if (h === null) return 0;
+        h.snap.close();
+        const code = thrownCode(() => h.snap.get(2));
+        if (!h.snap.closed || code !== "ERR_CLOSED") {
+          throw new HarnessError(
+            `reader ${a.reader}'s closed snapshot #${a.id} has closed = ${h.snap.closed} and ` +
+              `get(2) threw ${code}, want true and ERR_CLOSED`,
+          );
+        }
+        rd.snaps.delete(a.id);
+        return 0;
+      }
+      case "rd-reopen": {
+        const rd = this.reader(a.reader);
+        rd.pager.close();
+        rd.snaps.clear();
+        rd.pager = openReader(rd.proc, this.w);
+        rd.view = this.lastReturned;
+        rd.viewVoid = false;
+        return 0;
+      }
+      case "rd-kill": {
+        const rd = this.reader(a.reader);
+        rd.proc.kill();
+        this.restart(rd);
+        rd.viewVoid = false;
+        return 0;
+      }
+      case "rd-close-all":
+        for (const rd of this.readers) {
+          // A reader its armed kill killed holds nothing any more: nothing to close.
+          if (!rd.proc.killed) rd.pager?.close();
+          rd.pager = null;
+          rd.snaps.clear();
+        }
+        return 0;
     }
   }
 
@@ -681,6 +1096,12 @@ export function referenceRun(w: Workload): Reference {
     snapshotReads: 0,
     checkpointsRefused: 0,
     checkpointsWithSnapshots: 0,
+    readerPageReads: 0,
+    readerRefreshes: 0,
+    readerSnapshotsOpened: 0,
+    readerReopens: 0,
+    readerKills: 0,
+    checkpointsHeldByReaders: 0,
   };
   let pageCountMax = 1;
   /** The last committed state. */
@@ -696,6 +1117,15 @@ export function referenceRun(w: Workload): Reference {
   /** The open snapshots, oldest first: id, the state they show, commitSeq then. */
   const snaps: { id: number; state: number; seq: number }[] = [];
   let snapIdNext = 1;
+  /**
+   * Each reader: the state of its view and commitSeq then (its mark while the view is
+   * held, which in a campaign is always: the event loop never runs), its open snapshots.
+   */
+  const rds = Array.from({ length: w.readers }, () => ({
+    view: 0,
+    viewSeq: 0,
+    snaps: [] as { id: number; state: number; seq: number }[],
+  }));
 
   const run = (a: Action): number => {
     actions.push(a);
@@ -769,13 +1199,87 @@ export function referenceRun(w: Workload): Reference {
       run({ t: "snap-meta", step, id: s.id, state: s.state, ...meta(at) });
     }
   };
-  /** What checkpoint() must return: true unless a snapshot is behind its own commit. */
+  /** Up to `n` [pgno, version] of live pages of `at`, picked by `pick`. */
+  const pickPages = (at: DbState, pick: number, n: number): [number, number][] => {
+    const live = sortedKeys(at.live);
+    const out: [number, number][] = [];
+    for (let i = 0; i < n && live.length > 0; i++) {
+      const pgno = pickFrom(live, pick + i * 7);
+      out.push([pgno, at.live.get(pgno) ?? -1]);
+    }
+    return out;
+  };
+  const closeReaderSnap = (reader: number, i: number, step: number) => {
+    const [s] = rds[reader].snaps.splice(i, 1);
+    run({ t: "rd-snap-close", step, reader, id: s.id });
+  };
+  const readerOp = (op: ReaderOp, step: number) => {
+    const reader = op.reader;
+    const rd = rds[reader];
+    // A reader sees the last commit that returned, never the open transaction (race E).
+    const last = states.length - 1;
+    const moveView = () => {
+      rd.view = last;
+      rd.viewSeq = commitSeq;
+    };
+    if (op.kind === "rd-read") {
+      if (op.refresh) {
+        moveView();
+        counts.readerRefreshes++;
+      }
+      const at = states[rd.view];
+      const pages = pickPages(at, op.pick, op.pages);
+      counts.readerPageReads += pages.length;
+      run({ t: "rd-read", step, reader, refresh: op.refresh, state: rd.view, ...meta(at), pages });
+    } else if (op.kind === "rd-snap-open") {
+      if (rd.snaps.length >= READER_SNAPSHOTS_OPEN_MAX) {
+        closeReaderSnap(reader, op.pick % rd.snaps.length, step);
+      }
+      moveView(); // snapshot() refreshes first
+      const s = { id: snapIdNext++, state: last, seq: commitSeq };
+      rd.snaps.push(s);
+      counts.readerSnapshotsOpened++;
+      const at = states[last];
+      const pages = pickPages(at, op.pick, 1);
+      counts.readerPageReads += pages.length;
+      run({ t: "rd-snap-open", step, reader, id: s.id, state: last, ...meta(at), pages });
+    } else if (op.kind === "rd-snap-read") {
+      if (rd.snaps.length === 0) return;
+      const s = rd.snaps[op.pick % rd.snaps.length];
+      const at = states[s.state];
+      const pages = pickPages(at, op.pick, op.pages);
+      counts.readerPageReads += pages.length;
+      run({ t: "rd-snap-read", step, reader, id: s.id, state: s.state, ...meta(at), pages });
+    } else if (op.kind === "rd-snap-close") {
+      if (rd.snaps.length > 0) closeReaderSnap(reader, op.pick % rd.snaps.length, step);
+    } else {
+      // A reopen closes its snapshots; a kill forgets them. Either way the new open's view
+      // is the last commit.
+      rd.snaps.length = 0;
+      moveView();
+      if (op.kind === "rd-reopen") counts.readerReopens++;
+      else counts.readerKills++;
+      run({ t: op.kind, step, reader });
+    }
+  };
+  const writerSnapsAt = (seq: number) => snaps.every((s) => s.seq === seq);
+  /** The commitSeq the next checkpoint sees: the implicit transaction it commits counts. */
+  const seqNow = () => commitSeq + (txn?.changed === true ? 1 : 0);
+  /**
+   * What checkpoint() must return: true unless a snapshot (the writer's or a reader's) or
+   * a reader's held view is behind its own commit (docs/design/readers.md, rules 1, 2).
+   */
   const checkpointDone = () => {
-    const seq = commitSeq + (txn?.changed === true ? 1 : 0);
-    return snaps.every((s) => s.seq === seq);
+    const seq = seqNow();
+    const readersAt = rds.every((rd) => rd.viewSeq === seq && rd.snaps.every((s) => s.seq === seq));
+    return writerSnapsAt(seq) && readersAt;
   };
   const applyOps = (ops: ScriptOp[], step: number) => {
     for (const op of ops) {
+      if (isReaderOp(op)) {
+        readerOp(op, step);
+        continue;
+      }
       if (op.kind === "slot") {
         run({ t: "slot", step, slot: op.slot, value: op.value });
         change().state.slots[op.slot] = op.value;
@@ -837,6 +1341,7 @@ export function referenceRun(w: Workload): Reference {
     const s = w.script[step];
     if (s.kind === "checkpoint") {
       const done = checkpointDone();
+      if (!done && writerSnapsAt(seqNow())) counts.checkpointsHeldByReaders++;
       run({ t: "checkpoint", step, state: nextState(), lsnBump: s.lsnBump, done });
       if (txn !== null) counts.implicitCommits++;
       committed();
@@ -852,6 +1357,8 @@ export function referenceRun(w: Workload): Reference {
       counts.reopens++;
     } else if (s.kind === "snapshots") {
       for (const op of s.ops) snapshotOp(op, step);
+    } else if (s.kind === "readers") {
+      for (const op of s.ops) readerOp(op, step);
     } else if (s.kind === "implicit") {
       applyOps(s.ops, step);
     } else {
@@ -868,6 +1375,7 @@ export function referenceRun(w: Workload): Reference {
       }
     }
   }
+  if (w.readers > 0) run({ t: "rd-close-all", step: w.script.length });
   run({ t: "close", step: w.script.length, state: nextState() });
   committed();
   const totalOps = fs.opCount - base;
@@ -1039,23 +1547,36 @@ interface Replayed {
   fs: MemFS;
   driver: Driver;
   site: CrashSite;
-  /** Description of the action the power failed in. */
+  /** Description of the action the power failed in (the victim died in). */
   at: string;
 }
 
-/** Fresh MemFS, create, arm the crash at `k`, run the actions until the power fails. */
-function replayToCrash(w: Workload, ref: Reference, k: number): Replayed {
+/**
+ * Fresh MemFS, create, arm the crash (`power`: power loss; `kill-writer`: the writer's
+ * process alone dies) at call `k`, run the actions until it fires. `kill-reader`: arm the
+ * kill of reader k mod K at call k and run every action (the reader restarts at its next
+ * call); `site` and `at` say where it died.
+ */
+function replayTo(w: Workload, ref: Reference, k: number, kind: CrashKind): Replayed {
   const fs = new MemFS();
   const d = new Driver(fs, w, ref.images);
-  fs.armCrash(k);
+  const victim = kind === "kill-reader" ? k % w.readers : -1;
+  if (kind === "power") fs.armCrash(k);
+  else if (kind === "kill-writer") fs.armKill(k);
+  else d.armReaderKill(victim, k);
+  const stopped = (): boolean =>
+    kind === "power" ? d.crashed() : kind === "kill-writer" ? fs.killed : false;
+  const victimDied = (): boolean => victim >= 0 && d.readers[victim].proc.killed;
   let site: CrashSite = "none";
   let at = "after the last action";
   for (const a of ref.actions) {
     let pgno: number;
+    const aliveBefore = victim >= 0 && !victimDied();
     try {
       pgno = d.exec(a);
     } catch (e) {
-      if (!isCrashError(e)) {
+      const fired = kind === "power" ? isCrashError(e) : stopped();
+      if (!fired) {
         throw new HarnessError(`${describe(a)} threw ${errorText(e)} before the crash`);
       }
       site = siteOf(a);
@@ -1068,7 +1589,12 @@ function replayToCrash(w: Workload, ref: Reference, k: number): Replayed {
           "(the workload does not replay deterministically)",
       );
     }
-    if (a.t === "commit" && d.crashed()) {
+    if (aliveBefore && victimDied()) {
+      site = siteOf(a);
+      at = describe(a);
+    }
+    if (a.t === "commit" && stopped()) {
+      // The commit's automatic checkpoint swallows the error (elsewhere the next call throws).
       site = "auto-checkpoint";
       at = `${describe(a)}, its automatic checkpoint`;
       break;
@@ -1076,11 +1602,16 @@ function replayToCrash(w: Workload, ref: Reference, k: number): Replayed {
   }
   if (site === "none" && k < ref.stats.totalOps) {
     throw new HarnessError(
-      `the crash armed at call ${k} of ${ref.stats.totalOps} never fired ` +
+      `the ${kind} armed at call ${k} of ${ref.stats.totalOps} never fired ` +
         "(the workload does not replay deterministically)",
     );
   }
   return { fs, driver: d, site, at };
+}
+
+/** Fresh MemFS, create, arm the crash at `k`, run the actions until the power fails. */
+function replayToCrash(w: Workload, ref: Reference, k: number): Replayed {
+  return replayTo(w, ref, k, "power");
 }
 
 function siteOf(a: Action): CrashSite {
@@ -1095,6 +1626,14 @@ function siteOf(a: Action): CrashSite {
     case "snap-read":
     case "snap-meta":
       return "snapshot";
+    case "rd-read":
+    case "rd-snap-open":
+    case "rd-snap-read":
+    case "rd-snap-close":
+    case "rd-reopen":
+    case "rd-kill":
+    case "rd-close-all":
+      return "reader";
     default:
       return "txn-op";
   }
@@ -1252,6 +1791,8 @@ export function checkCrashPoint(
       sync: w.sync,
       pageSize: w.pageSize,
       snapshots: w.snapshots,
+      readers: w.readers,
+      kind: "power",
       point: k,
       crashSeed,
       recovery,
@@ -1312,6 +1853,271 @@ export function checkCrashPoint(
   return { site, failures, recoveryCrashes };
 }
 
+// ---- kills: the death of one process (with readers) ----
+
+/** Register the image of page `pgno` at `version` (the tail's writes), for readSnapshot. */
+function noteTailImage(ref: Reference, usableSize: number, pgno: number, version: number): void {
+  const byWord = ref.images.get(pgno) ?? new Map<number, number>();
+  ref.images.set(pgno, byWord);
+  byWord.set(firstWord(stamped(usableSize, pgno, version)), version);
+}
+
+/** The highest of S_lo..S_hi that `snap` is exactly, or -1. */
+function matchIndex(snap: Snapshot, ref: Reference, lo: number, hi: number): number {
+  for (let i = hi; i >= lo; i--) if (diffState(snap, ref.states[i], ref).length === 0) return i;
+  return -1;
+}
+
+/** The highest of S_lo..S_hi a reader's view is exactly, or what is wrong. */
+function matchView(src: ReadSource, usableSize: number, ref: Reference, lo: number, hi: number) {
+  let first: string[] = [];
+  for (let i = hi; i >= lo; i--) {
+    const problems = sourceProblems(src, usableSize, expectAll(ref.states[i]), ref.images);
+    if (problems.length === 0) return i;
+    if (i === hi) first = problems;
+  }
+  const range = lo === hi ? `S${lo}` : `one of S${lo}..S${hi}`;
+  const shown = first.slice(0, DIFFS_SHOWN_MAX).join("; ");
+  throw new HarnessError(`the view is not ${range}: vs S${hi}: ${shown}`);
+}
+
+/** Every open snapshot of every reader reads exactly the state it was taken at. */
+function checkReaderSnapshots(d: Driver, ref: Reference, when: string): void {
+  d.readers.forEach((rd, r) => {
+    if (rd.pager === null) return;
+    for (const [id, h] of rd.snaps) {
+      const want = expectAll(ref.states[h.state]);
+      const problems = sourceProblems(h.snap, rd.pager.usableSize, want, ref.images);
+      if (problems.length > 0) {
+        throw new HarnessError(
+          `${when}, reader ${r}'s snapshot #${id} (taken at step ${h.step}) is not S${h.state}: ` +
+            problems.slice(0, DIFFS_SHOWN_MAX).join("; "),
+        );
+      }
+    }
+  });
+}
+
+/** Every open reader refreshes and must then show exactly `want`. */
+function checkReadersSee(d: Driver, ref: Reference, want: DbState, when: string): void {
+  d.readers.forEach((rd, r) => {
+    if (rd.pager === null) return;
+    rd.pager.refresh();
+    const problems = sourceProblems(rd.pager, rd.pager.usableSize, expectAll(want), ref.images);
+    if (problems.length > 0) {
+      throw new HarnessError(
+        `${when}, reader ${r} (pid ${rd.proc.pid}) after a refresh: ` +
+          problems.slice(0, DIFFS_SHOWN_MAX).join("; "),
+      );
+    }
+  });
+}
+
+/**
+ * After the writer's death at a kill point: the readers' snapshots and views, the next
+ * writer's recovery beside them (docs/design/readers.md, "What a crash leaves" and rule
+ * 5), its commits as the readers see them, its checkpoints under their marks (rules 1, 2),
+ * its close beside them (rule 3). Returns the first problem, or null.
+ */
+function afterWriterKill(w: Workload, ref: Reference, r: Replayed): string | null {
+  const d = r.driver;
+  const lo = d.lastReturned;
+  const hi = d.lastReturned + (d.inFlight ? 1 : 0);
+  const open = d.readers.filter((rd) => rd.pager !== null);
+  let stage = "the readers' snapshots after the kill";
+  try {
+    checkReaderSnapshots(d, ref, "after the kill");
+    // A reader follows the dead writer's log: every commit it finished, none it did not.
+    stage = "the readers' refresh after the kill";
+    let seen = -1;
+    d.readers.forEach((rd, i) => {
+      if (rd.pager === null) return;
+      rd.pager.refresh();
+      let got: number;
+      try {
+        got = matchView(rd.pager, rd.pager.usableSize, ref, lo, hi);
+      } catch (e) {
+        throw new HarnessError(`reader ${i}: ${errorText(e)}`);
+      }
+      if (seen >= 0 && diffState(snapshotOf(ref.states[got]), ref.states[seen], ref).length > 0) {
+        throw new HarnessError(`reader ${i} sees S${got}, another reader S${seen}`);
+      }
+      seen = got;
+    });
+    stage = "the next writer's open beside the readers (rule 5)";
+    const next = openDb(r.fs.process(), w);
+    const recovered = readSnapshot(next, ref);
+    const problem = matchState(recovered, ref, lo, hi);
+    if (problem !== null) throw new HarnessError(problem);
+    const at = matchIndex(recovered, ref, lo, hi);
+    if (seen >= 0 && at !== seen && diffState(recovered, ref.states[seen], ref).length > 0) {
+      throw new HarnessError(`it recovered S${at}, but the readers see S${seen}`);
+    }
+    stage = "the readers after the recovery";
+    checkReaderSnapshots(d, ref, "after the recovery");
+    let state = copyState(ref.states[at]);
+    checkReadersSee(d, ref, state, "after the recovery");
+    // The tail: the new writer's commits, each seen exactly by every reader.
+    const usable = next.usableSize;
+    for (let j = 0; j < TAIL_COMMITS; j++) {
+      stage = `tail commit ${j + 1} of ${TAIL_COMMITS}`;
+      const s = copyState(state);
+      const version = TAIL_VERSION_BASE + 2 * j;
+      next.begin();
+      const live = sortedKeys(s.live);
+      if (live.length > 0) {
+        const pgno = live[(j * 5 + r.driver.w.seed) % live.length];
+        const f = next.get(pgno, "write");
+        stamp(f.data, pgno, version);
+        next.unpin(f, true);
+        s.live.set(pgno, version);
+        noteTailImage(ref, usable, pgno, version);
+      }
+      const f = next.allocate();
+      const pgno = f.pgno;
+      stamp(f.data, pgno, version + 1);
+      next.unpin(f, true);
+      if (s.free.has(pgno)) s.free.delete(pgno);
+      else if (pgno === s.pageCount + 1) s.pageCount = pgno;
+      else throw new HarnessError(`allocate gave page ${pgno}: neither free nor the next page`);
+      s.live.set(pgno, version + 1);
+      noteTailImage(ref, usable, pgno, version + 1);
+      next.setSlot(j % SLOTS, version);
+      s.slots[j % SLOTS] = version;
+      next.commit();
+      state = s;
+      checkReadersSee(d, ref, state, `after tail commit ${j + 1}`);
+      checkReaderSnapshots(d, ref, `after tail commit ${j + 1}`);
+    }
+    // Under the readers' snapshots (all older than the tail) a checkpoint copies home
+    // only what they cannot see and does not reset: false (rules 1 and 2).
+    stage = "a checkpoint under the readers' snapshots";
+    const held = open.some((rd) => rd.snaps.size > 0);
+    const done = next.checkpoint();
+    if (done === held) {
+      throw new HarnessError(
+        `checkpoint() returned ${done} with ${held ? "reader snapshots behind" : "every reader at the last commit"}`,
+      );
+    }
+    checkReaderSnapshots(d, ref, "after that checkpoint");
+    checkReadersSee(d, ref, state, "after that checkpoint");
+    stage = "a checkpoint once the readers let go";
+    for (const rd of open) {
+      for (const h of rd.snaps.values()) h.snap.close();
+      rd.snaps.clear();
+    }
+    checkReadersSee(d, ref, state, "after their snapshots closed");
+    if (!next.checkpoint()) {
+      throw new HarnessError("checkpoint() returned false with every reader at the last commit");
+    }
+    const lags = next.stats().readers;
+    const pids = open.map((rd) => rd.proc.pid).sort((a, b) => a - b);
+    const listed = lags.map((l) => l.pid).sort((a, b) => a - b);
+    if (listed.join() !== pids.join() || lags.some((l) => l.framesBehind !== 0)) {
+      throw new HarnessError(
+        `stats().readers is ${JSON.stringify(lags)}, want pids ${pids.join(", ")} 0 frames behind`,
+      );
+    }
+    stage = "the next writer's close beside the readers (rule 3)";
+    next.close();
+    const walPath = walPathOf(DB_PATH);
+    if (open.length > 0 && !r.fs.exists(walPath)) {
+      throw new HarnessError("the close deleted the log under live readers");
+    }
+    checkReadersSee(d, ref, state, "after the writer closed");
+    for (const rd of open) {
+      rd.pager?.close();
+      rd.pager = null;
+    }
+    stage = "a writer after the readers closed";
+    const last = openDb(r.fs.process(), w);
+    const final = readSnapshot(last, ref);
+    const diffs = diffState(final, state, ref);
+    if (diffs.length > 0) {
+      throw new HarnessError(
+        `not the last tail commit: ${diffs.slice(0, DIFFS_SHOWN_MAX).join("; ")}`,
+      );
+    }
+    last.close();
+    if (r.fs.exists(walPath)) throw new HarnessError("its close, with no reader, kept the log");
+  } catch (e) {
+    return `writer killed in ${r.at} (site ${r.site}): ${stage}: ${errorText(e)}`;
+  }
+  return null;
+}
+
+/** A Snapshot that is exactly `s` (to compare two states with diffState). */
+function snapshotOf(s: DbState): Snapshot {
+  return {
+    pageCount: s.pageCount,
+    slots: [...s.slots],
+    live: new Map(s.live),
+    free: new Set(s.free),
+    freeCount: s.free.size,
+    errors: [],
+  };
+}
+
+/** A failure of kill point `k` (no crash seed: a kill loses nothing). */
+function killFailure(w: Workload, kind: CrashKind, k: number, message: string): Failure {
+  return {
+    seed: w.seed,
+    steps: w.steps,
+    sync: w.sync,
+    pageSize: w.pageSize,
+    snapshots: w.snapshots,
+    readers: w.readers,
+    kind,
+    point: k,
+    crashSeed: undefined,
+    message,
+  };
+}
+
+/** Kill the writer's process alone at call `k`, then check the readers and the next writer. */
+export function checkWriterKill(w: Workload, ref: Reference, k: number): PointResult {
+  let r: Replayed;
+  try {
+    r = replayTo(w, ref, k, "kill-writer");
+  } catch (e) {
+    const f = killFailure(w, "kill-writer", k, `replay: ${errorText(e)}`);
+    return { site: "none", failures: [f], recoveryCrashes: 0 };
+  }
+  if (r.site === "none") return { site: "none", failures: [], recoveryCrashes: 0 };
+  const problem = afterWriterKill(w, ref, r);
+  const failures = problem === null ? [] : [killFailure(w, "kill-writer", k, problem)];
+  return { site: r.site, failures, recoveryCrashes: 0 };
+}
+
+/**
+ * Kill reader k mod K at call `k` and run the workload on: every read still exact, no
+ * checkpoint held back that the uninterrupted run completed, the log gone after the last
+ * close (the Driver checks those); then the last commit opens.
+ */
+export function checkReaderKill(w: Workload, ref: Reference, k: number): PointResult {
+  let r: Replayed;
+  try {
+    r = replayTo(w, ref, k, "kill-reader");
+  } catch (e) {
+    const f = killFailure(w, "kill-reader", k, `replay: ${errorText(e)}`);
+    return { site: "none", failures: [f], recoveryCrashes: 0 };
+  }
+  if (r.site === "none") return { site: "none", failures: [], recoveryCrashes: 0 };
+  const what = `reader ${k % w.readers} killed in ${r.at} (site ${r.site})`;
+  let message: string | null = null;
+  try {
+    const pager = openDb(r.fs, w);
+    const last = ref.states.length - 1;
+    const diffs = diffState(readSnapshot(pager, ref), ref.states[last], ref);
+    if (diffs.length > 0) message = `${what}: the final state is not S${last}: ${diffs.join("; ")}`;
+    pager.close();
+  } catch (e) {
+    message = `${what}: the final open: ${errorText(e)}`;
+  }
+  const failures = message === null ? [] : [killFailure(w, "kill-reader", k, message)];
+  return { site: r.site, failures, recoveryCrashes: 0 };
+}
+
 /** Everything a failure needs to be replayed, on one line. */
 export function formatFailure(f: Failure): string {
   const cs = f.crashSeed === undefined ? "none" : String(f.crashSeed);
@@ -1322,11 +2128,15 @@ export function formatFailure(f: Failure): string {
         `${f.recovery.crashSeed === undefined ? "none" : f.recovery.crashSeed}`;
   const pageSize = f.pageSize === 512 ? "" : ` --page-size ${f.pageSize}`;
   const snapshots = f.snapshots ? " --snapshots" : "";
+  const readers = f.readers > 0 ? ` --readers ${f.readers}` : "";
+  const power = f.kind === "power";
+  const how = power ? `crash seed ${cs}${rec}` : f.kind;
   return (
     `workload seed ${f.seed} (${f.steps} steps, sync ${f.sync}, pageSize ${f.pageSize}` +
-    `${f.snapshots ? ", snapshots" : ""}), crash point k=${f.point}, crash seed ${cs}${rec}: ` +
-    `${f.message}\n  replay: npm run crash -- --seed ${f.seed} --steps ${f.steps} ` +
-    `--sync ${f.sync}${pageSize}${snapshots} --point ${f.point} --crash-seed ${cs}`
+    `${f.snapshots ? ", snapshots" : ""}${f.readers > 0 ? `, ${f.readers} readers` : ""}), ` +
+    `crash point k=${f.point}, ${how}: ${f.message}\n  replay: npm run crash -- --seed ` +
+    `${f.seed} --steps ${f.steps} --sync ${f.sync}${pageSize}${snapshots}${readers} ` +
+    `--point ${f.point} ${power ? `--crash-seed ${cs}` : `--kinds ${f.kind}`}`
   );
 }
 
@@ -1345,6 +2155,11 @@ export interface CampaignOptions extends WorkloadOptions {
   onProgress?: (done: number, total: number, failures: number) => void;
   /** Stop after this many failures (default: never). */
   failuresMax?: number;
+  /**
+   * What to do at each point (default all): power loss under the variants; with readers,
+   * the writer's kill and a reader's kill too.
+   */
+  kinds?: readonly CrashKind[];
 }
 
 export interface CampaignResult {
@@ -1357,6 +2172,11 @@ export interface CampaignResult {
   failures: Failure[];
   /** Checked crash points by where the power failed. */
   sites: Record<CrashSite, number>;
+  /** With readers: kill points checked (the writer's, a reader's), by where it died. */
+  writerKills: number;
+  readerKills: number;
+  writerKillSites: Record<CrashSite, number>;
+  readerKillSites: Record<CrashSite, number>;
 }
 
 export function runCampaign(o: CampaignOptions): CampaignResult {
@@ -1369,21 +2189,51 @@ export function runCampaign(o: CampaignOptions): CampaignResult {
   let checked = 0;
   let recoveryCrashes = 0;
   let done = 0;
+  const kinds = o.kinds ?? ["power", "kill-writer", "kill-reader"];
+  const writerKillSites = newSiteCounts();
+  const readerKillSites = newSiteCounts();
+  let writerKills = 0;
+  let readerKills = 0;
   for (const k of points) {
     const seeds =
       o.onlyCrashSeed !== undefined ? [o.onlyCrashSeed.seed] : crashSeedsFor(k, o.variants ?? 3);
-    for (const cs of seeds) {
+    for (const cs of kinds.includes("power") ? seeds : []) {
       const r = checkCrashPoint(w, ref, k, cs);
       checked++;
       sites[r.site]++;
       recoveryCrashes += r.recoveryCrashes;
       failures.push(...r.failures);
     }
+    if (w.readers > 0 && k < total) {
+      if (kinds.includes("kill-writer")) {
+        const r = checkWriterKill(w, ref, k);
+        writerKills++;
+        writerKillSites[r.site]++;
+        failures.push(...r.failures);
+      }
+      if (kinds.includes("kill-reader")) {
+        const r = checkReaderKill(w, ref, k);
+        readerKills++;
+        readerKillSites[r.site]++;
+        failures.push(...r.failures);
+      }
+    }
     done++;
     o.onProgress?.(done, points.length, failures.length);
     if (o.failuresMax !== undefined && failures.length >= o.failuresMax) break;
   }
-  return { workload: w, reference: ref, checked, recoveryCrashes, failures, sites };
+  return {
+    workload: w,
+    reference: ref,
+    checked,
+    recoveryCrashes,
+    failures,
+    sites,
+    writerKills,
+    readerKills,
+    writerKillSites,
+    readerKillSites,
+  };
 }
 
 /** A zero count for every crash site. */
@@ -1396,6 +2246,7 @@ export function newSiteCounts(): Record<CrashSite, number> {
     close: 0,
     open: 0,
     snapshot: 0,
+    reader: 0,
     none: 0,
   };
 }

@@ -4,8 +4,13 @@
 //   hold: opens the database as its writer through the given name, puts "k" = "from child",
 //         prints "ready", and closes and exits when its stdin ends.
 //   read: opens it read-only, prints one JSON line {ok, value} or {ok: false, code, message}.
+//   ops:  `node lock-child.js ops`: reads one LockCommand (lock-worker.ts) per stdin line and
+//         prints one LockReply line for each; when stdin ends it exits, leaving its locks to
+//         its 'exit' event. A SIGKILL leaves its files behind, as a crash does.
 
+import { createInterface } from "node:readline";
 import { isPagekvError, open } from "../../src/index.js";
+import { type LockCommand, LockOps } from "./lock-worker.js";
 
 const [mode, dbPath, key] = process.argv.slice(2);
 
@@ -28,6 +33,11 @@ if (mode === "hold" && dbPath !== undefined) {
   } catch (e) {
     report(failure(e));
   }
+} else if (mode === "ops") {
+  const ops = new LockOps();
+  const lines = createInterface({ input: process.stdin });
+  lines.on("line", (line) => report(ops.run(JSON.parse(line) as LockCommand)));
+  lines.on("close", () => process.exit(0));
 } else if (mode === "read" && dbPath !== undefined) {
   try {
     const db = open(dbPath, { readOnly: true });

@@ -1,6 +1,8 @@
 // NodeFS locking through the public open(): one writer per file whatever its name (symlinks,
-// relative paths, hard links refused), across processes and worker threads; stale locks
-// of a reused pid; read-only opens in a directory the reader cannot write.
+// relative paths, hard links refused), across processes and worker threads, with readers
+// beside it in other threads and processes (docs/design/readers.md; the marks themselves:
+// marks.test.ts); stale locks of a reused pid; read-only opens in a directory the reader
+// cannot write.
 
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -152,7 +154,7 @@ describe("one file, one writer, whatever its name", () => {
     throwsCode(() => vfs.lock(real), "ERR_LOCKED");
   });
 
-  test("a writer in another process through a symlink locks out the real name", async () => {
+  test("a writer in another process through a symlink locks out the real name, not its readers", async () => {
     const real = path.join(dir, "db.pkv");
     const link = path.join(dir, "link.pkv");
     openDb(real).close();
@@ -166,7 +168,14 @@ describe("one file, one writer, whatever its name", () => {
       assert.deepEqual(ready, { ok: true, ready: true });
       const e = throwsCode(() => open(real), "ERR_LOCKED");
       assert.ok(e.message.includes(`process ${child.pid}`), e.message);
-      throwsCode(() => open(real, { readOnly: true }), "ERR_LOCKED");
+      // A reader of this version opens beside it, under the real name's reader file.
+      const reader = open(real, { readOnly: true });
+      try {
+        assert.ok(fs.existsSync(`${real}-lock.r${process.pid}.${threadId}`));
+        assert.equal(fs.existsSync(`${link}-lock.r${process.pid}.${threadId}`), false);
+      } finally {
+        reader.close();
+      }
     } finally {
       child.stdin?.end();
       await exited(child);
@@ -219,17 +228,26 @@ async function closeWorker(w: { worker: Worker; exit: Promise<unknown> }): Promi
   await w.exit;
 }
 
-describe("worker threads of one process exclude each other as processes do", () => {
-  test("main thread writer: a worker's writer and a worker's reader are ERR_LOCKED", async () => {
+describe("worker threads of one process exclude each other's writers as processes do", () => {
+  test("main thread writer: a worker's writer is ERR_LOCKED, a worker's reader opens beside it", async () => {
     const file = path.join(dir, "db.pkv");
     const db = openDb(file);
-    for (const readOnly of [false, true]) {
-      const { reply, exit } = await startWorker(file, readOnly, false);
-      await exit;
-      assert.equal(reply.ok, false, `readOnly ${readOnly}: the worker got in`);
-      assert.equal(reply.code, "ERR_LOCKED");
-      assert.ok(reply.message?.includes(`another thread (threadId ${threadId})`), reply.message);
+    const writer = await startWorker(file, false, false);
+    await writer.exit;
+    assert.equal(writer.reply.ok, false, "the worker's writer got in");
+    assert.equal(writer.reply.code, "ERR_LOCKED");
+    assert.ok(
+      writer.reply.message?.includes(`another thread (threadId ${threadId})`),
+      writer.reply.message,
+    );
+    const reader = await startWorker(file, true, true);
+    try {
+      assert.equal(reader.reply.ok, true, reader.reply.message);
+      assert.ok(fs.existsSync(`${file}-lock.r${process.pid}.${reader.reply.threadId}`));
+    } finally {
+      await closeWorker(reader);
     }
+    assert.equal(fs.existsSync(`${file}-lock.r${process.pid}.${reader.reply.threadId}`), false);
     db.close();
     opened.length = 0;
     const { reply, exit } = await startWorker(file, false, false);
@@ -237,7 +255,7 @@ describe("worker threads of one process exclude each other as processes do", () 
     assert.equal(reply.ok, true, reply.message);
   });
 
-  test("worker writer: the main thread's reader and writer are ERR_LOCKED until it closes", async () => {
+  test("worker writer: the main thread's writer is ERR_LOCKED until it closes, its reader is not", async () => {
     const file = path.join(dir, "db.pkv");
     openDb(file).close();
     opened.length = 0;
@@ -245,33 +263,60 @@ describe("worker threads of one process exclude each other as processes do", () 
     const reply = held.reply;
     try {
       assert.equal(reply.ok, true, reply.message);
-      const e = throwsCode(() => open(file, { readOnly: true }), "ERR_LOCKED");
+      const e = throwsCode(() => open(file), "ERR_LOCKED");
       assert.ok(e.message.includes(`another thread (threadId ${reply.threadId})`), e.message);
+      const reader = open(file, { readOnly: true });
+      // This thread reads, so its own writer is refused by the registry too.
       throwsCode(() => open(file), "ERR_LOCKED");
+      reader.close();
     } finally {
       await closeWorker(held);
     }
     assert.equal(dec(openDb(file, { readOnly: true }).get("k")), `from thread ${reply.threadId}`);
   });
 
-  test("main thread reader: a worker's writer is ERR_LOCKED, and gets in once it closes", async () => {
+  test("main thread reader: a worker's writer opens beside it, and a second one is ERR_LOCKED", async () => {
     const file = path.join(dir, "db.pkv");
     openDb(file).close();
     opened.length = 0;
     const reader = openDb(file, { readOnly: true });
-    const first = await startWorker(file, false, false);
-    await first.exit;
-    assert.equal(first.reply.code, "ERR_LOCKED", first.reply.message);
-    assert.ok(first.reply.message?.includes("reader"), first.reply.message);
-    // Readers in two threads coexist.
-    const second = await startWorker(file, true, false);
-    await second.exit;
-    assert.equal(second.reply.ok, true, second.reply.message);
+    const first = await startWorker(file, false, true);
+    try {
+      assert.equal(first.reply.ok, true, first.reply.message);
+      // Writers still exclude writers, readers or not.
+      const second = await startWorker(file, false, false);
+      await second.exit;
+      assert.equal(second.reply.code, "ERR_LOCKED", second.reply.message);
+      assert.ok(
+        second.reply.message?.includes(`threadId ${first.reply.threadId}`),
+        second.reply.message,
+      );
+      // Readers in two threads coexist, beside the writer.
+      const third = await startWorker(file, true, false);
+      await third.exit;
+      assert.equal(third.reply.ok, true, third.reply.message);
+    } finally {
+      await closeWorker(first);
+    }
     reader.close();
     opened.length = 0;
-    const third = await startWorker(file, false, false);
-    await third.exit;
-    assert.equal(third.reply.ok, true, third.reply.message);
+  });
+
+  test("a live reader file of an older pagekv (no proto=2) keeps a worker's writer out", async () => {
+    const file = path.join(dir, "db.pkv");
+    openDb(file).close();
+    opened.length = 0;
+    // A sibling thread's reader file as an older version wrote it: the record alone.
+    const sibling = `${file}-lock.r${process.pid}.${threadId + 1000}`;
+    fs.writeFileSync(sibling, `pid=${process.pid} thread=${threadId + 1000}\n`);
+    const refused = await startWorker(file, false, false);
+    await refused.exit;
+    assert.equal(refused.reply.code, "ERR_LOCKED", refused.reply.message);
+    assert.ok(refused.reply.message?.includes("proto=2"), refused.reply.message);
+    fs.unlinkSync(sibling);
+    const admitted = await startWorker(file, false, false);
+    await admitted.exit;
+    assert.equal(admitted.reply.ok, true, admitted.reply.message);
   });
 
   test("a worker that ends without close() gives its lock up when it exits", async () => {
@@ -408,6 +453,7 @@ describe("a read-only open in a directory the reader cannot write", () => {
     fs.cpSync(path.join(built, "src"), path.join(root, "src"), { recursive: true });
     fs.mkdirSync(path.join(root, "test", "vfs"), { recursive: true });
     fs.copyFileSync(childScript, path.join(root, "test", "vfs", "lock-child.js"));
+    fs.copyFileSync(workerScript, path.join(root, "test", "vfs", "lock-worker.js"));
     fs.writeFileSync(path.join(root, "package.json"), '{ "type": "module" }\n');
     const open = (p: string): void => {
       fs.chmodSync(p, fs.statSync(p).isDirectory() ? 0o755 : 0o644);
@@ -430,7 +476,7 @@ describe("a read-only open in a directory the reader cannot write", () => {
     });
   }
 
-  test("proceeds without a reader file, and still refuses while a writer holds it", async (t) => {
+  test("proceeds without a reader file, and is refused while any writer holds it", async (t) => {
     if (process.getuid?.() !== 0) {
       return t.skip("needs root to run the reader as another user (nobody)");
     }
@@ -450,8 +496,22 @@ describe("a read-only open in a directory the reader cannot write", () => {
       [],
       "no reader file",
     );
-    openDb(file);
-    const refused = await readAsNobody(script, file);
-    assert.equal(refused.code, "ERR_LOCKED", String(refused.message));
+    // A writer of this version: a reader with nowhere to publish its marks stays out.
+    const writer = openDb(file);
+    const unpublished = await readAsNobody(script, file);
+    assert.equal(unpublished.code, "ERR_LOCKED", String(unpublished.message));
+    assert.match(String(unpublished.message), /nowhere to publish its read marks/);
+    writer.close();
+    opened.length = 0;
+    // An older writer (its record without proto=2), in a live process: refused.
+    const idle = await idleChild();
+    try {
+      fs.writeFileSync(`${file}-lock`, `pid=${idle.pid} thread=0\n`);
+      const refused = await readAsNobody(script, file);
+      assert.equal(refused.code, "ERR_LOCKED", String(refused.message));
+    } finally {
+      idle.kill();
+      await exited(idle);
+    }
   });
 });

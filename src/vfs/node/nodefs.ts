@@ -151,8 +151,10 @@ export class NodeFS implements VFS {
 
   /**
    * The lock is the file `${filePath}-lock` holding the owner's pid, thread and process
-   * start time, reader files beside it, and this thread's own registry; a dead owner's
-   * lock file is taken over. Pass the canonical() name. Protocol and limits: lockfile.ts.
+   * start time, reader files beside it (each with its thread's mark slots, so readers run
+   * beside a writer of this version: docs/design/readers.md), and this thread's own
+   * registry; a dead owner's lock file is taken over. Pass the canonical() name. Protocol
+   * and limits: lockfile.ts.
    */
   lock(filePath: string, mode: LockMode = "exclusive"): VLock {
     return mode === "shared" ? takeSharedLock(filePath) : takeLock(filePath);

@@ -10,6 +10,14 @@ import { PagekvError } from "../../errors.js";
 /** Largest pid believed: a bigger number is garbage, and kill() must never see it. */
 export const PID_MAX = 2 ** 31 - 1;
 
+/**
+ * The lock protocol this version speaks, recorded as `proto=2` in every record it writes:
+ * readers beside the writer, with read marks (docs/design/readers.md, "The files"). A
+ * record without it (null) is a holder of an older pagekv, which excludes readers and
+ * writers alike; a writer and a reader coexist only when both records say exactly this.
+ */
+export const LOCK_PROTO = 2;
+
 export interface OwnerRecord {
   readonly pid: number;
   /** worker_threads.threadId of the holding thread (0: the main thread); null: not recorded. */
@@ -18,6 +26,8 @@ export interface OwnerRecord {
   readonly start: string | null;
   /** /proc/sys/kernel/random/boot_id of the boot it ran in; null: not recorded. */
   readonly boot: string | null;
+  /** The lock protocol its writer spoke (LOCK_PROTO); null: an older pagekv's record. */
+  readonly proto: number | null;
 }
 
 function errnoCode(e: unknown): string | undefined {
@@ -79,17 +89,23 @@ export function self(): OwnerRecord {
       thread: threadId,
       start,
       boot: readBootId(),
+      proto: LOCK_PROTO,
     };
   }
   return selfRecord;
 }
 
-/** The text of a lock or reader file: `pid=<n> thread=<n>[ start=<ticks>][ boot=<id>]\n`. */
+/**
+ * The text of a record: `pid=<n> thread=<n>[ start=<ticks>][ boot=<id>][ proto=<n>]\n`.
+ * Older pagekv skip the `proto` field (unknown fields are skipped, below), so they still
+ * read our records: to them we are a live holder, as before.
+ */
 export function encodeRecord(r: OwnerRecord): string {
   let text = `pid=${r.pid}`;
   if (r.thread !== null) text += ` thread=${r.thread}`;
   if (r.start !== null) text += ` start=${r.start}`;
   if (r.boot !== null) text += ` boot=${r.boot}`;
+  if (r.proto !== null) text += ` proto=${r.proto}`;
   return `${text}\n`;
 }
 
@@ -98,6 +114,7 @@ const FIELD_SYNTAX: Record<string, RegExp> = {
   thread: /^\d{1,15}$/,
   start: /^\d{1,20}$/,
   boot: /^[0-9a-f-]{1,64}$/i,
+  proto: /^\d{1,5}$/,
 };
 
 /**
@@ -107,7 +124,7 @@ const FIELD_SYNTAX: Record<string, RegExp> = {
  */
 export function decodeRecord(text: string): OwnerRecord | null {
   const bare = /^\s*(\d{1,10})\s*$/.exec(text);
-  if (bare !== null) return recordOf(Number(bare[1]), null, null, null);
+  if (bare !== null) return recordOf(Number(bare[1]), null, null, null, null);
   const fields = new Map<string, string>();
   for (const token of text.split(/\s+/)) {
     if (token === "") continue;
@@ -123,11 +140,13 @@ export function decodeRecord(text: string): OwnerRecord | null {
   const pid = fields.get("pid");
   if (pid === undefined) return null;
   const thread = fields.get("thread");
+  const proto = fields.get("proto");
   return recordOf(
     Number(pid),
     thread === undefined ? null : Number(thread),
     fields.get("start") ?? null,
     fields.get("boot") ?? null,
+    proto === undefined ? null : Number(proto),
   );
 }
 
@@ -136,10 +155,16 @@ function recordOf(
   thread: number | null,
   start: string | null,
   boot: string | null,
+  proto: number | null,
 ): OwnerRecord | null {
   // pid 0 or a negative one would make kill() signal a whole process group.
   if (pid < 1 || pid > PID_MAX) return null;
-  return { pid, thread, start, boot };
+  return { pid, thread, start, boot, proto };
+}
+
+/** Whether the holder of record `r` speaks this version's protocol (readers beside a writer). */
+export function knowsReadMarks(r: OwnerRecord): boolean {
+  return r.proto === LOCK_PROTO;
 }
 
 /** kill(pid, 0) probes without signalling: EPERM means alive but not ours to signal. */
