@@ -191,7 +191,7 @@ describe("the inspection commands' view", () => {
       });
       db0.close();
       const pager = Pager.open(new NodeFS(), file, { cacheFrames: 64 });
-      const db = new Database(pager);
+      const db = new Database(pager, false);
       try {
         inView(pager, (view) => {
           const before = treeInfo(view);
