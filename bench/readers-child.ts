@@ -32,6 +32,8 @@ export interface Command {
   count?: number;
   seed?: number;
   snapshot?: boolean;
+  /** busy: spin on the CPU without touching the database (the control of figure 4). */
+  spin?: boolean;
   tick?: number;
   timeoutMs?: number;
 }
@@ -46,6 +48,8 @@ export interface ReaderSeen {
 /** Gets and short ranges between two turns of a busy reader's event loop. */
 const BUSY_GETS_PER_TURN = 100;
 const BUSY_RANGE_ENTRIES = 50;
+/** A spinning (control) process's turn: about as long as a busy reader's. */
+export const SPIN_TURN_NS = 500_000n;
 /** A watch polls at most this long (a bound: a commit never seen is reported, not awaited). */
 const WATCH_TIMEOUT_MS_MAX = 10_000;
 
@@ -98,6 +102,19 @@ async function busyLoop(state: { reads: number; stop: boolean }, n: number): Pro
     for (let i = 0; i < BUSY_GETS_PER_TURN; i++) sink += d.get(ks[rng.int(n)])?.[0] ?? 0;
     for (const [, v] of d.range({ gte: ks[rng.int(n)], limit: BUSY_RANGE_ENTRIES })) sink += v[0];
     state.reads += BUSY_GETS_PER_TURN + 1;
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  if (sink === -1) reply(-1, { sink });
+}
+
+/** The control of figure 4: as busy on the CPU as a reader, with no database open. */
+async function spinLoop(state: { reads: number; stop: boolean }): Promise<void> {
+  const rng = new XorShift32(process.pid);
+  let sink = 0;
+  while (!state.stop) {
+    const end = nowNs() + SPIN_TURN_NS;
+    while (nowNs() < end) for (let i = 0; i < 100; i++) sink += rng.int(7);
+    state.reads++;
     await new Promise<void>((r) => setImmediate(r));
   }
   if (sink === -1) reply(-1, { sink });
@@ -174,7 +191,7 @@ async function handle(c: Command): Promise<void> {
     case "busy": {
       if (busy !== null) throw new Error("readers-child: already busy");
       const state = { reads: 0, stop: false, done: Promise.resolve() };
-      state.done = busyLoop(state, n);
+      state.done = c.spin === true ? spinLoop(state) : busyLoop(state, n);
       busy = state;
       reply(c.id, { ok: true });
       return;

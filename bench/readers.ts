@@ -37,7 +37,7 @@ import {
   valueOfKey,
   verdict,
 } from "./harness.js";
-import type { Command, ReaderSeen } from "./readers-child.js";
+import { type Command, type ReaderSeen, SPIN_TURN_NS } from "./readers-child.js";
 
 const KEYS_DEFAULT = 100_000;
 const LOAD_TXN_KEYS = 10_000;
@@ -51,7 +51,7 @@ const WARMUP_RUNS = 1;
 const HOT_READS_PER_RUN = 200_000;
 const START_READS_PER_RUN = 100_000;
 const COMMITS_PER_RUN = 100;
-const COMMIT_RUNS = 15;
+const COMMIT_RUNS = 25;
 const LATENCY_SAMPLES = 300;
 /** How long a reader polls for one commit before the sample is counted as never seen. */
 const WATCH_TIMEOUT_MS = 5_000;
@@ -379,6 +379,8 @@ async function benchCommits(c: Cast): Promise<Row[]> {
   console.log(
     "Busy: each reader loops on 100 db.get of random keys and a 50-entry range, then a turn " +
       "of its event loop. None: every reader has closed the database (no reader file). " +
+      `Control: the ${READERS} processes spin on the CPU in turns of ${Number(SPIN_TURN_NS) / 1000} us ` +
+      "with the database closed (what CPU contention alone costs the writer on this machine). " +
       "After each run the writer checkpoints (untimed).",
   );
   let seq = 10;
@@ -395,7 +397,7 @@ async function benchCommits(c: Cast): Promise<Row[]> {
     const r = await c.writer.ask({ op: "checkpoint" });
     if (busy && r.done !== true) checkpointsHeld++;
   };
-  const [tBusy, tNone] = await rotatedAsync(
+  const [tBusy, tNone, tSpin] = await rotatedAsync(
     COMMIT_RUNS,
     [
       {
@@ -420,11 +422,24 @@ async function benchCommits(c: Cast): Promise<Row[]> {
           await openAll(c, c.readers);
         },
       },
+      {
+        before: async () => {
+          await Promise.all(c.readers.map((r) => r.ask({ op: "close" })));
+          await Promise.all(c.readers.map((r) => r.ask({ op: "busy", spin: true })));
+        },
+        run: () => commitRun(false),
+        after: async () => {
+          await Promise.all(c.readers.map((r) => r.ask({ op: "idle" })));
+          await checkpoint(false);
+          await openAll(c, c.readers);
+        },
+      },
     ],
     WARMUP_RUNS,
   );
   printRunsOf(`${READERS} busy readers`, tBusy, "us/commit", 1000);
   printRunsOf("no reader     ", tNone, "us/commit", 1000);
+  printRunsOf(`${READERS} spinning    `, tSpin, "us/commit", 1000);
   const perSec = (ns: number) => `${fmtInt(1e9 / ns)} commits/s`;
   const r = speedRatios(tBusy, tNone);
   console.log(
@@ -447,6 +462,13 @@ async function benchCommits(c: Cast): Promise<Row[]> {
     `${READERS} busy readers ${perSec(median(tBusy))}, none ${perSec(median(tNone))}: ` +
       `${fmt(median(r), 3)}x throughput (per round ${spread(r)}; target >= ${COMMITS_TARGET}x)`,
   );
+  const rs = speedRatios(tSpin, tNone);
+  const rb = speedRatios(tBusy, tSpin);
+  console.log(
+    `control: ${READERS} spinning processes ${perSec(median(tSpin))}, none ` +
+      `${perSec(median(tNone))}: ${fmt(median(rs), 3)}x throughput (per round ${spread(rs)}); ` +
+      `busy readers against spinning processes ${fmt(median(rb), 3)}x (per round ${spread(rb)})`,
+  );
   return [
     [
       `durable commits (sync "full") with ${READERS} busy reader processes`,
@@ -454,6 +476,13 @@ async function benchCommits(c: Cast): Promise<Row[]> {
       `${perSec(median(tNone))} (no reader)`,
       `${fmt(median(r), 3)}x throughput`,
       `>= ${COMMITS_TARGET}x ${verdict(median(r) >= COMMITS_TARGET)}; per round ${spread(r)}`,
+    ],
+    [
+      `control: durable commits with ${READERS} processes spinning (no database)`,
+      perSec(median(tSpin)),
+      `${perSec(median(tNone))} (no reader)`,
+      `${fmt(median(rs), 3)}x throughput`,
+      `none; busy readers / spinning ${fmt(median(rb), 3)}x`,
     ],
   ];
 }
