@@ -488,6 +488,15 @@ async function benchCommits(c: Cast): Promise<Row[]> {
 }
 
 // ---- 5. how soon a reader sees a commit ----
+//
+// A hole in docs/design/readers.md that this figure shows: a reader reads the committed end
+// off the log itself ("Node has no shared memory"), and the writer's commit appends its
+// frames (commit mark included) before it syncs the log (pager.ts, commitTxn). So with sync
+// "full" a reader can see a commit before the writer's put has returned, that is, before it
+// is durable; if that sync then fails (the pager fences, the put throws) or the power goes,
+// readers have read a commit that was never acknowledged and that recovery may drop. Race E
+// covers a torn tail only, not a whole commit written but not yet synced. Negative latencies
+// below are such reads.
 
 async function benchLatency(c: Cast): Promise<Row[]> {
   console.log(
