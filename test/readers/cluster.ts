@@ -175,6 +175,8 @@ export interface Totals {
   writerKills: number;
   /** Clean stops and restarts of the writer (not kills). */
   writerRestarts: number;
+  /** Snapshots held by a reader across a writer's SIGKILL and its successor's recovery. */
+  holdsAcrossWriterDeath: number;
   /** Clean stops after which the log was gone (no live reader at the close: rule 3). */
   logsDeleted: number;
   readerStarts: number;
@@ -204,6 +206,7 @@ export class Cluster {
     writerKills: 0,
     writerRestarts: 0,
     logsDeleted: 0,
+    holdsAcrossWriterDeath: 0,
     readerStarts: 0,
     readerKills: 0,
     checkpoints: 0,
@@ -361,12 +364,26 @@ export class Cluster {
       const last = done === kills - 1;
       const writer = done === 0 || last || (done !== 1 && prng.int(3) === 0);
       if (writer) {
+        // At the first writer kill and half the others, a reader holds a snapshot, older
+        // than the last commits, across the writer's death and its successor's recovery,
+        // which must not reset the log under it (rule 5); the reader reads it whole again
+        // at its release.
+        const holder = done === 0 || prng.int(2) === 0 ? prng.int(this.options.readers) : -1;
+        if (holder >= 0) {
+          await this.hold(holder);
+          await this.commits(1 + prng.int(10));
+        }
         await this.killWriter();
         done++;
         if (done < kills - 1 && prng.int(4) === 0) {
           await sleep(prng.int(60));
           await this.killWriter();
           done++;
+        }
+        if (holder >= 0) {
+          await this.commits(1 + prng.int(20));
+          await this.release(holder);
+          this.totals.holdsAcrossWriterDeath++;
         }
       } else {
         await this.killReader(prng.int(this.options.readers));
@@ -448,6 +465,7 @@ export class Cluster {
       `commits ${t.commits} (seq ${this.lastAck}), checkpoints ${t.checkpoints}, ` +
       `log shrinks ${t.logShrinks}, writer starts ${t.writerStarts} kills ${t.writerKills} ` +
       `clean restarts ${t.writerRestarts} (log deleted after ${t.logsDeleted}), ` +
+      `snapshots held across a writer's death ${t.holdsAcrossWriterDeath}, ` +
       `reader starts ${t.readerStarts} kills ${t.readerKills}, reads checked ${readsTotal(t.reads)} ` +
       `(${JSON.stringify(t.reads)})`
     );

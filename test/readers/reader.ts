@@ -30,6 +30,7 @@ import {
   readsTotal,
   SEQ_KEY,
   type Seen,
+  sumEntries,
   sumOf,
   TOTAL,
   type ToReader,
@@ -39,9 +40,9 @@ import { describeError } from "./writer.js";
 /** Event-loop turns an explicit snapshot is held across, at most. */
 const SNAPSHOT_TURNS_MAX = 6;
 /** A long snapshot: one in this many reads, held across this many pauses of at most this many ms. */
-const LONG_SNAPSHOT_ONE_IN = 100;
+const LONG_SNAPSHOT_ONE_IN = 300;
 const LONG_SNAPSHOT_PAUSES_MAX = 10;
-const LONG_SNAPSHOT_PAUSE_MS_MAX = 30;
+const LONG_SNAPSHOT_PAUSE_MS_MAX = 25;
 /** Reads in one synchronous burst, at most. */
 const BURST_READS_MAX = 24;
 
@@ -147,6 +148,35 @@ export function runReader(
     whole(seen, "range");
     fresh(seen.seq, before, "range");
     count("range");
+  };
+
+  /**
+   * A whole-database range whose iterator is consumed a few hundred entries at a time, with
+   * event-loop turns (the writer committing) between: it reads the snapshot taken when
+   * range() was called, so its sum is still one committed state.
+   */
+  const rangeAcrossTurns = async () => {
+    const before = acked();
+    const it = db.range();
+    const entries: [Uint8Array, Uint8Array][] = [];
+    try {
+      for (let done = false; !done; ) {
+        const n = 1 + prng.int(400);
+        for (let i = 0; i < n && !done; i++) {
+          const r = it.next();
+          if (r.done === true) done = true;
+          else entries.push(r.value);
+        }
+        if (!done) await turn();
+        if (stopped) return;
+      }
+    } finally {
+      it.return?.();
+    }
+    const seen = sumEntries(entries);
+    whole(seen, "range across turns");
+    fresh(seen.seq, before, "range across turns");
+    count("rangesAcrossTurns");
   };
 
   const readFn = () => {
@@ -294,6 +324,7 @@ export function runReader(
         else if (op < 11) rangeRead();
         else if (op < 14) readFn();
         else if (op < 16) burst();
+        else if (op < 17) await rangeAcrossTurns();
         else await heldSnapshot(false);
         await turn();
       }

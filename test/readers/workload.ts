@@ -85,6 +85,8 @@ export interface ReadCounts {
   snapshots: number;
   /** Reads through an explicit snapshot after an event-loop turn (the writer committing). */
   snapshotReads: number;
+  /** Whole-database ranges whose iterator was consumed across event-loop turns. */
+  rangesAcrossTurns: number;
   /** Closes and reopens of the database (reopenEvery). */
   reopens: number;
   /** Bursts of reads in one synchronous run (their reads are counted as point and range). */
@@ -99,6 +101,7 @@ export function noReads(): ReadCounts {
     read: 0,
     snapshots: 0,
     snapshotReads: 0,
+    rangesAcrossTurns: 0,
     reopens: 0,
     bursts: 0,
   };
@@ -113,11 +116,12 @@ export function addReads(into: ReadCounts, more: ReadCounts): void {
   into.snapshotReads += more.snapshotReads;
   into.bursts += more.bursts;
   into.reopens += more.reopens;
+  into.rangesAcrossTurns += more.rangesAcrossTurns;
 }
 
 /** Reads checked (a burst's reads are among point and range already). */
 export function readsTotal(c: ReadCounts): number {
-  return c.point + c.has + c.range + c.read + c.snapshots + c.snapshotReads;
+  return c.point + c.has + c.range + c.read + c.snapshots + c.snapshotReads + c.rangesAcrossTurns;
 }
 
 /** A live reader as the writer's stats() lists it. */
