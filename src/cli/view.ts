@@ -23,8 +23,10 @@ export interface View {
    * A hole in readers.md: its refresh (step 3) reads page 1 of the new end for "slots, page
    * count" and does not say that the freelist (page 1's trunk head and count, and the trunk
    * pages) is reloaded with them. A reader that kept the freelist of its open would make
-   * check report pages "used twice" or not "accounted for" that are neither. The tests in
-   * test/cli/readers.test.ts run check beside a writer that frees pages at every commit.
+   * check report pages "used twice" or not "accounted for" that are neither; so did
+   * pager.ts's refresh until branch h-benchcli made it reload the freelist (moveView). The
+   * tests in test/cli/readers.test.ts run check beside a writer that frees pages at every
+   * commit.
    */
   readonly free: readonly number[];
   /** Membership in `free`. */
