@@ -680,6 +680,12 @@ export class Pager implements PageSource {
     if (freelistMoved) {
       this.freePages.clear();
       this.loadFreelist(header.freeTrunk, header.freeCount);
+      // A page freed since holds no current image (a free page is never bound current);
+      // what the pool cached of it is an older version now, for the snapshots.
+      for (const pgno of this.freePages.entries()) {
+        const frame = this.pool.lookup(pgno);
+        if (frame !== null) this.pool.demote(frame, this.wal.lookupAt(pgno, before) + 1, keep);
+      }
     }
     this.lastCommitLsn = laterLsn(this.wal.lastCommitLsnFound, this.meta.checkpointLsn);
   }
