@@ -133,7 +133,7 @@ const readerText =
     ? `  readers: ${readers} processes, ${s.readerRefreshes} refreshes, ${s.readerPageReads} ` +
       `pages read, ${s.readerSnapshotsOpened} snapshots, ${s.readerReopens} reopens, ` +
       `${s.readerKills} scripted kills, ${s.checkpointsHeldByReaders} explicit checkpoints ` +
-      "held back by a reader alone\n" +
+      `held back by a reader alone, ${s.checkpointsDoneWithReaders} done beside them\n` +
       `  kills: writer ${result.writerKills} (${sitesText(result.writerKillSites)}), ` +
       `reader ${result.readerKills} (${sitesText(result.readerKillSites)})\n`
     : "";
