@@ -1657,7 +1657,7 @@ function replayTo(w: Workload, ref: Reference, k: number, kind: CrashKind): Repl
       // An automatic checkpoint swallows the error: the commit's, or the retry of one a
       // reader held back at a transaction's first write (docs/design/readers.md, rule 6).
       site = a.t === "commit" ? "auto-checkpoint" : siteOf(a);
-      at = `${describe(a)}, its automatic checkpoint`;
+      at = `${describe(a)}, ${a.t === "commit" ? "its automatic checkpoint" : "which returned normally"}`;
       break;
     }
   }
