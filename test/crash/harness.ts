@@ -27,7 +27,8 @@
 // With `readers` (K), K reader processes (MemFS processes, each a read-only Pager beside
 // the writer: docs/design/readers.md) interleave with the writer's steps, inside its
 // transactions too: they refresh and read, read their held view without refreshing, take,
-// read and close snapshots, reopen, and are killed and restarted in a new process. Every
+// read and close snapshots, reopen, have their mark slot torn (MemFS.tearMark: race G),
+// and are killed and restarted in a new process. Every
 // read must be exactly one committed state: after a refresh the last commit that returned
 // (the harness is sequential, so no commit is in flight while a reader reads), without
 // one the state of its last refresh (the view is held until the event loop runs, and it
@@ -112,7 +113,9 @@ export type ReaderOp =
   // Close the reader's pager and open it again in the same process.
   | { kind: "rd-reopen"; reader: number }
   // SIGKILL the reader's process; a new process opens the reader again.
-  | { kind: "rd-kill"; reader: number };
+  | { kind: "rd-kill"; reader: number }
+  // Its mark slot reads "unknown" (caught mid-rewrite: race G) until it is written again.
+  | { kind: "rd-tear"; reader: number };
 
 /** A scripted snapshot call; the reference run resolves picks against the open ones. */
 export type SnapshotOp =
@@ -207,7 +210,7 @@ export type Action =
       pages: readonly (readonly [number, number])[];
     }
   | { t: "rd-snap-close"; step: number; reader: number; id: number }
-  | { t: "rd-reopen" | "rd-kill"; step: number; reader: number }
+  | { t: "rd-reopen" | "rd-kill" | "rd-tear"; step: number; reader: number }
   // Every reader closes (before the workload's last close, which must then delete the log).
   | { t: "rd-close-all"; step: number };
 
@@ -248,6 +251,8 @@ export interface ReferenceStats {
   /** Scripted reader reopens and kills (each restarted in a new process). */
   readerReopens: number;
   readerKills: number;
+  /** Scripted tears of a reader's mark slot (race G). */
+  readerTears: number;
   /** Explicit checkpoints that returned false with no writer snapshot behind: a reader. */
   checkpointsHeldByReaders: number;
   /** Explicit checkpoints that returned true with readers open beside the writer. */
@@ -401,8 +406,9 @@ function withReaderOps(script: ScriptStep[], rng: Prng, readers: number): Script
     if (r < 55) return { kind: "rd-read", reader, pick: rng.nextU32(), pages, refresh: false };
     if (r < 69) return { kind: "rd-snap-open", reader, pick: rng.nextU32() };
     if (r < 84) return { kind: "rd-snap-read", reader, pick: rng.nextU32(), pages };
-    if (r < 95) return { kind: "rd-snap-close", reader, pick: rng.nextU32() };
-    if (r < 98) return { kind: "rd-reopen", reader };
+    if (r < 93) return { kind: "rd-snap-close", reader, pick: rng.nextU32() };
+    if (r < 96) return { kind: "rd-reopen", reader };
+    if (r < 98) return { kind: "rd-tear", reader };
     return { kind: "rd-kill", reader };
   };
   const out: ScriptStep[] = [];
@@ -571,6 +577,8 @@ function describe(a: Action): string {
       return `step ${a.step}: reader ${a.reader} closes and opens again`;
     case "rd-kill":
       return `step ${a.step}: reader ${a.reader} is killed and restarts in a new process`;
+    case "rd-tear":
+      return `step ${a.step}: reader ${a.reader}'s mark slot is torn (race G)`;
     case "rd-close-all":
       return `step ${a.step}: every reader closes`;
     default:
@@ -721,6 +729,8 @@ class Driver {
   readerRestarts = 0;
   /** What the last explicit checkpoint returned. */
   lastCheckpointDone = false;
+  /** A lenient replay tore a mark slot: checkpoint results no longer compare. */
+  private tornInReplay = false;
   /** The armed reader kill: at the machine's opCount `at` (moved to a new process at rd-kill). */
   private readerKill: { reader: number; at: number } | null = null;
 
@@ -850,7 +860,12 @@ class Driver {
             : pager.checkpoint(pager.checkpointLSN + BigInt(a.lsnBump));
         this.returned(a.state);
         this.lastCheckpointDone = done;
-        if (a.done !== null && (this.lenient ? a.done && !done : done !== a.done)) {
+        // Lenient: a restarted reader holds no more than its old self, unless its slot was
+        // torn since (a tear lasts until the slot is rewritten, which differs then).
+        const mustMatch = this.lenient
+          ? a.done === true && !done && !this.tornInReplay
+          : done !== a.done;
+        if (a.done !== null && mustMatch) {
           const open = [...this.snaps].map(([id, h]) => `#${id} at S${h.state}`).join(", ");
           throw new HarnessError(
             `checkpoint() returned ${String(done)}, want ${a.done} ` +
@@ -1037,6 +1052,11 @@ class Driver {
         rd.viewVoid = false;
         return 0;
       }
+      case "rd-tear":
+        // The writer must count the slot as holding everything (readers.md, race G).
+        this.reader(a.reader).proc.tearMark(DB_PATH);
+        if (this.lenient) this.tornInReplay = true;
+        return 0;
       case "rd-close-all":
         for (const rd of this.readers) {
           // A reader its armed kill killed holds nothing any more: nothing to close.
@@ -1127,6 +1147,7 @@ export function referenceRun(w: Workload): Reference {
     readerSnapshotsOpened: 0,
     readerReopens: 0,
     readerKills: 0,
+    readerTears: 0,
     checkpointsHeldByReaders: 0,
     checkpointsDoneWithReaders: 0,
   };
@@ -1157,6 +1178,8 @@ export function referenceRun(w: Workload): Reference {
      * names the current generation. A stale one counts as bound 0, holding everything.
      */
     fresh: true,
+    /** Its slot was torn and may not have been written since (a new open writes it). */
+    torn: false,
     snaps: [] as { id: number; state: number; seq: number }[],
   }));
   /** A reset may have happened: every reader's mark may name an older generation. */
@@ -1292,7 +1315,12 @@ export function referenceRun(w: Workload): Reference {
       run({ t: "rd-snap-read", step, reader, id: s.id, state: s.state, ...meta(at), pages });
     } else if (op.kind === "rd-snap-close") {
       if (rd.snaps.length > 0) closeReaderSnap(reader, op.pick % rd.snaps.length, step);
+    } else if (op.kind === "rd-tear") {
+      rd.torn = true;
+      counts.readerTears++;
+      run({ t: "rd-tear", step, reader });
     } else {
+      rd.torn = false;
       // A reopen closes its snapshots; a kill forgets them. Either way the new open's view
       // is the last commit.
       rd.snaps.length = 0;
@@ -1318,7 +1346,8 @@ export function referenceRun(w: Workload): Reference {
     const readersAt = rds.every((rd) => rd.viewSeq === seq && rd.snaps.every((s) => s.seq === seq));
     if (!writerSnapsAt(seq) || !readersAt) return false;
     if (rds.length === 0) return true;
-    return lsnBump === 0 && rds.every((rd) => rd.fresh) ? true : null;
+    // A torn slot holds everything until rewritten, which the model does not follow.
+    return lsnBump === 0 && rds.every((rd) => rd.fresh && !rd.torn) ? true : null;
   };
   const applyOps = (ops: ScriptOp[], step: number) => {
     for (const op of ops) {
@@ -1693,6 +1722,7 @@ function siteOf(a: Action): CrashSite {
     case "rd-snap-close":
     case "rd-reopen":
     case "rd-kill":
+    case "rd-tear":
     case "rd-close-all":
       return "reader";
     default:
