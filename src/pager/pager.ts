@@ -261,6 +261,8 @@ export class Pager implements PageSource {
   private readonly changedPages: number[] = [];
   /** Log frames an automatic checkpoint held back by a reader waits for before it retries. */
   private autoRetryAt = 0;
+  /** The readers the last checkpoint listed (what stats() falls back on). */
+  private lastReaders: readonly ReaderState[] = [];
   /** The last backfill stopped at a reader's mark (not only this pager's snapshots). */
   private heldByReader = false;
   /** The failure that fenced the pager (state FENCED). */
@@ -963,11 +965,23 @@ export class Pager implements PageSource {
       snapshots: this.snaps.count,
       snapshotCommitsBehind: oldest === null ? 0 : this.commits - oldest.commitSeq,
       snapshotFramesHeld: oldest === null ? 0 : this.wal.committedEnd - oldest.bound,
-      readers:
-        this.readOnly || this.state === FENCED
-          ? []
-          : readerLags(this.lock.readers(), this.wal.generation, this.wal.committedEnd),
+      readers: this.readerLagsNow(),
     };
+  }
+
+  /**
+   * The live readers and how far behind each is, listed now; when the listing fails (the
+   * device is failing), the last listing a checkpoint made: stats() never fails for it.
+   */
+  private readerLagsNow(): ReaderLag[] {
+    if (this.readOnly) return [];
+    let readers = this.lastReaders;
+    try {
+      readers = this.lock.readers();
+    } catch {
+      // The last listing stands.
+    }
+    return readerLags(readers, this.wal.generation, this.wal.committedEnd);
   }
 
   /**
@@ -1261,13 +1275,13 @@ export class Pager implements PageSource {
     return true;
   }
 
-  /** The readers of other processes and threads now; a listing that fails holds everything. */
+  /**
+   * The readers of other processes and threads now. A listing that fails (ERR_IO) fails the
+   * checkpoint that needed it: nothing goes home on a guess.
+   */
   private readersNow(): readonly ReaderState[] {
-    try {
-      return this.lock.readers();
-    } catch {
-      return [{ pid: 0, thread: 0, marks: ["unknown"] }];
-    }
+    this.lastReaders = this.lock.readers();
+    return this.lastReaders;
   }
 
   private readerBound(readers: readonly ReaderState[]): number | null {

@@ -106,6 +106,10 @@ export class Wal {
   private scanState: ScanState = emptyScanState();
   private buffers: ScanBuffers | null = null;
   private probe: Uint8Array | null = null;
+  /** The header bytes a reader read last, what they decoded to, and a buffer to read into. */
+  private readonly headRead = new Uint8Array(WAL_HEADER_BYTES);
+  private readonly headSeen = new Uint8Array(WAL_HEADER_BYTES);
+  private headLast: WalHeader | null = null;
   /** A reader with no log file open (none existed, or it was retired): follow looks again. */
   private detached = false;
 
@@ -272,15 +276,26 @@ export class Wal {
     );
   }
 
+  /**
+   * The log's header now, or null when it does not verify. Allocates nothing when its
+   * bytes are the ones read last time (a refresh with nothing new reads it every time).
+   */
   private readHeader(): WalHeader | null {
-    const head = new Uint8Array(WAL_HEADER_BYTES);
+    const head = this.headRead;
+    let n: number;
     try {
-      return this.file.readAt(head, 0) === WAL_HEADER_BYTES
-        ? decodeWalHeader(head, this.crc)
-        : null;
+      n = this.file.readAt(head, 0);
     } catch (e) {
       throw this.readError(e);
     }
+    if (n !== WAL_HEADER_BYTES) return null;
+    let same = this.headLast !== null;
+    for (let i = 0; same && i < WAL_HEADER_BYTES; i++) same = head[i] === this.headSeen[i];
+    if (same) return this.headLast;
+    const decoded = decodeWalHeader(head, this.crc);
+    this.headSeen.set(head);
+    this.headLast = decoded;
+    return decoded;
   }
 
   /** Scan on from frame `from` (this generation), noting the pages that became committed. */

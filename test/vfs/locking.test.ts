@@ -329,6 +329,30 @@ describe("worker threads of one process exclude each other's writers as processe
   });
 });
 
+describe("a reader in another process beside this thread's writer", () => {
+  test("a child process's reader opens beside this thread's writer and reads its commits", async () => {
+    const file = path.join(dir, "db.pkv");
+    const db = openDb(file);
+    db.put("k", "first");
+    const read = async (): Promise<unknown> => {
+      const child = spawn(process.execPath, [childScript, "read", file, "k"], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      const line = await firstLine(child);
+      await exited(child);
+      return JSON.parse(line);
+    };
+    assert.deepEqual(await read(), { ok: true, value: "first" });
+    db.put("k", "second");
+    assert.deepEqual(await read(), { ok: true, value: "second" });
+    // The child closed: its reader file went with it.
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((n) => n.includes("-lock.r")),
+      [],
+    );
+  });
+});
+
 /** Field 22 of /proc/<pid>/stat, read here by the test's own means. */
 function startTicks(pid: number): string {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");

@@ -106,7 +106,9 @@ import {
  * until the process exits.
  *
  * Known limits, the price of having no flock: two takers of the same stale lock file at
- * the same instant can both win (one unlinks the other's fresh file), and a lock file
+ * the same instant can both win (one unlinks the other's fresh file); likewise a writer
+ * removing a stale reader file can remove, in that instant, a fresh one of the same name
+ * (a new process that got the dead reader's pid), whose marks it then cannot see; a lock file
  * seen empty (between create and write) is stale, so another writer can take it over in
  * that instant. Where /proc is absent (macOS, the BSDs) no start time or boot id is
  * recorded: a dead holder's pid reused by a live process keeps the lock until that
@@ -318,9 +320,10 @@ function hookExit(): void {
 }
 
 /**
- * Create a file and write `content` into it with one positional write; false if
- * `exclusive` and it exists. Returns its descriptor open for writing when `keep`, else
- * closes it. Leaves no empty or partial file behind when it fails.
+ * Create a file and write `content` into it with one positional write (with `exclusive`,
+ * an existing file is the platform's EEXIST). Returns its descriptor, open for writing,
+ * when `keep`; else closes it and returns null. Leaves no empty or partial file behind
+ * when it fails.
  */
 function createFile(
   filePath: string,
