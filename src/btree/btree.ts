@@ -319,16 +319,22 @@ export class BTree {
   }
 
   /**
-   * Every problem found in the live pager's tree: ordering, bounds, depth, the leaf chain
-   * and page accounting.
+   * Every problem found in the tree: ordering, bounds, depth, the leaf chain and page
+   * accounting. In `source` when given (a snapshot: every page, the root and the page count
+   * are read from it, so a commit made meanwhile cannot show as damage), with `free` the
+   * freelist of that same state (a snapshot has no copy of it: the caller takes it at the
+   * instant it took the snapshot); else in the live pager, with its freelist.
    */
-  check(): string[] {
+  check(source?: PageSource, free?: readonly number[]): string[] {
     const cur = this.cur;
-    cur.source = this.pager;
+    const src = source ?? this.pager;
+    cur.source = src;
     try {
-      return this.checkIn();
+      return this.checkIn(src.pageCount, free ?? this.pager.freePageNumbers());
     } catch (e) {
       throw cur.released(e);
+    } finally {
+      cur.source = this.pager; // keep no view alive
     }
   }
 
@@ -443,11 +449,11 @@ export class BTree {
 
   // ---- check ----
 
-  private checkIn(): string[] {
+  private checkIn(pageCount: number, free: readonly number[]): string[] {
     const problems: string[] = [];
     const owner = new Map<number, string>();
     const claim = (pgno: number, what: string): boolean => {
-      if (pgno < 2 || pgno > this.pager.pageCount) {
+      if (pgno < 2 || pgno > pageCount) {
         problems.push(`${what}: page ${pgno} is out of range`);
         return false;
       }
@@ -459,7 +465,7 @@ export class BTree {
       owner.set(pgno, what);
       return true;
     };
-    for (const p of this.pager.freePageNumbers()) claim(p, "freelist");
+    for (const p of free) claim(p, "freelist");
     const root = this.root();
     const leaves: number[] = [];
     let leafDepth = -1;
@@ -545,9 +551,9 @@ export class BTree {
         problems.push(`page ${leaves[i]}: right sibling ${next}, expected ${want}`);
     }
     const accounted = owner.size + 1; // page 1
-    if (accounted !== this.pager.pageCount) {
+    if (accounted !== pageCount) {
       problems.push(
-        `${this.pager.pageCount} pages, ${accounted} accounted for (page 1, tree, overflow, free)`,
+        `${pageCount} pages, ${accounted} accounted for (page 1, tree, overflow, free)`,
       );
     }
     return problems;

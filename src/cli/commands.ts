@@ -1,15 +1,24 @@
 // The commands that read or write keys, and the inspection commands: each parses its own
 // arguments and returns an exit code; errors are thrown and reported by run.ts. Every
 // command closes what it opened, whatever happens.
+//
+// The read commands run beside a writer in another process (docs/design/readers.md): each
+// reads one committed state. get is one read; scan is db.range(), which reads one snapshot
+// from its first entry to its last; stats, check and dump read every page, the root, the
+// page count and the freelist from one snapshot taken at their start (view.ts), so a
+// commit or checkpoint made meanwhile can neither mix two states nor show as damage.
 
 import * as fs from "node:fs";
+import { BTree } from "../btree/btree.js";
 import type { RangeOptions } from "../db/db.js";
+import { checkKind } from "../db/db.js";
 import { walPathOf } from "../pager/pager.js";
 import { bytesArg, count, parse, positionals, recoverMode, str } from "./args.js";
 import { show, sizeOf, toJson } from "./bytes.js";
 import { dumpPage, treeInfo } from "./inspect.js";
 import { CliError, EXIT_FAILURE, EXIT_OK, type Io, usageError } from "./io.js";
-import { withDb, withPager } from "./open.js";
+import { withDb } from "./open.js";
+import { withView } from "./view.js";
 
 function keyNotFound(path: string, key: string): CliError {
   return new CliError("ERR_KEY_NOT_FOUND", `${path}: no key '${key}'`);
@@ -90,8 +99,9 @@ export function stats(args: string[], io: Io): number {
   if (!fs.existsSync(file)) throw new CliError("ERR_NOT_FOUND", `${file}: no such database`);
   const fileBytes = fileSize(file);
   const logBytes = fileSize(walPathOf(file));
-  const lines = withPager(file, recoverMode("stats", v.recover), io, (pager) => {
-    const t = treeInfo(pager);
+  const lines = withView(file, recoverMode("stats", v.recover), io, (view) => {
+    const { pager, snap } = view;
+    const t = treeInfo(view);
     const s = pager.stats();
     const lookups = s.hits + s.misses;
     const rows: [string, string][] = [
@@ -99,7 +109,7 @@ export function stats(args: string[], io: Io): number {
       ["file size", `${sizeOf(fileBytes)} (${fileBytes} bytes)`],
       ["log size", `${sizeOf(logBytes)} (${logBytes} bytes)`],
       ["page size", String(pager.pageSize)],
-      ["pages", `${s.pageCount} (1 header, ${s.freePages} free)`],
+      ["pages", `${snap.pageCount} (1 header, ${view.free.length} free)`],
       ["keys", String(t.keys)],
       ["tree depth", String(t.depth)],
       ["tree root", t.root === 0 ? "none (empty)" : `page ${t.root}`],
@@ -123,7 +133,11 @@ export function stats(args: string[], io: Io): number {
 export function check(args: string[], io: Io): number {
   const { values: v, positionals: p } = parse("check", args);
   const [file] = positionals("check", p, ["file"]);
-  const problems = withDb(file, "read", recoverMode("check", v.recover), io, (db) => db.check());
+  if (!fs.existsSync(file)) throw new CliError("ERR_NOT_FOUND", `${file}: no such database`);
+  const problems = withView(file, recoverMode("check", v.recover), io, (view) => {
+    checkKind(view.pager, true);
+    return new BTree(view.pager).check(view.snap, view.free);
+  });
   if (problems.length === 0) {
     io.out(`${file}: ok\n`);
     return EXIT_OK;
@@ -141,9 +155,7 @@ export function dump(args: string[], io: Io): number {
     throw usageError(`dump: <page> must be a page number (1 or more), got '${page}'`);
   }
   if (!fs.existsSync(file)) throw new CliError("ERR_NOT_FOUND", `${file}: no such database`);
-  const lines = withPager(file, recoverMode("dump", v.recover), io, (pager) =>
-    dumpPage(pager, pgno),
-  );
+  const lines = withView(file, recoverMode("dump", v.recover), io, (view) => dumpPage(view, pgno));
   io.out(lines.map((s) => `${s}\n`).join(""));
   return EXIT_OK;
 }

@@ -22,6 +22,7 @@ import { treeInfo } from "./inspect.js";
 import { CliError, EXIT_OK, type Io, usageError } from "./io.js";
 import { messageOf } from "./open.js";
 import { Progress } from "./progress.js";
+import { inView } from "./view.js";
 
 export const DEMO_FILE = "pagekv-demo.pkv";
 /** The key that marks a database as the demo's own; it sorts before every "key:" key. */
@@ -231,7 +232,7 @@ export function demo(args: string[], io: Io): number {
   const inspector = Pager.open(new NodeFS(), file, { cacheFrames: 256 });
   const tree = (() => {
     try {
-      return treeInfo(inspector);
+      return inView(inspector, treeInfo);
     } finally {
       inspector.close();
     }

@@ -1,6 +1,7 @@
 // Read-only views of a database file below the public API, for `stats` and `dump`: the
 // tree's shape (depth, page counts, fill) and one page decoded with node.ts's accessors.
-// Works on a Pager it is given and never writes a page; the B-tree's root is slot 0.
+// Reads only through the View it is given (one snapshot: view.ts), never the live pager,
+// and never writes a page; the B-tree's root is slot 0.
 
 import {
   cellAt,
@@ -22,8 +23,8 @@ import {
   usedBytes,
 } from "../btree/node.js";
 import { readU32 } from "../format/codec.js";
-import type { Pager } from "../pager/pager.js";
 import { show } from "./bytes.js";
+import type { View } from "./view.js";
 
 /** The application slot holding the B-tree's root page (0: an empty tree). */
 export const ROOT_SLOT = 0;
@@ -42,10 +43,11 @@ export interface TreeInfo {
   fill: number;
 }
 
-/** Walk every tree node once (pinning one page at a time); overflow chains are counted
- * from their value lengths, not read. */
-export function treeInfo(pager: Pager): TreeInfo {
-  const root = pager.getSlot(ROOT_SLOT);
+/** Walk every tree node of the view once (pinning one page at a time); overflow chains are
+ * counted from their value lengths, not read. */
+export function treeInfo(view: View): TreeInfo {
+  const { pager, snap } = view;
+  const root = snap.getSlot(ROOT_SLOT);
   const info: TreeInfo = {
     root,
     depth: 0,
@@ -61,7 +63,7 @@ export function treeInfo(pager: Pager): TreeInfo {
   let capacity = 0;
   const walk = (pgno: number, depth: number): void => {
     if (depth >= WALK_DEPTH_MAX) return;
-    const f = pager.get(pgno);
+    const f = snap.get(pgno);
     const d = f.data;
     const n = count(d);
     const children: number[] = [];
@@ -80,7 +82,7 @@ export function treeInfo(pager: Pager): TreeInfo {
       info.interiorPages++;
       for (let i = 0; i <= n; i++) children.push(childAt(d, i));
     }
-    pager.unpin(f);
+    snap.unpin(f);
     for (const c of children) walk(c, depth + 1);
   };
   walk(root, 0);
@@ -94,21 +96,24 @@ const KIND_NAMES: Record<number, string> = {
   [KIND_OVERFLOW]: "overflow",
 };
 
-/** Page `pgno` decoded as lines of text. Page 1 is the pager's header; a free page says so. */
-export function dumpPage(pager: Pager, pgno: number): string[] {
+/**
+ * Page `pgno` of the view decoded as lines of text. Page 1 is the pager's header (as of the
+ * view: its page count, freelist and root); a free page says so.
+ */
+export function dumpPage(view: View, pgno: number): string[] {
+  const { pager, snap } = view;
   if (pgno === 1) {
-    const s = pager.stats();
     return [
       "page 1: header (the pager's own)",
       `page size: ${pager.pageSize}`,
-      `page count: ${s.pageCount}`,
-      `free pages: ${s.freePages}`,
+      `page count: ${snap.pageCount}`,
+      `free pages: ${view.free.length}`,
       `checkpoint LSN: ${pager.checkpointLSN}`,
-      `tree root (slot ${ROOT_SLOT}): ${pager.getSlot(ROOT_SLOT)}`,
+      `tree root (slot ${ROOT_SLOT}): ${snap.getSlot(ROOT_SLOT)}`,
     ];
   }
-  if (pager.freePageNumbers().includes(pgno)) return [`page ${pgno}: free (on the freelist)`];
-  const f = pager.get(pgno); // verifies the page's checksum and trailer
+  if (view.isFree(pgno)) return [`page ${pgno}: free (on the freelist)`];
+  const f = snap.get(pgno); // verifies the page's checksum and trailer
   try {
     const d = f.data;
     const k = kind(d);
@@ -139,6 +144,6 @@ export function dumpPage(pager: Pager, pgno: number): string[] {
     if (k === KIND_INTERIOR) lines.push(`  right child: ${right(d)}`);
     return lines;
   } finally {
-    pager.unpin(f);
+    snap.unpin(f);
   }
 }

@@ -35,6 +35,10 @@ commands:
 options of every command that opens a database (all but demo):
 ${RECOVER}
 
+get, scan, stats, check and dump open the database read-only: they run while a writer
+(another process) holds it, and each reads one committed state, the last commit when it
+starts; put, del and load need the writer's lock (ERR_LOCKED while another holds it).
+
 Run 'pagekv <command> --help' for a command's options.
 ${PLAIN_FORM}
 Failures print 'pagekv: <code>: <message>' on stderr.
@@ -105,23 +109,25 @@ ${RECOVER}
   stats: `usage: pagekv stats <file> [--recover truncate]
 
 Print the file and log size, page counts, the tree's depth, node counts and fill, and
-the buffer pool's figures (hit ratio, evictions) for one walk of the tree.
+the buffer pool's figures (hit ratio, evictions) for one walk of the tree. The page
+and tree figures are those of the last commit (one snapshot), also beside a writer.
 
 options:
 ${RECOVER}
 `,
   check: `usage: pagekv check <file> [--recover truncate]
 
-Verify ordering, separators, the leaf chain and page accounting. Prints each problem
-and exits 1 (ERR_VERIFY) if there is any.
+Verify ordering, separators, the leaf chain and page accounting of the last commit:
+every page is read from one snapshot, so a writer committing meanwhile (another process)
+is not damage. Prints each problem and exits 1 (ERR_VERIFY) if there is any.
 
 options:
 ${RECOVER}
 `,
   dump: `usage: pagekv dump <file> <page> [--recover truncate]
 
-Decode page <page>: its kind, cell count, keys, children or right sibling and free
-bytes. Page 1 is the header; 'stats' prints the tree's root page.
+Decode page <page> as of the last commit: its kind, cell count, keys, children or
+right sibling and free bytes. Page 1 is the header; 'stats' prints the tree's root page.
 
 options:
 ${RECOVER}

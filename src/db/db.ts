@@ -210,9 +210,10 @@ function fileState(vfs: VFS, path: string): "database" | "empty" | "missing" {
 /**
  * Refuse a pagekv file that is not a key/value database (ERR_NOT_DATABASE). A file of
  * format version 2 has no application id: it is taken when its tree's root is a B-tree
- * node and no other slot is used, and stamped with the id at its next commit.
+ * node and no other slot is used, and stamped with the id at its next commit (never when
+ * `readOnly`). Exported for the CLI's check, which reads its own pager's snapshot.
  */
-function checkKind(pager: Pager, readOnly: boolean): void {
+export function checkKind(pager: Pager, readOnly: boolean): void {
   const id = pager.applicationId;
   if (id === KV_APPLICATION_ID) return;
   const path = pager.path;

@@ -42,6 +42,13 @@ export class FreePages {
     return pgno;
   }
 
+  /** Empty the list and its journal (a reader's refresh, before it loads the new view's). */
+  clear(): void {
+    this.bits.fill(0);
+    this.top = 0;
+    this.journal.length = 0;
+  }
+
   /** Forget the journal: the changes so far are committed. */
   commit(): void {
     this.journal.length = 0;

@@ -219,6 +219,8 @@ export class Pager implements PageSource {
   private readonly crc: Crc32;
   private readonly pool: BufferPool;
   private readonly freePages = new FreePages();
+  /** The freelist's first trunk page as last loaded (a reader's refresh compares it). */
+  private freeTrunk = 0;
   private readonly opts: Resolved;
   /** Page-sized buffer for page 1 and freelist trunks, outside the pool. */
   private readonly scratch: Uint8Array;
@@ -666,7 +668,25 @@ export class Pager implements PageSource {
     }
     this.readInto(1, this.scratch, this.scratchCovered);
     const header = decodeHeader(this.scratch, this.crc, `${this.wal.path} (page 1)`);
+    // The freelist is the new view's too (a hole readers.md's step 3 leaves open: it names
+    // page 1's slots and page count only). Read again only when it may have changed: a new
+    // head or count, a trunk page (free pages include the trunks) rewritten, or a reset.
+    const freelistMoved =
+      reset ||
+      header.freeTrunk !== this.freeTrunk ||
+      header.freeCount !== this.freePages.count ||
+      changed.some((pgno) => this.freePages.has(pgno));
     this.meta.copyFrom(header);
+    if (freelistMoved) {
+      this.freePages.clear();
+      this.loadFreelist(header.freeTrunk, header.freeCount);
+      // A page freed since holds no current image (a free page is never bound current);
+      // what the pool cached of it is an older version now, for the snapshots.
+      for (const pgno of this.freePages.entries()) {
+        const frame = this.pool.lookup(pgno);
+        if (frame !== null) this.pool.demote(frame, this.wal.lookupAt(pgno, before) + 1, keep);
+      }
+    }
     this.lastCommitLsn = laterLsn(this.wal.lastCommitLsnFound, this.meta.checkpointLsn);
   }
 
@@ -1481,6 +1501,7 @@ export class Pager implements PageSource {
     );
     for (const p of pages) this.freePages.add(p);
     this.freePages.commit();
+    this.freeTrunk = head;
   }
 
   // ---- writes home (checkpoint only) ----

@@ -81,6 +81,41 @@ describe("a reader beside the writer (pager)", () => {
     writer.close();
   });
 
+  test("pages freed and reused by the writer: the view follows, an older snapshot keeps them", () => {
+    const { vfs, writer } = setup();
+    writer.begin();
+    const a = allocatePage(writer, 1);
+    const b = allocatePage(writer, 1);
+    const c = allocatePage(writer, 1);
+    writer.commit();
+    const reader = openReader(vfs);
+    for (const p of [a, b, c]) assertAt(reader, p, 1);
+    const old = reader.snapshot();
+    writer.begin();
+    writer.free(b); // one of the two becomes the freelist's trunk (a new frame), the other
+    writer.free(c); // only an entry in it: no frame of its own
+    writer.commit();
+    assert.equal(reader.refresh(), true);
+    assert.deepEqual(
+      [...reader.freePageNumbers()].sort(),
+      [b, c].sort(),
+      "the reader's freelist is the new commit's",
+    );
+    reader.checkInvariants(); // no current image of a free page
+    assertAt(old, b, 1, "the snapshot before the free");
+    assertAt(old, c, 1, "the snapshot before the free");
+    writer.begin();
+    const again = allocatePage(writer, 7);
+    writer.commit();
+    assert.ok(again === b || again === c, "a free page is reused");
+    reader.refresh();
+    assertAt(reader, again, 7, "the reused page in the view");
+    assertAt(old, again, 1, "still the snapshot's image");
+    old.close();
+    reader.close();
+    writer.close();
+  });
+
   test("race A: a reader holds everything before it reads the log, then its view", () => {
     const { vfs, board, writer } = setup();
     writer.begin();
