@@ -132,8 +132,8 @@ const readerText =
   readers > 0
     ? `  readers: ${readers} processes, ${s.readerRefreshes} refreshes, ${s.readerPageReads} ` +
       `pages read, ${s.readerSnapshotsOpened} snapshots, ${s.readerReopens} reopens, ` +
-      `${s.readerKills} scripted kills, ${s.checkpointsHeldByReaders} explicit checkpoints ` +
-      "held back by a reader alone\n" +
+      `${s.readerKills} scripted kills, ${s.readerTears} torn marks, ${s.checkpointsHeldByReaders} explicit checkpoints ` +
+      `held back by a reader alone, ${s.checkpointsDoneWithReaders} done beside them\n` +
       `  kills: writer ${result.writerKills} (${sitesText(result.writerKillSites)}), ` +
       `reader ${result.readerKills} (${sitesText(result.readerKillSites)})\n`
     : "";

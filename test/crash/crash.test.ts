@@ -3,7 +3,9 @@
 // each followed by a second power failure inside the recovery. After every one the
 // database opens and holds exactly a committed state the sync mode allows. A failure
 // names the seed, point and crash seed that `npm run crash` replays. Three campaigns run
-// with snapshots open when the power fails (read, and checked, until it does).
+// with snapshots open when the power fails (read, and checked, until it does). Two run
+// with reader processes beside the writer (docs/design/readers.md): every point is then
+// also the death of the writer alone and of one reader.
 // PAGEKV_CRASH_SEEDS / PAGEKV_CRASH_STEPS scale it.
 
 import assert from "node:assert/strict";
@@ -19,6 +21,8 @@ import {
 
 const SEEDS = Number(process.env.PAGEKV_CRASH_SEEDS ?? 3);
 const STEPS = Number(process.env.PAGEKV_CRASH_STEPS ?? 60);
+/** The reader campaigns are shorter: each point replays the workload four times more. */
+const READER_STEPS = Math.min(STEPS, 40);
 /** Failures printed in full before the rest are only counted. */
 const FAILURES_SHOWN_MAX = 10;
 
@@ -36,7 +40,11 @@ const totals = {
   checkpointsRefused: 0,
   checkpointsWithSnapshots: 0,
   autoCheckpointsHeld: 0,
+  readerPageReads: 0,
+  writerKills: 0,
+  readerKills: 0,
   sites: newSiteCounts(),
+  writerKillSites: newSiteCounts(),
 };
 
 function campaign(o: CampaignOptions, diagnostic: (m: string) => void): CampaignResult {
@@ -56,6 +64,12 @@ function campaign(o: CampaignOptions, diagnostic: (m: string) => void): Campaign
   totals.checkpointsWithSnapshots += s.checkpointsWithSnapshots;
   totals.autoCheckpointsHeld += s.autoCheckpointsHeld;
   for (const [site, n] of Object.entries(r.sites)) totals.sites[site as CrashSite] += n;
+  totals.readerPageReads += s.readerPageReads;
+  totals.writerKills += r.writerKills;
+  totals.readerKills += r.readerKills;
+  for (const [site, n] of Object.entries(r.writerKillSites)) {
+    totals.writerKillSites[site as CrashSite] += n;
+  }
   diagnostic(
     `seed ${o.seed} (sync ${o.sync}, ${o.steps} steps, T=${s.totalOps}): ${r.checked} crash ` +
       `points checked, ${s.commits} commits, ${s.rollbacks} rollbacks, ${s.writebacks} ` +
@@ -64,6 +78,13 @@ function campaign(o: CampaignOptions, diagnostic: (m: string) => void): Campaign
         ? `; ${s.snapshotsOpened} snapshots, ${s.snapshotReads} pages read through them, ` +
           `${s.checkpointsRefused} checkpoints refused, ${s.autoCheckpointsHeld} commits ` +
           "past the automatic limit"
+        : "") +
+      ((o.readers ?? 0) > 0
+        ? `; ${o.readers} readers: ${s.readerRefreshes} refreshes, ${s.readerPageReads} pages ` +
+          `read, ${s.readerSnapshotsOpened} snapshots, ${s.readerKills} scripted kills, ` +
+          `${s.checkpointsHeldByReaders} checkpoints held by a reader, ` +
+          `${s.checkpointsDoneWithReaders} done beside them; ${r.writerKills} writer kills, ` +
+          `${r.readerKills} reader kills`
         : ""),
   );
   const shown = r.failures.slice(0, FAILURES_SHOWN_MAX).map(formatFailure);
@@ -78,7 +99,20 @@ function campaign(o: CampaignOptions, diagnostic: (m: string) => void): Campaign
   // prove little.
   assert.ok(s.commits > 10, `seed ${o.seed}: only ${s.commits} commits`);
   assert.ok(s.rollbacks > 0, `seed ${o.seed}: no rollback`);
-  assert.ok(s.autoCheckpoints > 0, `seed ${o.seed}: no automatic checkpoint`);
+  if ((o.readers ?? 0) > 0) {
+    // A reader's view is held for the whole (synchronous) campaign, so an automatic
+    // checkpoint never empties the log beside readers: the explicit ones must.
+    assert.ok(s.readerRefreshes > 0 && s.readerPageReads > 0, `seed ${o.seed}: no reader read`);
+    assert.ok(s.readerSnapshotsOpened > 0, `seed ${o.seed}: no reader snapshot`);
+    assert.ok(s.checkpointsHeldByReaders > 0, `seed ${o.seed}: no checkpoint held by a reader`);
+    assert.ok(
+      s.checkpointsDoneWithReaders > 0,
+      `seed ${o.seed}: no checkpoint done beside readers`,
+    );
+    assert.ok(r.writerKills > 0 && r.readerKills > 0, `seed ${o.seed}: no kill point`);
+  } else {
+    assert.ok(s.autoCheckpoints > 0, `seed ${o.seed}: no automatic checkpoint`);
+  }
   if (o.snapshots === true) {
     assert.ok(s.snapshotReads > 0, `seed ${o.seed}: no page read through a snapshot`);
     assert.ok(s.checkpointsRefused > 0, `seed ${o.seed}: no checkpoint held back by a snapshot`);
@@ -120,6 +154,17 @@ test("sync full, debug, snapshots open: a small workload, every crash point", (t
   );
 });
 
+for (const [seed, sync, snapshots] of [
+  [401, "full", false],
+  [402, "normal", true],
+] as const) {
+  test(`sync ${sync}, seed ${seed}, 2 reader processes${snapshots ? " and snapshots" : ""}: every reader read is one committed state, and every point is also a kill of the writer and of a reader`, (t) => {
+    campaign({ seed, steps: READER_STEPS, sync, variants: 2, snapshots, readers: 2 }, (m) =>
+      t.diagnostic(m),
+    );
+  });
+}
+
 test("the campaigns exercised spills, both kinds of checkpoint and crashes inside them", (t) => {
   const s = totals.sites;
   const summary =
@@ -145,4 +190,9 @@ test("the campaigns exercised spills, both kinds of checkpoint and crashes insid
   assert.ok(totals.checkpointsRefused > 0, "no checkpoint returned false");
   assert.ok(totals.checkpointsWithSnapshots > 0, "no checkpoint completed with a snapshot open");
   assert.ok(s.snapshot > 0, "no crash point fell in a snapshot read");
+  assert.ok(totals.readerPageReads > 0, "no page read by a reader process");
+  assert.ok(totals.writerKills > 0 && totals.readerKills > 0, "no kill point");
+  for (const site of ["txn-op", "commit", "checkpoint", "close", "open"]) {
+    assert.ok(totals.writerKillSites[site as CrashSite] > 0, `no writer kill fell in ${site}`);
+  }
 });
