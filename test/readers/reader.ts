@@ -194,7 +194,14 @@ export function runReader(
     count("read");
   };
 
-  /** Reads back to back, no turn between: each one refreshes (readers.md, "Refresh"). */
+  /**
+   * Reads back to back, no turn between: each one refreshes (readers.md, "Refresh": at the
+   * start of every read). readers.md's "a burst of synchronous reads shares one view" can be
+   * read as "a burst is served from the view of its first read", which would break the
+   * promise that a read sees every commit acknowledged before it began (threads learn of
+   * acks synchronously, through shared memory); what a burst shares is one held mark. This
+   * test holds the engine to the promise.
+   */
   const burst = () => {
     const n = 2 + prng.int(BURST_READS_MAX - 1);
     for (let i = 0; i < n; i++) {
