@@ -489,14 +489,10 @@ async function benchCommits(c: Cast): Promise<Row[]> {
 
 // ---- 5. how soon a reader sees a commit ----
 //
-// A hole in docs/design/readers.md that this figure shows: a reader reads the committed end
-// off the log itself ("Node has no shared memory"), and the writer's commit appends its
-// frames (commit mark included) before it syncs the log (pager.ts, commitTxn). So with sync
-// "full" a reader can see a commit before the writer's put has returned, that is, before it
-// is durable; if that sync then fails (the pager fences, the put throws) or the power goes,
-// readers have read a commit that was never acknowledged and that recovery may drop. Race E
-// covers a torn tail only, not a whole commit written but not yet synced. Negative latencies
-// below are such reads.
+// What this figure shows is readers.md's race E' (written down as open): a reader reads
+// the committed end off the log itself, and the writer's commit appends its frames (commit
+// mark included) before it syncs the log, so with sync "full" a reader can see a commit
+// before the writer's put has returned. Negative latencies below are such reads.
 
 async function benchLatency(c: Cast): Promise<Row[]> {
   console.log(
@@ -507,7 +503,7 @@ async function benchLatency(c: Cast): Promise<Row[]> {
     "latency = the reader's process.hrtime.bigint() just after the get that returned the new " +
       "value, minus the writer's just after its db.put returned (one CLOCK_MONOTONIC for both " +
       "processes). Negative: the reader saw the commit before the writer's put returned " +
-      "(its frames were written and readable before the sync ended).",
+      "(its frames were written and readable before the sync ended: readers.md, race E').",
   );
   const r0 = c.readers[0];
   const us: number[] = [];

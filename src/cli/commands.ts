@@ -10,8 +10,7 @@
 
 import * as fs from "node:fs";
 import { BTree } from "../btree/btree.js";
-import type { RangeOptions } from "../db/db.js";
-import { checkKind } from "../db/db.js";
+import { checkKind, type RangeOptions } from "../db/db.js";
 import { walPathOf } from "../pager/pager.js";
 import { bytesArg, count, parse, positionals, recoverMode, str } from "./args.js";
 import { show, sizeOf, toJson } from "./bytes.js";
@@ -134,6 +133,13 @@ export function check(args: string[], io: Io): number {
   const { values: v, positionals: p } = parse("check", args);
   const [file] = positionals("check", p, ["file"]);
   if (!fs.existsSync(file)) throw new CliError("ERR_NOT_FOUND", `${file}: no such database`);
+  // An empty file is refused as open() refuses it (check read through a Database before).
+  if (fileSize(file) === 0 && !fs.existsSync(walPathOf(file))) {
+    throw new CliError(
+      "ERR_NOT_DATABASE",
+      `${file}: the file is empty (0 bytes), not a database yet (open it writable to create one)`,
+    );
+  }
   const problems = withView(file, recoverMode("check", v.recover), io, (view) => {
     checkKind(view.pager, true);
     return new BTree(view.pager).check(view.snap, view.free);

@@ -20,11 +20,11 @@ export interface View {
    * read: on a reader, snapshot() is the refresh (readers.md, "The reader's steps"), and
    * the pager's freelist is then that of the view the snapshot took.
    *
-   * A hole in readers.md: its refresh (step 3) reads page 1 of the new end for "slots, page
-   * count" and does not say that the freelist (page 1's trunk head and count, and the trunk
-   * pages) is reloaded with them. A reader that kept the freelist of its open would make
-   * check report pages "used twice" or not "accounted for" that are neither. The tests in
-   * test/cli/readers.test.ts run check beside a writer that frees pages at every commit.
+   * readers.md's step 3 names the freelist among what a refresh reads of the new end
+   * (it did not at first: a reader kept the freelist of its open, and check beside a
+   * committing writer reported pages "used twice: freelist and overflow"; found by
+   * test/cli/readers.test.ts, which runs check beside a writer that frees pages at every
+   * commit).
    */
   readonly free: readonly number[];
   /** Membership in `free`. */

@@ -1029,8 +1029,10 @@ export class Pager implements PageSource {
           this.txn.explicit = false;
           this.rollbackTxn();
         }
-        // Rule 3: the log goes only when it is home and no reader may have it open.
-        if (this.checkpoint() && this.readersNow().length === 0) {
+        // Rule 3: the log goes only when it is home and no reader may have it open. Held
+        // back by a reader, it stays, synced: a returned close is durable either way.
+        if (!this.checkpoint()) this.syncLogForCheckpoint();
+        else if (this.readersNow().length === 0) {
           this.wal.retire();
           this.wal.close();
           this.vfs.delete(this.wal.path);

@@ -121,6 +121,15 @@ describe("failures are one line", () => {
       open(db).close();
     }));
 
+  test("check of an empty file is ERR_NOT_DATABASE, as open() says it", () =>
+    withTempDir((dir) => {
+      const db = path.join(dir, "empty.pkv");
+      fs.writeFileSync(db, "");
+      const err = fails(["check", db], "ERR_NOT_DATABASE");
+      assert.match(err, /the file is empty \(0 bytes\)/);
+      assert.equal(fs.statSync(db).size, 0);
+    }));
+
   test("check's failure code is ERR_VERIFY", () =>
     withTempDir((dir) => {
       const db = path.join(dir, "a.pkv");
