@@ -40,7 +40,8 @@ import {
  *     nothing open; a killed one stays dead.
  *   - The machine's own calls work from any handle, killed or not, and see the whole
  *     machine: process(), crash(), armCrash(), injectFault(), opCount, callCount() and the
- *     inspections (fileNames, durableSize, readDurable, pendingBytes, readersOf).
+ *     inspections (fileNames, durableSize, readDurable, pendingBytes, readersOf). There is
+ *     no unlimited supply of processes: MEMFS_PROCESSES_MAX alive at once.
  *
  * Locks (docs/design/readers.md, "What a reader is"; docs/design/locking.md). A holder is a
  * process (MemFS has no threads: `thread` is always 0).
@@ -60,8 +61,9 @@ import {
  *   sync, which drops pending mutations that stay in current (Linux fsyncgate).
  * - sync() and crash replay cost O(bytes pending), never O(file size): pending writes are
  *   private copies applied in place to a growable durable image.
- * - Once `crashed`, every call except close(), VLock.release() and the machine's own calls
- *   throws ERR_CRASHED until crash(), in every process.
+ * - Once `crashed`, every file, lock and mark call of every process, and process(), throws
+ *   ERR_CRASHED until crash(); close(), VLock.release(), kill(), tearMark() and the test
+ *   controls and inspections (crash, armCrash, injectFault, opCount, ...) do not.
  * - A handle whose epoch is older than the device epoch was opened before a crash: closed.
  *   A handle of a killed process is closed.
  * - `machine.locks` maps a path to its PathLocks only while that path has a held lock: no

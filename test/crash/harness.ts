@@ -887,11 +887,9 @@ class Driver {
         this.inFlight = a.state >= 0;
         pager.close();
         this.returned(a.state);
-        // A close that returned made every commit durable, readers or not. Beside a reader
-        // that holds the log, readers.md rule 3 keeps the log "as it is" and does not say
-        // that it is synced first: with sync "normal" the pager then leaves commits the
-        // close acknowledged unsynced, and a power loss after the close loses them. The
-        // harness holds close to its promise (a hole in rule 3, reported; not worked around).
+        // A close that returned made every commit durable, readers or not: beside a reader
+        // that holds the log, the log it leaves is synced (readers.md, rule 3; this harness
+        // found it missing with sync "normal", seed 402).
         this.lastCheckpointed = this.lastReturned;
         // close() closed every snapshot first.
         for (const [id, h] of this.snaps) {
