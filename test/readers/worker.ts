@@ -24,7 +24,11 @@ if (!isMainThread && parentPort !== null) {
   const job = workerData as Job;
   // Ending: stop listening, so the thread ends once its last callback returns (a message
   // posted before is still delivered; process.exit() in a worker could drop it).
-  const exit = (_code: number) => port.close();
+  // Deno's parentPort has no close(): its worker ends at the global close() instead.
+  const exit = (_code: number) => {
+    if (typeof port.close === "function") port.close();
+    else (globalThis as { close?: () => void }).close?.();
+  };
   if (job.role === "writer") runWriter(job, threadPort(port), exit);
   else runReader(job, threadPort(port), exit);
 }

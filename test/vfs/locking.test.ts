@@ -428,6 +428,32 @@ describe("a lock of a dead process whose pid was reused", () => {
     throwsCode(() => vfs.lock(file), "ERR_LOCKED");
   });
 
+  test("a zombie (exited, not yet reaped by its parent) holds no lock: it is taken over", async (t) => {
+    if (!hasProc) return t.skip("no /proc: a zombie cannot be told from a live process here");
+    // `sleep 0 &` exits at once; its parent, exec'd into `sleep 30`, never reaps it.
+    const sh = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    const [line] = (await once(sh.stdout, "data")) as [Buffer];
+    const zombie = Number(line.toString().trim());
+    try {
+      let state = "";
+      for (let i = 0; i < 200 && state !== "Z"; i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        const stat = fs.readFileSync(`/proc/${zombie}/stat`, "utf8");
+        state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+      }
+      assert.equal(state, "Z", "the child became a zombie");
+      const start = startTicks(zombie);
+      fs.writeFileSync(lockFile, `pid=${zombie} thread=0 start=${start} boot=${bootId()}\n`);
+      locks.push(vfs.lock(file));
+      assert.match(fs.readFileSync(lockFile, "utf8"), new RegExp(`^pid=${process.pid} `));
+    } finally {
+      sh.kill();
+      await exited(sh);
+    }
+  });
+
   test("a lock written in an earlier boot is stale whatever its pid", async (t) => {
     if (!hasProc) return t.skip("no /proc: the boot id is not recorded on this platform");
     child = await idleChild();

@@ -6,8 +6,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import fsModule, * as fs from "node:fs";
-import { syncBuiltinESMExports } from "node:module";
+import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createInterface, type Interface } from "node:readline";
@@ -342,54 +341,6 @@ describe("the slots of one thread", () => {
     throwsCode(() => w.setMark({ generation: 1, bound: 1 }), "ERR_ARG");
     w.release();
     throwsCode(() => w.readers(), "ERR_CLOSED");
-  });
-});
-
-/** Run `fn` while every fs.writeSync fails with EIO (the engine's `import * as fs` too). */
-function withFailingWrites(fn: () => void): void {
-  const real = fsModule.writeSync;
-  fsModule.writeSync = (() => {
-    throw Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" });
-  }) as typeof fsModule.writeSync;
-  syncBuiltinESMExports();
-  try {
-    fn();
-  } finally {
-    fsModule.writeSync = real;
-    syncBuiltinESMExports();
-  }
-}
-
-describe("a slot that cannot be written", () => {
-  test("setMark is ERR_IO naming the reader file; the slot keeps its last mark", async () => {
-    const writer = await workerPeer();
-    const w = (await must(writer, { op: "lock", path: file, mode: "exclusive" })).index ?? -1;
-    const r = take(file, "shared");
-    r.setMark({ generation: 1, bound: 1 });
-    withFailingWrites(() => {
-      const e = throwsCode(() => r.setMark({ generation: 1, bound: 2 }), "ERR_IO");
-      assert.ok(e.message.includes(readerFileOf(process.pid, threadId)), e.message);
-      assert.match(e.message, /mark slot 0/);
-    });
-    assert.deepEqual((await must(writer, { op: "readers", index: w })).readers, [
-      { pid: process.pid, thread: threadId, marks: slotsOf({ generation: 1, bound: 1 }) },
-    ]);
-  });
-
-  test("release gives the lock up even when its slot cannot be cleared, then says ERR_IO", () => {
-    const a = take(file, "shared");
-    const b = take(file, "shared");
-    a.setMark({ generation: 3, bound: 3 });
-    withFailingWrites(() => {
-      throwsCode(() => a.release(), "ERR_IO");
-      assert.equal(a.held, false);
-      // The last release still removes the file: no mark outlives it.
-      throwsCode(() => b.release(), "ERR_IO");
-      assert.equal(b.held, false);
-    });
-    assert.equal(fs.existsSync(readerFileOf(process.pid, threadId)), false);
-    // The registry let both go: this thread may now be the writer.
-    take(file, "exclusive");
   });
 });
 

@@ -56,17 +56,36 @@ export function startTimeFromStat(stat: string): string | null {
 }
 
 /**
+ * Field 3 (state) of a /proc/<pid>/stat line: "Z" a zombie, "X" dead; null if not a line.
+ * A zombie has exited and holds no file, but kill(pid, 0) still finds it until its parent
+ * reaps it (Deno's child processes stay so a while after their exit event).
+ */
+export function stateFromStat(stat: string): string | null {
+  const close = stat.lastIndexOf(")");
+  if (close < 0) return null;
+  const state = stat
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/)[0];
+  return state === undefined || state === "" ? null : state;
+}
+
+/** /proc/<pid>/stat, or null when it cannot be read (no /proc, hidepid, the process gone). */
+function statOf(pid: number): string | null {
+  try {
+    return fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+  } catch {
+    return null;
+  }
+}
+
+/**
  * The start time of process `pid` (clock ticks after boot), or null when it cannot be told:
  * no /proc, a /proc that hides other users' processes (hidepid), or the process is gone.
  */
 export function startTimeOf(pid: number): string | null {
-  let stat: string;
-  try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
-  } catch {
-    return null;
-  }
-  return startTimeFromStat(stat);
+  const stat = statOf(pid);
+  return stat === null ? null : startTimeFromStat(stat);
 }
 
 function readBootId(): string | null {
@@ -205,10 +224,13 @@ export function liveHolder(r: OwnerRecord, filePath: string): string | null {
     return `another thread (threadId ${r.thread}) of this process`;
   }
   if (!isAlive(r.pid, filePath)) return null;
-  if (r.start !== null && me.start !== null) {
+  const stat = statOf(r.pid);
+  const state = stat === null ? null : stateFromStat(stat);
+  if (state === "Z" || state === "X") return null; // exited, not yet reaped
+  if (r.start !== null && me.start !== null && stat !== null) {
     // The pid now names a process that started at another time. Unreadable (hidden by
     // hidepid, or gone since the probe): the pid alone decides.
-    const now = startTimeOf(r.pid);
+    const now = startTimeFromStat(stat);
     if (now !== null && now !== r.start) return null;
   }
   return r.thread === null || r.thread === 0
