@@ -10,7 +10,7 @@
 //   - a snapshot is fixed: every read through it, turns later, sees its first seq and total.
 // Among the reads are bursts: many reads in one synchronous run, with no event-loop turn
 // between them. Beside a writer thread that stores each acknowledged seq in shared memory
-// (threads.test.ts), every read of a burst checks freshness against the seq stored when it
+// (bank.test.ts, threads), every read of a burst checks freshness against the seq stored when it
 // began, so a reader that served a burst from one view would fail.
 // A failed check sends "fail" and stops the reader.
 

@@ -2,7 +2,7 @@
 // and 4, races D and F): readers opened on a closed database before any writer follow the
 // writers that come later; a reader that keeps closing and reopening the database meets
 // closes that delete the log and closes that keep it. Every read is checked as in
-// processes.test.ts, and each restarted writer opens at exactly the closed one's seq.
+// bank.test.ts, and each restarted writer opens at exactly the closed one's seq.
 
 import * as assert from "node:assert/strict";
 import { test } from "node:test";
