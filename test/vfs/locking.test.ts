@@ -430,15 +430,16 @@ describe("a lock of a dead process whose pid was reused", () => {
 
   test("a zombie (exited, not yet reaped by its parent) holds no lock: it is taken over", async (t) => {
     if (!hasProc) return t.skip("no /proc: a zombie cannot be told from a live process here");
-    // `sleep 0 &` exits at once; its parent, exec'd into `sleep 30`, never reaps it.
-    const sh = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], {
+    // `sleep 0.3 &` exits once its parent has been exec'd into `sleep 30`, which never
+    // reaps it (a shell that was still a shell might).
+    const sh = spawn("sh", ["-c", "sleep 0.3 & echo $!; exec sleep 30"], {
       stdio: ["ignore", "pipe", "ignore"],
     });
     const [line] = (await once(sh.stdout, "data")) as [Buffer];
     const zombie = Number(line.toString().trim());
     try {
       let state = "";
-      for (let i = 0; i < 200 && state !== "Z"; i++) {
+      for (let i = 0; i < 500 && state !== "Z"; i++) {
         await new Promise((r) => setTimeout(r, 10));
         const stat = fs.readFileSync(`/proc/${zombie}/stat`, "utf8");
         state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
