@@ -51,17 +51,17 @@ test("readers and the writer SIGKILLed at seeded instants and restarted: no ackn
     assert.equal(t.writerStarts, t.writerKills + t.writerRestarts + 1);
     // The last kill was the writer's: every reader at the end lived across it.
     assert.equal(t.readersAcrossWriterDeath, 4);
-    // SIGKILLed readers' files are stale: the writer lists only live readers, and their
-    // marks no longer hold the log (readers.md, "What a crash leaves"): the last writer,
-    // started after every kill, still resets the log.
+    // SIGKILLed readers' files are stale: the writer lists only live readers (readers.md,
+    // "What a crash leaves").
     assert.ok(last !== null);
     for (const r of last.readers) {
       assert.ok(live.includes(r.pid), `stats().readers lists pid ${r.pid}, not a live reader`);
       assert.ok(!cluster.killedReaderPids.includes(r.pid));
     }
-    // At least one: how many more depends on when the live readers' long snapshots close
-    // (a Bun run of the fresh clone saw 1); a dead reader's mark would allow none.
-    assert.ok(last.checkpoints >= 1, `the last writer completed ${last.checkpoints} checkpoints`);
+    // Whether the last writer also resets the log here depends on when the live readers'
+    // long snapshots close (Bun runs of the fresh clone saw 0 and 1 in 300 commits), so it
+    // is not asserted: held.test.ts proves, without a race, that a SIGKILLed holder's mark
+    // stops holding the log.
     assert.ok(readsTotal(t.reads) > 100, `only ${readsTotal(t.reads)} reads checked`);
   });
 });
