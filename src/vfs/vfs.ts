@@ -106,6 +106,14 @@ export interface VFile {
   writevAt(bufs: readonly Uint8Array[], offset: number): void;
   /** Make every completed write durable. "data" may skip metadata not needed to read it. */
   sync(mode?: FileSyncMode): void;
+  /**
+   * sync(), off the calling thread: resolves once every write completed before the call is
+   * durable (later writes may or may not be). Rejects with ERR_IO (the platform's error as
+   * `cause`) or ERR_CLOSED; never throws. close() while one is in flight is allowed: the
+   * file is closed when it completes. Optional: without it the engine calls sync() and
+   * resolves (docs/design/group-commit.md, "The VFS seam").
+   */
+  syncAsync?(mode?: FileSyncMode): Promise<void>;
   /** Set the file's length, cutting or extending with zeros. */
   truncate(size: number): void;
   size(): number;
