@@ -527,7 +527,12 @@ class GroupRun {
     }
     this.lastResolvedIndex = Math.max(this.lastResolvedIndex, call.index);
     this.lastResolvedSeq = call.settleSeq;
-    if (call.groupAtSettle >= 0 && call.groupAtSettle < call.groupAtCall + 1) {
+    // (Unless a synchronous call came between: it may apply pending calls without a group.)
+    if (
+      call.epoch === this.epoch &&
+      call.groupAtSettle >= 0 &&
+      call.groupAtSettle < call.groupAtCall + 1
+    ) {
       this.problem(
         `call ${call.index} (${call.kind}) resolved with groupCommits ${call.groupAtSettle}, ` +
           `but its group is ${call.groupAtCall + 1}: it resolved before its group was appended`,
@@ -1073,7 +1078,7 @@ export function matchPrefix(
     const end = ref.units.unitEnd[Math.min(p, calls.length - 1)];
     return {
       problem:
-        `the state is the prefix of call order up to call ${p}, inside the unit of calls ` +
+        `the state is that of calls 0..${p - 1} in call order, inside the unit of calls ` +
         `${start}..${end - 1} (half a group visible), want ${range}`,
     };
   }
