@@ -550,6 +550,12 @@ class MemLock implements VLock {
     this.proc.locks.delete(this);
   }
 
+  /** A shared lock: a writer of its path is alive now (held, its process not killed). */
+  writerAlive(): boolean {
+    const writer = this.machine.locks.get(this.path)?.writer;
+    return writer?.held === true && !writer.proc.killed;
+  }
+
   /**
    * Publish this reader's mark (readers.md, "The reader's steps"): one store, so the
    * writer's next readers() sees it whole (a real slot write can tear: tearMark()).
