@@ -357,7 +357,6 @@ class GroupRun {
   private crashSeen = false;
   /** Per key, the writes in call order: [call index, value or null]. */
   private readonly history = new Map<string, [number, string | null][]>();
-  private lastResolvedSeq = -1;
   private lastResolvedIndex = -1;
   private spills = 0;
   private checkpoints = 0;
@@ -521,12 +520,11 @@ class GroupRun {
     // appended (groupCommits counts appended groups).
     if (call.index < this.lastResolvedIndex) {
       this.problem(
-        `call ${call.index} resolved after call ${this.lastResolvedIndex} (settlement ` +
-          `${call.settleSeq} after ${this.lastResolvedSeq}): promises must resolve in call order`,
+        `call ${call.index} (${call.kind}) resolved after call ${this.lastResolvedIndex} ` +
+          `(${this.calls[this.lastResolvedIndex].kind}): promises must resolve in call order`,
       );
     }
     this.lastResolvedIndex = Math.max(this.lastResolvedIndex, call.index);
-    this.lastResolvedSeq = call.settleSeq;
     // (Unless a synchronous call came between: it may apply pending calls without a group.)
     if (
       call.epoch === this.epoch &&
