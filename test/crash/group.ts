@@ -860,6 +860,14 @@ export interface GroupReference {
   stats: RunStats;
   /** The state every call makes (what the reference run found after its last close). */
   final: KvState;
+  /**
+   * Per call: whether it changes the state (a put, or a delete of a key present at its
+   * place in call order). Only such a call's resolution says its group is durable: one
+   * that changes nothing commits no page, so it can resolve alone after the power failed
+   * (the queue rejects the others of its group one by one when each replay hits the dead
+   * file system, and an empty commit needs no I/O).
+   */
+  changes: boolean[];
 }
 
 /** Read the whole key/value state of an open database. */
@@ -939,7 +947,20 @@ export async function groupReferenceRun(w: GroupWorkload): Promise<GroupReferenc
   }
   const stats = run.stats();
   stats.totalOps = totalOps;
-  return { calls: run.calls, units: unitsOf(run.calls), stats, final };
+  const changes: boolean[] = [];
+  const running: KvState = new Map();
+  for (const c of run.calls) {
+    let changed = false;
+    if (applies(c)) {
+      for (const wr of c.writes) {
+        if (wr.value !== null || running.has(wr.key)) changed = true;
+        if (wr.value === null) running.delete(wr.key);
+        else running.set(wr.key, wr.value);
+      }
+    }
+    changes.push(changed);
+  }
+  return { calls: run.calls, units: unitsOf(run.calls), stats, final, changes };
 }
 
 // ---- crash points ----
@@ -1015,7 +1036,7 @@ async function replayToCrash(w: GroupWorkload, ref: GroupReference, k: number): 
     if (c.outcome !== "resolved") continue;
     const durable =
       w.sync === "full"
-        ? c.kind !== "bad-key" && c.kind !== "closed-put"
+        ? ref.changes[c.index] || c.kind === "checkpoint" || c.kind === "close"
         : (c.kind === "checkpoint" && c.result === true) || c.kind === "close";
     if (!durable) continue;
     const end = units.unitEnd[c.index];
