@@ -583,15 +583,36 @@ class GroupRun {
       }
       const db = this.db;
       if (db === null) break;
+      // Synchronous calls, closes and reopens are about as frequent per turn whatever K:
+      // most groups end with their background sync, not drained by a synchronous call.
+      const barrier = rng.int(this.w.writers * 25);
       const roll = rng.int(1000);
       let p: Promise<void> | null = null;
-      if (roll < 280) {
+      if (barrier < 4) {
+        const call = this.newCall(t, "sync-put", "resolve", false);
+        call.writes = [{ key: key(), value: valueFor(call.index, 0, pad()) }];
+        this.record(call);
+        this.epoch++;
+        const wr = call.writes[0];
+        this.syncCall(call, () => db.put(wr.key, wr.value ?? ""));
+      } else if (barrier < 6) {
+        const call = this.newCall(t, "checkpoint", "resolve", false);
+        this.epoch++;
+        this.syncCall(call, () => db.checkpoint());
+      } else if (barrier < 7 && this.reopens < REOPENS_MAX) {
+        this.reopens++;
+        await Promise.all(inFlight.splice(0));
+        while (this.reopening !== null) await this.reopening;
+        if (this.crashed() || this.db === null) break;
+        await this.reopen(t, this.db);
+        continue;
+      } else if (roll < 300) {
         const call = this.newCall(t, "put", "resolve", true);
         call.writes = [{ key: key(), value: valueFor(call.index, 0, pad()) }];
         this.record(call);
         const wr = call.writes[0];
         p = this.track(call, () => db.putAsync(wr.key, wr.value ?? ""), db);
-      } else if (roll < 400) {
+      } else if (roll < 430) {
         const call = this.newCall(t, "del", "resolve", true);
         const k = key();
         call.writes = [{ key: k, value: null }];
@@ -610,7 +631,7 @@ class GroupRun {
             }
           },
         );
-      } else if (roll < 580) {
+      } else if (roll < 620) {
         const call = this.newCall(t, "batch", "resolve", true);
         const n = 2 + rng.int(4);
         const ops: BatchOp[] = [];
@@ -627,30 +648,12 @@ class GroupRun {
         }
         this.record(call);
         p = this.track(call, () => db.batchAsync(ops), db);
-      } else if (roll < 840) {
+      } else if (roll < 900) {
         p = this.txn(t, db, rng, key, pad);
-      } else if (roll < 860) {
+      } else if (roll < 920) {
         // A bad key is a rejected promise (ERR_ARG), never a thrown error nor a group's failure.
         const call = this.newCall(t, "bad-key", "ERR_ARG", true);
         p = this.track(call, () => db.putAsync(42 as unknown as string, "x"), db);
-      } else if (roll < 900) {
-        const call = this.newCall(t, "sync-put", "resolve", false);
-        call.writes = [{ key: key(), value: valueFor(call.index, 0, pad()) }];
-        this.record(call);
-        this.epoch++;
-        const wr = call.writes[0];
-        this.syncCall(call, () => db.put(wr.key, wr.value ?? ""));
-      } else if (roll < 925) {
-        const call = this.newCall(t, "checkpoint", "resolve", false);
-        this.epoch++;
-        this.syncCall(call, () => db.checkpoint());
-      } else if (roll < 935 && this.reopens < REOPENS_MAX) {
-        this.reopens++;
-        await Promise.all(inFlight.splice(0));
-        while (this.reopening !== null) await this.reopening;
-        if (this.crashed() || this.db === null) break;
-        await this.reopen(t, this.db);
-        continue;
       } else {
         await nextTurn();
         continue;
