@@ -185,6 +185,8 @@ export interface Call {
   settledAfterCrash: boolean;
   /** A transaction function's runs and the groupCommits it saw (-1: none yet). */
   fnRuns: number;
+  /** Whether its transaction function ran after the power had failed. */
+  fnAfterCrash: boolean;
   fnGroup: number;
   /** What the call resolved with (checkpoint's boolean, delete's boolean, txn's result). */
   result: unknown;
@@ -424,6 +426,7 @@ class GroupRun {
       settleSeq: 0,
       settledAfterCrash: false,
       fnRuns: 0,
+      fnAfterCrash: false,
       fnGroup: -1,
       result: undefined,
     };
@@ -702,6 +705,7 @@ class GroupRun {
         return "again";
       }
       call.fnGroup = groupCommitsOf(db);
+      call.fnAfterCrash = this.crashed();
       const mine = new Map<string, string | null>();
       const want = (k: string) =>
         mine.has(k) ? (mine.get(k) ?? null) : this.valueBefore(k, call.index);
@@ -1052,8 +1056,24 @@ async function replayToCrash(w: GroupWorkload, ref: GroupReference, k: number): 
   // reference's units: a unit the replay issued only part of was never applied (it
   // would have been applied whole, as in the reference, had it been applied at all).
   let hi = calls.length;
-  const hiWhy = `${calls.length} calls were issued before the power failed`;
+  let hiWhy = `${calls.length} calls were issued before the power failed`;
   while (hi > 0 && !units.isBoundary[hi]) hi--;
+  // A group is applied in call order and committed after its last item: one with a
+  // transaction function that never ran, or ran only after the power failed, was never
+  // committed before it (the queue goes on applying groups whose I/O then fails), so the
+  // group in flight is at most the one before.
+  while (hi > 0) {
+    let start = hi - 1;
+    while (start > 0 && !units.isBoundary[start]) start--;
+    const unapplied = calls
+      .slice(start, hi)
+      .find((c) => c.kind === "txn" && (c.fnRuns === 0 || c.fnAfterCrash));
+    if (unapplied === undefined) break;
+    hiWhy =
+      `call ${unapplied.index}'s transaction function had not run when the power failed, ` +
+      `so its group (calls ${start}..${hi - 1}) was never committed`;
+    hi = start;
+  }
   if (lo > hi) {
     throw new GroupHarnessError(
       `the model allows no state: lo ${lo} (${loWhy}) > hi ${hi} (${hiWhy})`,
