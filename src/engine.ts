@@ -7,6 +7,8 @@ export {
   type BatchOp,
   type Bytes,
   CACHE_BYTES_DEFAULT,
+  COMPACT_MOVES_PER_TXN,
+  type CompactResult,
   Database,
   type DbOpenOptions,
   type DbRangeOptions,

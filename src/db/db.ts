@@ -41,10 +41,12 @@ import {
 } from "../pager/pager.js";
 import type { VFS } from "../vfs/vfs.js";
 import type { RecoverMode } from "../wal/wal.js";
+import { type CompactResult, compactPager } from "./compact.js";
 import { type GroupItem, GroupQueue, type WriteOp } from "./group.js";
 import { type Bytes, bytes, RANGE_OPTIONS, type RangeOptions, rangeOf } from "./range.js";
 import { OwnedRange, Snapshot } from "./snapshot.js";
 
+export { COMPACT_MOVES_PER_TXN, type CompactResult } from "./compact.js";
 export { PENDING_BYTES_MAX, PENDING_CALLS_MAX } from "./group.js";
 export type { Bytes, RangeOptions } from "./range.js";
 export { Snapshot } from "./snapshot.js";
@@ -447,6 +449,32 @@ export class Database {
     const done = this.pager.checkpoint();
     this.queue.settleDurable();
     return done;
+  }
+
+  /**
+   * Give disk space back (docs/design/compact.md): live pages near the end of the file move
+   * into free pages lower down, in transactions of at most COMPACT_MOVES_PER_TXN moves, the
+   * free tail is cut from the page count, and a checkpoint cuts the file (unless a snapshot
+   * or a reader is behind: `fileCut` false, the file is cut at a later checkpoint). No data
+   * changes. ERR_TXN inside a transaction function, ERR_READ_ONLY on a read-only open.
+   */
+  compact(): CompactResult {
+    this.open();
+    if (this.tx !== null)
+      throw new PagekvError("ERR_TXN", `${this.path}: compact inside a transaction`);
+    if (this.follows) {
+      throw new PagekvError("ERR_READ_ONLY", `${this.path}: compact on a read-only open`, {
+        path: this.path,
+      });
+    }
+    this.queue.drain();
+    try {
+      return compactPager(this.pager, 0);
+    } finally {
+      // Pages moved under any iterator that follows the live tree: it finds its place again.
+      this.tree.invalidate();
+      this.queue.settleDurable();
+    }
   }
 
   stats(): DbStats {

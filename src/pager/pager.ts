@@ -36,8 +36,12 @@
 //     page 1 (the header) whenever it changed and in a generation's first commit, so the
 //     freelist and slots are exact at every commit point and a log with commits holds
 //     page 1 (what repairs a torn write of it home);
-//   - pageCount only grows within a transaction, and a page number or freelist entry is
-//     consumed only once the frame that will hold it is secured;
+//   - pageCount only grows within a transaction, but for shrink(), which lowers it past
+//     free pages only (so no current frame is left past it), and a page number or freelist
+//     entry is consumed only once the frame that will hold it is secured;
+//   - a checkpoint never writes home a page past pageCount, and the main file is cut to
+//     pageCount pages only by a checkpoint that resets the log, after the pages and page 1
+//     are synced (docs/design/compact.md, "The cut");
 //   - commit, rollback and checkpoint never run while a frame is pinned for writing;
 //   - checkpoint backfills the main file from the committed log (page 1 last), syncs it,
 //     and only then starts a new log generation: a crash at any instant leaves a log that
@@ -241,6 +245,11 @@ export class Pager implements PageSource {
   private readonly snaps = new SnapshotSet();
   /** Log frames below this are home and synced: a checkpoint bounded by a snapshot got so far. */
   private backfilled = 0;
+  /**
+   * The highest page count since the log's last reset: older images kept for snapshots (and
+   * the snapshots' own counts) may lie past a count that shrink() lowered.
+   */
+  private pageCountHigh = 0;
 
   /** The header as of now: the last commit plus the open transaction's changes. */
   private readonly meta: Meta;
@@ -690,7 +699,17 @@ export class Pager implements PageSource {
       header.freeTrunk !== this.freeTrunk ||
       header.freeCount !== this.freePages.count ||
       changed.some((pgno) => this.freePages.has(pgno));
+    const countBefore = this.meta.pageCount;
     this.meta.copyFrom(header);
+    if (header.pageCount < countBefore) {
+      // shrink(): pages past the new count hold no current image either (compact.md).
+      this.pageCountHigh = Math.max(this.pageCountHigh, countBefore);
+      for (const frame of this.pool.frames) {
+        if (frame.pgno > header.pageCount && frame.version === CURRENT) {
+          this.pool.demote(frame, reset ? 0 : this.wal.lookupAt(frame.pgno, before) + 1, keep);
+        }
+      }
+    }
     if (freelistMoved) {
       this.freePages.clear();
       this.loadFreelist(header.freeTrunk, header.freeCount);
@@ -793,7 +812,9 @@ export class Pager implements PageSource {
       throw e;
     }
     // The newest image of a page in use is its current one: the writer may use it too.
-    if (newest && current === null && !this.freePages.has(pgno)) this.pool.bind(frame, pgno);
+    // Never past the page count either: a page shrink() cut may be allocated again later.
+    if (newest && current === null && pgno <= this.meta.pageCount && !this.freePages.has(pgno))
+      this.pool.bind(frame, pgno);
     else this.pool.bindVersion(frame, pgno, version);
     this.pool.pin(frame, false);
     if (this.opts.debug) this.afterCall();
@@ -861,6 +882,56 @@ export class Pager implements PageSource {
     this.freePages.add(pgno);
     this.freelistDirty = true;
     if (this.opts.debug) this.afterCall();
+  }
+
+  /**
+   * Until the next free(), allocate() hands out free pages lowest first (compaction: live
+   * pages move down into them). Starts the transaction; ERR_TXN after its first change.
+   * The commit rewrites the freelist's trunk pages; a rollback restores the order.
+   */
+  reuseLowestFirst(): void {
+    this.checkWritable();
+    this.checkFirstChange("reuseLowestFirst");
+    this.beginWrite();
+    this.freePages.reorder(true);
+    this.freelistDirty = true;
+    if (this.opts.debug) this.afterCall();
+  }
+
+  /**
+   * Lower the page count past the free pages at the end of the file, taking them off the
+   * freelist; returns how many were cut (0: the last page is in use). A change of the
+   * transaction it starts (ERR_TXN after its first change), committed like any other: page
+   * 1 is logged. The main file is cut to the new count at the next checkpoint that resets
+   * the log (docs/design/compact.md).
+   */
+  shrink(): number {
+    this.checkWritable();
+    this.checkFirstChange("shrink");
+    const free = this.freePages;
+    if (!free.has(this.meta.pageCount)) return 0; // nothing to cut: no change
+    this.beginWrite();
+    free.reorder(false);
+    const from = this.meta.pageCount;
+    this.pageCountHigh = Math.max(this.pageCountHigh, from);
+    while (this.meta.pageCount > 1 && free.has(this.meta.pageCount)) {
+      const pgno = free.pop();
+      assert(pgno === this.meta.pageCount, `shrink popped page ${pgno}, not the last`);
+      this.meta.pageCount--;
+    }
+    this.freelistDirty = true;
+    if (this.opts.debug) this.afterCall();
+    return from - this.meta.pageCount;
+  }
+
+  /** Bytes of the main file now (it may be longer than pageCount pages until a checkpoint). */
+  get fileBytes(): number {
+    this.checkOpen();
+    try {
+      return this.file.size();
+    } catch (e) {
+      throw this.ioError(e, "reading the size of the database file", 0);
+    }
   }
 
   /** Every page on the freelist, trunk pages included (a copy; for consistency checks). */
@@ -1228,7 +1299,8 @@ export class Pager implements PageSource {
       if (f.pgno === 0) continue;
       if (f.version !== CURRENT) {
         // An older image a snapshot reads: of a page that existed, perhaps free now.
-        assert(f.pgno >= 2 && f.pgno <= this.meta.pageCount, `frame ${f.index}: page ${f.pgno}`);
+        const high = Math.max(this.meta.pageCount, this.pageCountHigh);
+        assert(f.pgno >= 2 && f.pgno <= high, `frame ${f.index}: page ${f.pgno}`);
         continue;
       }
       assert(
@@ -1238,7 +1310,10 @@ export class Pager implements PageSource {
       assert(!f.dirty || this.txn.active, `page ${f.pgno} is dirty outside a transaction`);
     }
     assert(this.freePages.count < this.meta.pageCount, "more free pages than pages");
-    this.snaps.checkInvariants(this.wal.committedEnd, this.meta.pageCount);
+    this.snaps.checkInvariants(
+      this.wal.committedEnd,
+      Math.max(this.meta.pageCount, this.pageCountHigh),
+    );
   }
 
   // ---- transactions ----
@@ -1462,6 +1537,10 @@ export class Pager implements PageSource {
       throw e;
     }
     if (syncing) this.syncMain();
+    // Every view is at the committed end, home and synced: pages past the count are no
+    // one's. A crash before the cut, or with it unsynced, leaves a longer file, which open
+    // accepts (docs/design/compact.md, "The cut").
+    this.cutFile(syncing);
     try {
       this.wal.reset(this.wal.generation + 1, cutLog ? this.walKeepFrames() : undefined);
     } catch (e) {
@@ -1473,9 +1552,22 @@ export class Pager implements PageSource {
     // Every snapshot was at the committed end, which is now home, whole (rule 2).
     this.snaps.rebase();
     this.pool.dropVersions();
+    this.pageCountHigh = this.meta.pageCount;
     this.backfilled = 0;
     this.checkpoints++;
     return true;
+  }
+
+  /** Truncate the main file to the page count when it is longer (a full checkpoint only). */
+  private cutFile(syncing: boolean): void {
+    const want = this.meta.pageCount * this.pageSize;
+    try {
+      if (this.file.size() <= want) return;
+      this.file.truncate(want);
+    } catch (e) {
+      throw this.ioError(e, `cutting the file to ${this.meta.pageCount} pages`, 0);
+    }
+    if (syncing) this.syncMain();
   }
 
   /**
@@ -1551,7 +1643,9 @@ export class Pager implements PageSource {
       slots = 0;
     };
     for (const pgno of this.wal.committedPageNumbers(bound)) {
-      if (pgno === 1) continue;
+      // Past the page count (shrink() cut it): no view at the committed end reads it, and
+      // one behind reads its own frames or home, which must keep its image (compact.md).
+      if (pgno === 1 || pgno > this.meta.pageCount) continue;
       const frame = this.wal.lookupAt(pgno, bound);
       if (frame < this.backfilled) continue;
       const current = frame === this.wal.lookupNewest ? this.pool.lookup(pgno) : null;
@@ -1769,6 +1863,17 @@ export class Pager implements PageSource {
       });
     }
     if (this.state === FENCED) throw this.fencedError();
+  }
+
+  /** ERR_TXN when the transaction has made a change already (reorders need a clean one). */
+  private checkFirstChange(op: string): void {
+    if (this.txn.active) {
+      throw new PagekvError(
+        "ERR_TXN",
+        `${this.path}: ${op} must come before the transaction's first change`,
+        { path: this.path },
+      );
+    }
   }
 
   private checkNoWriters(op: string): void {
