@@ -160,35 +160,19 @@ export class Repacker {
    * the walk goes on with child i + 1 as the left one.
    */
   private pack(parent: number, i: number): boolean {
+    // Decided on read pins: a pair that stays as it is dirties nothing (and a compact() with
+    // nothing to do commits nothing).
+    const k = this.cellsToMove(parent, i);
+    if (k === 0) return false;
     const pf = this.write(parent, KIND_INTERIOR);
     const pd = pf.data;
-    const leftPgno = this.cur.pointer(parent, childAt(pd, i), "a child pointer");
-    const rightPgno = this.cur.pointer(parent, childAt(pd, i + 1), "a child pointer");
-    if (leftPgno === rightPgno || leftPgno === parent || rightPgno === parent) {
-      this.cur.unpin(pf);
-      throw this.cur.corrupt(parent, `lists page ${rightPgno} twice or as its own child`);
-    }
+    const leftPgno = childAt(pd, i);
+    const rightPgno = childAt(pd, i + 1);
     const lf = this.write(leftPgno, KIND_LEAF);
     const rf = this.write(rightPgno, KIND_LEAF);
     const ld = lf.data;
     const rd = rf.data;
-    if (right(ld) !== rightPgno) {
-      const was = right(ld);
-      this.release(pf, lf, rf, false);
-      throw this.cur.corrupt(leftPgno, `right sibling ${was}, expected ${rightPgno}`);
-    }
-    // How many of the right leaf's cells fit at the end of the left one.
     const rn = count(rd);
-    let room = freeBytes(ld);
-    let k = 0;
-    while (k < rn && spaceNeeded(cellBytes(rd, cellAt(rd, k))) <= room) {
-      room -= spaceNeeded(cellBytes(rd, cellAt(rd, k)));
-      k++;
-    }
-    if (k === 0) {
-      this.release(pf, lf, rf, false);
-      return false;
-    }
     if (k === rn) {
       for (let c = 0; c < rn; c++) appendCellFrom(ld, rd, cellAt(rd, c), this.scratch);
       setRight(ld, right(rd));
@@ -199,23 +183,18 @@ export class Repacker {
       this.merged++;
       return true;
     }
-    // The right leaf keeps cells k..: its first key becomes the separator, if it fits.
-    const keyLen = keyLengthAt(rd, k);
-    const sepOff = cellAt(pd, i);
-    const newSepBytes = INTERIOR_CELL_HEADER_BYTES + keyLen;
-    if (freeBytes(pd) + interiorCellBytes(pd, sepOff) < newSepBytes) {
-      this.release(pf, lf, rf, false);
-      return false;
-    }
+    // The right leaf keeps cells k..: its first key becomes the separator (room checked).
     const old = this.old;
     old.set(rd);
     for (let c = 0; c < k; c++) appendCellFrom(ld, old, cellAt(old, c), this.scratch);
     initNode(rd, KIND_LEAF);
     setRight(rd, right(old));
     for (let c = k; c < rn; c++) appendCellFrom(rd, old, cellAt(old, c), this.scratch);
+    const keyLen = keyLengthAt(old, k);
+    const sepOff = cellAt(pd, i);
     const child = interiorChild(pd, sepOff);
     removeCell(pd, i);
-    const at = insertCell(pd, i, newSepBytes, this.scratch);
+    const at = insertCell(pd, i, INTERIOR_CELL_HEADER_BYTES + keyLen, this.scratch);
     writeU32(pd, at, child);
     writeU16(pd, at + 4, keyLen);
     const keyAt = keyOffsetAt(old, k);
@@ -223,6 +202,42 @@ export class Repacker {
     this.release(pf, lf, rf, true);
     this.shifted++;
     return false;
+  }
+
+  /**
+   * How many of the first cells of child i + 1 of `parent` fit at the end of child i: all of
+   * them (a merge), some (when the parent has room for the new separator), or 0.
+   */
+  private cellsToMove(parent: number, i: number): number {
+    const pf = this.cur.readNode(parent, KIND_INTERIOR);
+    const pd = pf.data;
+    const leftPgno = this.cur.pointer(parent, childAt(pd, i), "a child pointer");
+    const rightPgno = this.cur.pointer(parent, childAt(pd, i + 1), "a child pointer");
+    if (leftPgno === rightPgno || leftPgno === parent || rightPgno === parent) {
+      this.cur.unpin(pf);
+      throw this.cur.corrupt(parent, `lists page ${rightPgno} twice or as its own child`);
+    }
+    const lf = this.cur.readNode(leftPgno, KIND_LEAF);
+    const rf = this.cur.readNode(rightPgno, KIND_LEAF);
+    const ld = lf.data;
+    const rd = rf.data;
+    const was = right(ld);
+    const rn = count(rd);
+    let room = freeBytes(ld);
+    let k = 0;
+    while (k < rn && spaceNeeded(cellBytes(rd, cellAt(rd, k))) <= room) {
+      room -= spaceNeeded(cellBytes(rd, cellAt(rd, k)));
+      k++;
+    }
+    const sepRoom = freeBytes(pd) + interiorCellBytes(pd, cellAt(pd, i));
+    const sepBytes = k < rn ? INTERIOR_CELL_HEADER_BYTES + keyLengthAt(rd, k) : 0;
+    this.cur.unpin(rf);
+    this.cur.unpin(lf);
+    this.cur.unpin(pf);
+    if (was !== rightPgno) {
+      throw this.cur.corrupt(leftPgno, `right sibling ${was}, expected ${rightPgno}`);
+    }
+    return k < rn && sepRoom < sepBytes ? 0 : k;
   }
 
   /** A root left with one child (every leaf under it merged into one) gives way to it. */

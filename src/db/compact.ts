@@ -21,7 +21,10 @@ export interface CompactResult {
   pagesMoved: number;
   /** Leaves emptied into their left neighbour when the leaves were packed (pages freed). */
   leavesMerged: number;
-  /** Transactions committed (the moves, COMPACT_MOVES_PER_TXN at most each, and the shrink). */
+  /**
+   * Transactions committed: the packing and the moves (COMPACT_MOVES_PER_TXN pairs or moves
+   * at most each) and the shrink; 0 when there was nothing to do.
+   */
   transactions: number;
   /** The main file's size before. */
   bytesBefore: number;
@@ -48,14 +51,13 @@ export function compactPager(
 ): CompactResult {
   const pagesBefore = pager.pageCount;
   const bytesBefore = pager.fileBytes;
-  let transactions = 0;
+  const commitsBefore = pager.stats().commits;
   // First pass: leaves packed full, emptied ones freed (as many pairs per transaction).
   const pack = new Repacker(pager, rootSlot);
   while (!pack.done) {
     inTransaction(pager, () => {
       pack.step(movesPerTxn);
     });
-    transactions++;
   }
   // Second pass: live pages past the target move down; the target is known only now.
   const walk = new Relocator(pager, rootSlot);
@@ -66,13 +68,11 @@ export function compactPager(
       pager.reuseLowestFirst();
       walk.step(movesPerTxn);
     });
-    transactions++;
   }
-  let cut = 0;
   inTransaction(pager, () => {
-    cut = pager.shrink();
+    pager.shrink();
   });
-  if (cut > 0) transactions++;
+  const transactions = pager.stats().commits - commitsBefore;
   const fileCut = pager.checkpoint() && pager.fileBytes <= pager.pageCount * pager.pageSize;
   return {
     pagesBefore,
