@@ -8,6 +8,7 @@ export {
   type Bytes,
   CACHE_BYTES_DEFAULT,
   COMPACT_MOVES_PER_TXN,
+  type CompactOptions,
   type CompactResult,
   Database,
   type DbOpenOptions,

@@ -11,6 +11,14 @@ import type { Pager } from "../pager/pager.js";
 
 export { COMPACT_MOVES_PER_TXN };
 
+export interface CompactOptions {
+  /**
+   * Leaf pairs packed, or pages moved, per transaction at most (default
+   * COMPACT_MOVES_PER_TXN): each dirties about three pages.
+   */
+  movesPerTransaction?: number;
+}
+
 /** What compact() did. Pages count page 1; bytes are the main file's size on the VFS. */
 export interface CompactResult {
   /** The page count before. */

@@ -41,12 +41,17 @@ import {
 } from "../pager/pager.js";
 import type { VFS } from "../vfs/vfs.js";
 import type { RecoverMode } from "../wal/wal.js";
-import { type CompactResult, compactPager } from "./compact.js";
+import {
+  COMPACT_MOVES_PER_TXN,
+  type CompactOptions,
+  type CompactResult,
+  compactPager,
+} from "./compact.js";
 import { type GroupItem, GroupQueue, type WriteOp } from "./group.js";
 import { type Bytes, bytes, RANGE_OPTIONS, type RangeOptions, rangeOf } from "./range.js";
 import { OwnedRange, Snapshot } from "./snapshot.js";
 
-export { COMPACT_MOVES_PER_TXN, type CompactResult } from "./compact.js";
+export { COMPACT_MOVES_PER_TXN, type CompactOptions, type CompactResult } from "./compact.js";
 export { PENDING_BYTES_MAX, PENDING_CALLS_MAX } from "./group.js";
 export type { Bytes, RangeOptions } from "./range.js";
 export { Snapshot } from "./snapshot.js";
@@ -98,6 +103,8 @@ export interface DbStats extends PagerStats {
   /** Groups of asynchronous writes committed so far (docs/design/group-commit.md). */
   groupCommits: number;
 }
+
+const COMPACT_OPTIONS = ["movesPerTransaction"] as const;
 
 /** The options open() takes. */
 const OPEN_OPTIONS = [
@@ -457,9 +464,16 @@ export class Database {
    * free tail is cut from the page count, and a checkpoint cuts the file (unless a snapshot
    * or a reader is behind: `fileCut` false, the file is cut at a later checkpoint). No data
    * changes. ERR_TXN inside a transaction function, ERR_READ_ONLY on a read-only open.
+   * `movesPerTransaction` (1..2^20, default COMPACT_MOVES_PER_TXN) bounds each transaction:
+   * fewer means a smaller log and pool footprint per commit, more commits (and syncs).
    */
-  compact(): CompactResult {
+  compact(options: CompactOptions = {}): CompactResult {
     this.open();
+    const where = `${this.path}: compact`;
+    const o = checkOptions<CompactOptions>(options, COMPACT_OPTIONS, where, this.path);
+    const movesPerTxn =
+      optionalInteger(o.movesPerTransaction, "movesPerTransaction", 1, 2 ** 20, where, this.path) ??
+      COMPACT_MOVES_PER_TXN;
     if (this.tx !== null)
       throw new PagekvError("ERR_TXN", `${this.path}: compact inside a transaction`);
     if (this.follows) {
@@ -469,7 +483,7 @@ export class Database {
     }
     this.queue.drain();
     try {
-      return compactPager(this.pager, 0);
+      return compactPager(this.pager, 0, movesPerTxn);
     } finally {
       // Pages moved under any iterator that follows the live tree: it finds its place again.
       this.tree.invalidate();
