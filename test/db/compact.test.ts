@@ -13,7 +13,7 @@ import { type Database, KV_APPLICATION_ID, open } from "../../src/index.js";
 import { Pager } from "../../src/pager/pager.js";
 import { MemFS } from "../../src/vfs/memfs.js";
 import { mixSeed, Prng } from "../../src/vfs/prng.js";
-import { throwsCode } from "../pager/pages.js";
+import { allocatePage, assertPage, stamped, throwsCode } from "../pager/pages.js";
 import { withTempDir } from "../tmpdir.js";
 
 const KEYS = Number(process.env.PAGEKV_COMPACT_KEYS ?? 100_000);
@@ -205,6 +205,8 @@ describe("compact", () => {
     db.batch(
       keys.map((k, i) => ({ type: "put", key: k, value: valueFor(i, i % 9 === 0 ? 900 : 40) })),
     );
+    db.checkpoint(); // its pages are home: the snapshot reads them from the main file
+    db.put("pre", "compact"); // and one commit in the log: checkpoints copy home below it
     const full = contents(db.range());
     // Taken before the deletes: it needs every page the deletes and the moves free.
     const snap = db.snapshot();
@@ -311,5 +313,181 @@ describe("compact", () => {
     for (const k of left) assert.ok(damaged.has(k));
     damaged.put("still", "writable");
     damaged.close();
+  });
+});
+
+describe("the pager's part: reuseLowestFirst, shrink, the cut", () => {
+  const P = "/p.pkv";
+  /** A pager with pages 2..11 stamped, then `free` freed, committed. */
+  function pagerWith(mem: MemFS, free: number[]): Pager {
+    const pager = Pager.create(mem, P, { pageSize: 512, cacheFrames: 8, debug: true });
+    pager.begin();
+    for (let i = 0; i < 10; i++) allocatePage(pager, 1);
+    pager.commit();
+    pager.begin();
+    for (const p of free) pager.free(p);
+    pager.commit();
+    return pager;
+  }
+
+  test("reuseLowestFirst hands out the lowest free page first; a rollback restores the freelist's order", () => {
+    const mem = new MemFS();
+    const pager = pagerWith(mem, [9, 4, 11, 6]);
+    const order = pager.freePageNumbers();
+    pager.begin();
+    pager.reuseLowestFirst();
+    assert.equal(allocatePage(pager, 2), 4);
+    assert.equal(allocatePage(pager, 2), 6);
+    pager.free(5);
+    pager.rollback();
+    assert.deepEqual(pager.freePageNumbers(), order);
+    // The order page 1 names (its first trunk) is the committed one: the file reopens.
+    pager.checkpoint();
+    pager.close();
+    const again = Pager.open(mem, P, { debug: true });
+    assert.deepEqual(
+      [...again.freePageNumbers()].sort((a, b) => a - b),
+      [4, 6, 9, 11],
+    );
+    again.close();
+  });
+
+  test("reuseLowestFirst and shrink after the transaction's first change are ERR_TXN", () => {
+    const mem = new MemFS();
+    const pager = pagerWith(mem, [11]);
+    pager.begin();
+    allocatePage(pager, 3);
+    throwsCode(() => pager.reuseLowestFirst(), "ERR_TXN");
+    throwsCode(() => pager.shrink(), "ERR_TXN");
+    pager.rollback();
+    pager.close();
+  });
+
+  test("shrink lowers the page count past the free tail, logs page 1, and the checkpoint cuts the file", () => {
+    const mem = new MemFS();
+    const pager = pagerWith(mem, [9, 5, 11, 10]);
+    pager.checkpoint();
+    assert.equal(mem.durableSize(P), 11 * 512);
+    pager.begin();
+    assert.equal(pager.shrink(), 3);
+    assert.equal(pager.pageCount, 8);
+    assert.deepEqual(pager.freePageNumbers(), [5]);
+    pager.rollback();
+    assert.equal(pager.pageCount, 11);
+    assert.deepEqual(
+      [...pager.freePageNumbers()].sort((a, b) => a - b),
+      [5, 9, 10, 11],
+    );
+    pager.begin();
+    assert.equal(pager.shrink(), 3);
+    pager.commit();
+    // Committed, not yet checkpointed: the file keeps its length, a reopen the new count.
+    assert.equal(mem.durableSize(P), 11 * 512);
+    // Nothing more to cut: no change, no transaction.
+    pager.begin();
+    assert.equal(pager.shrink(), 0);
+    pager.commit();
+    assert.equal(pager.checkpoint(), true);
+    assert.equal(mem.durableSize(P), 8 * 512);
+    for (const p of [2, 3, 4, 6, 7, 8]) assertPage(pager, p, 1);
+    throwsCode(() => pager.get(9), "ERR_PAGE_RANGE");
+    // The count grows again through the cut pages, which come back zeroed.
+    pager.begin();
+    pager.reuseLowestFirst();
+    assert.equal(allocatePage(pager, 4), 5);
+    const f = pager.allocate();
+    assert.equal(f.pgno, 9);
+    assert.ok(f.data.every((b) => b === 0));
+    pager.unpin(f, true);
+    pager.commit();
+    pager.close();
+    const again = Pager.open(mem, P, { debug: true });
+    assert.equal(again.pageCount, 9);
+    assertPage(again, 5, 4);
+    again.close();
+  });
+
+  test("a file longer than its page count (a crash between the cut and the reset) opens, and the next checkpoint cuts it", () => {
+    const mem = new MemFS();
+    const pager = pagerWith(mem, [10, 11]);
+    pager.begin();
+    pager.shrink();
+    pager.commit();
+    pager.close();
+    assert.equal(mem.durableSize(P), 9 * 512);
+    const f = mem.open(P);
+    f.writeAt(stamped(3 * 512, 99, 0), 9 * 512);
+    f.sync();
+    f.close();
+    const again = Pager.open(mem, P, { debug: true });
+    assert.equal(again.pageCount, 9);
+    for (let p = 2; p <= 9; p++) assertPage(again, p, 1);
+    again.begin();
+    allocatePage(again, 5);
+    again.commit();
+    assert.equal(again.checkpoint(), true);
+    assert.equal(mem.durableSize(P), 10 * 512);
+    again.close();
+  });
+
+  test("a snapshot reads a page past the shrunk count, also after the writer allocates it again", () => {
+    const mem = new MemFS();
+    const pager = pagerWith(mem, []);
+    pager.checkpoint();
+    const snap = pager.snapshot();
+    pager.begin();
+    pager.free(11);
+    pager.free(10);
+    pager.commit();
+    pager.begin();
+    assert.equal(pager.shrink(), 2);
+    pager.commit();
+    const read = (p: number) => {
+      const f = snap.get(p);
+      const bytes = f.data.slice();
+      snap.unpin(f);
+      return bytes;
+    };
+    // Page 11 went to the log as the freelist's trunk; page 10 is read from home, newest.
+    assert.deepEqual(read(11), stamped(pager.usableSize, 11, 1));
+    assert.deepEqual(read(10), stamped(pager.usableSize, 10, 1));
+    pager.begin();
+    assert.equal(allocatePage(pager, 7), 10);
+    assert.equal(allocatePage(pager, 7), 11);
+    pager.commit();
+    assert.deepEqual(read(11), stamped(pager.usableSize, 11, 1));
+    assert.deepEqual(read(10), stamped(pager.usableSize, 10, 1));
+    assertPage(pager, 11, 7);
+    assert.equal(pager.checkpoint(), false);
+    snap.close();
+    assert.equal(pager.checkpoint(), true);
+    assertPage(pager, 11, 7);
+    pager.close();
+  });
+
+  test("a reader process whose view moves to a smaller page count keeps no current image past it", () => {
+    const mem = new MemFS();
+    const pager = pagerWith(mem, []);
+    pager.checkpoint();
+    const reader = Pager.open(mem.process(), P, { readOnly: true, debug: true, cacheFrames: 16 });
+    for (let p = 2; p <= 11; p++) assertPage(reader, p, 1);
+    pager.begin();
+    pager.free(11);
+    pager.free(10);
+    pager.free(9);
+    pager.commit();
+    pager.begin();
+    pager.shrink();
+    pager.commit();
+    assert.equal(reader.refresh(), true);
+    assert.equal(reader.pageCount, 8);
+    throwsCode(() => reader.get(10), "ERR_PAGE_RANGE");
+    pager.begin();
+    assert.equal(allocatePage(pager, 8), 9);
+    pager.commit();
+    reader.refresh();
+    assertPage(reader, 9, 8);
+    reader.close();
+    pager.close();
   });
 });
