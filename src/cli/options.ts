@@ -17,6 +17,7 @@ export type CommandName =
   | "stats"
   | "check"
   | "dump"
+  | "compact"
   | "demo";
 
 export const OPTIONS: Record<CommandName, Options> = {
@@ -38,5 +39,6 @@ export const OPTIONS: Record<CommandName, Options> = {
   stats: { ...RECOVER },
   check: { ...RECOVER },
   dump: { ...RECOVER },
+  compact: { json: { type: "boolean" }, ...RECOVER },
   demo: { keys: { type: "string" }, file: { type: "string" } },
 };

@@ -35,6 +35,7 @@ const COMMANDS: Record<CommandName, Command> = {
   stats: commands.stats,
   check: commands.check,
   dump: commands.dump,
+  compact: commands.compact,
   demo,
 };
 

@@ -30,6 +30,7 @@ commands:
   stats <file>                    pool and tree figures, file and log size
   check <file>                    verify the file's structure (exit 1 on any problem)
   dump <file> <page>              decode one page
+  compact <file> [--json]         give free pages back to the file system
   demo [--keys N] [--file PATH]   load, read and scan a demo database (pagekv-demo.pkv)
 
 options of every command that opens a database (all but demo):
@@ -37,7 +38,8 @@ ${RECOVER}
 
 get, scan, stats, check and dump open the database read-only: they run while a writer
 (another process) holds it, and each reads one committed state, the last commit when it
-starts; put, del and load need the writer's lock (ERR_LOCKED while another holds it).
+starts; put, del, load and compact need the writer's lock (ERR_LOCKED while another
+holds it).
 
 Run 'pagekv <command> --help' for a command's options.
 ${PLAIN_FORM}
@@ -130,6 +132,19 @@ Decode page <page> as of the last commit: its kind, cell count, keys, children o
 right sibling and free bytes. Page 1 is the header; 'stats' prints the tree's root page.
 
 options:
+${RECOVER}
+`,
+  compact: `usage: pagekv compact <file> [--json] [--recover truncate]
+
+Give disk space back: pack the leaves full, move the live pages at the end of the file
+into free pages lower down, and cut the file where its live data ends (no data changes;
+a crash at any point leaves the database as it was or compacted). Needs the writer's
+lock. Prints the page counts, pages moved and the file size before and after. While a
+reader (another process) reads an older commit, the file is cut later, at the first
+checkpoint after it moved on; the output says so.
+
+options:
+  --json               print the figures as one JSON object
 ${RECOVER}
 `,
   demo: `usage: pagekv demo [--keys N] [--file PATH]

@@ -12,7 +12,7 @@ import { HELP } from "../../src/cli/usage.js";
 import { withTempDir } from "../tmpdir.js";
 import { cli, DIST, ok, ROOT } from "./helpers.js";
 
-const COMMANDS = ["put", "get", "del", "scan", "load", "stats", "check", "dump", "demo"];
+const COMMANDS = ["put", "get", "del", "scan", "load", "stats", "check", "dump", "compact", "demo"];
 const VERSION = (
   JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
     version: string;
