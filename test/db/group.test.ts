@@ -871,6 +871,23 @@ describe("close", () => {
     db.close();
   });
 
+  test("on a read-only open, every async write rejects with ERR_READ_ONLY", async () => {
+    const { fs, db } = memDb("full");
+    db.put("k", "v");
+    const reader = open(PATH, { vfs: fs.process(), readOnly: true });
+    const calls = [
+      track(reader.putAsync("k", "x")),
+      track(reader.deleteAsync("k")),
+      track(reader.batchAsync([{ type: "del", key: "k" }])),
+      track(reader.transactionAsync((tx) => tx.delete("k"))),
+    ];
+    await settle(calls);
+    assertRejected(calls, "ERR_READ_ONLY", "a write on a reader");
+    assert.equal(text(reader.get("k")), "v");
+    reader.close();
+    db.close();
+  });
+
   test("bad arguments reject with ERR_ARG, never throw, and do not fail their group", async () => {
     const { db } = memDb("full");
     const g0 = db.stats().groupCommits;
