@@ -16,7 +16,7 @@ import * as nodeFs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
-import { PENDING_BYTES_MAX, PENDING_CALLS_MAX } from "../../src/db/group.js";
+import { ITEM_FAILURES_MAX, PENDING_BYTES_MAX, PENDING_CALLS_MAX } from "../../src/db/group.js";
 import { type BatchOp, open, type SyncMode } from "../../src/index.js";
 import { MemFS } from "../../src/vfs/memfs.js";
 import { Prng } from "../../src/vfs/prng.js";
@@ -614,6 +614,63 @@ describe("failures", () => {
     const again = open(PATH, { vfs: fs });
     assert.deepEqual(contents(again), want, "after reopen");
     again.close();
+  });
+
+  test("ITEM_FAILURES_MAX items of a group fail alone; one more fails what is left of it", async () => {
+    for (const failing of [ITEM_FAILURES_MAX, ITEM_FAILURES_MAX + 1]) {
+      const { db } = memDb("full");
+      const g0 = db.stats().groupCommits;
+      const errors = Array.from({ length: failing }, (_, i) => new Error(`item ${i}`));
+      let runs = 0;
+      const first = track(db.putAsync("a", "1"));
+      const bad = errors.map((e) =>
+        track(
+          db.transactionAsync((tx) => {
+            tx.put("bad", "x");
+            throw e;
+          }),
+        ),
+      );
+      const fn = track(
+        db.transactionAsync((tx) => {
+          runs++;
+          tx.put("b", "2");
+        }),
+      );
+      const last = track(db.putAsync("c", "3"));
+      await settle([first, fn, last], bad);
+      // After the bound is passed, what is left is rejected without running.
+      const ran = failing === ITEM_FAILURES_MAX ? 1 : 0;
+      assert.equal(runs, ran, `${failing} failing: the function after them ran ${ran} times`);
+      for (const [i, t] of bad.slice(0, ITEM_FAILURES_MAX).entries()) {
+        assert.equal(
+          t.error,
+          errors[i],
+          `${failing} failing: item ${i} rejects with its own error`,
+        );
+      }
+      if (failing === ITEM_FAILURES_MAX) {
+        assertResolved([first, fn, last], "the rest of the group");
+        assert.equal(db.stats().groupCommits, g0 + 1);
+        assert.deepEqual(
+          contents(db),
+          new Map([
+            ["a", "1"],
+            ["b", "2"],
+            ["c", "3"],
+          ]),
+        );
+      } else {
+        const next = errors[ITEM_FAILURES_MAX];
+        for (const t of [first, bad[ITEM_FAILURES_MAX], fn, last]) {
+          assert.equal(t.state, "rejected");
+          assert.equal(t.error, next, "what is left rejects with the failure past the bound");
+        }
+        assert.equal(db.stats().groupCommits, g0, "nothing of the group committed");
+        assert.deepEqual(contents(db), new Map());
+      }
+      db.close();
+    }
   });
 
   test("a key over the maximum in putAsync rejects alone", async () => {
