@@ -282,6 +282,12 @@ export class Pager implements PageSource {
   // are any (sync "full"), `gate` is a snapshot of the last durable commit, which is what
   // snapshot() and the Database's reads see; `syncing` is the one sync in flight.
   private gate: PagerSnapshot | null = null;
+  /**
+   * The gate's successor: the state the sync in flight will make durable, taken at the
+   * first deferred commit made while it is in flight (the queue's drain before a
+   * synchronous call does that). Null otherwise.
+   */
+  private nextGate: PagerSnapshot | null = null;
   private syncing: Promise<void> | null = null;
   private readOnly = false;
 
@@ -997,33 +1003,30 @@ export class Pager implements PageSource {
    * Commit the begin() transaction into the log without waiting for its sync: with sync
    * "full" it is durable, and visible to snapshot(), `visible` readers and other processes,
    * only once syncAsync() (or any later sync of the log) completed. Returns its LSN. No
-   * automatic checkpoint (afterSync() runs it). ERR_TXN while a syncAsync is in flight.
-   * On failure nothing of it stays (as commit()).
+   * automatic checkpoint (afterSync() runs it). On failure nothing of it stays (as
+   * commit()). While a syncAsync is in flight it is allowed, and waits for a later sync.
    */
   commitDeferred(): bigint {
     this.checkWritable();
     if (!this.txn.explicit) {
       throw new PagekvError("ERR_TXN", `${this.path}: commit without begin`, { path: this.path });
     }
-    if (this.syncing !== null) {
-      throw new PagekvError(
-        "ERR_TXN",
-        `${this.path}: a deferred commit while the sync of the last ones is in flight`,
-        { path: this.path },
-      );
-    }
     this.checkNoWriters("commit");
     this.txn.explicit = false;
     const defer = this.opts.sync === "full" && this.txn.active;
-    // The gate: the last durable commit, taken before the first deferred commit after it.
+    // The gate: the last durable commit, taken before the first deferred commit after it;
+    // during a sync, the state that sync will make durable (the gate's successor).
     const opened = defer && this.gate === null;
+    const next = defer && !opened && this.syncing !== null && this.nextGate === null;
     if (opened) this.gate = this.snapshotOfLastCommit();
+    if (next) this.nextGate = this.snapshotOfLastCommit();
     try {
       const lsn = this.commitTxn(defer);
       if (this.opts.debug) this.afterCall();
       return lsn;
     } catch (e) {
       if (opened) this.dropGate();
+      if (next) this.dropNextGate();
       throw e;
     }
   }
@@ -1054,18 +1057,27 @@ export class Pager implements PageSource {
         this.syncing = null;
         // Closed meanwhile (close synced first), or a synchronous sync got there first.
         if (this.state !== OPEN || this.gate !== gate) return;
-        assert(
-          this.wal.committedEnd === end && this.lastCommitLsn === lsn,
-          "commits during a deferred sync",
-        );
-        this.becameDurable();
+        if (this.wal.committedEnd === end) {
+          this.becameDurable();
+          return;
+        }
+        // Deferred commits came after the call: the gate moves up to what this sync made
+        // durable, and waits for the next sync for the rest.
+        assert(this.nextGate !== null && this.nextGate.lsn === lsn, "the gate's successor");
+        gate.close();
+        this.gate = this.nextGate;
+        this.nextGate = null;
+        this.publishQuietly(end);
       },
       (e: unknown) => {
         this.syncing = null;
         if (this.state === CLOSED) return;
         const err = this.fence(e, "syncing the log for deferred commits");
         // Not covered by a synchronous sync since: those commits were never durable.
-        if (this.gate === gate) this.discardNotDurable();
+        if (this.gate === gate) {
+          this.discardNotDurable();
+          this.dropNextGate();
+        }
         throw err;
       },
     );
@@ -1134,6 +1146,12 @@ export class Pager implements PageSource {
   private dropGate(): void {
     this.gate?.close();
     this.gate = null;
+    this.dropNextGate();
+  }
+
+  private dropNextGate(): void {
+    this.nextGate?.close();
+    this.nextGate = null;
   }
 
   /**
@@ -1146,8 +1164,12 @@ export class Pager implements PageSource {
    */
   private becameDurable(): void {
     this.dropGate();
+    this.publishQuietly(this.wal.committedEnd);
+  }
+
+  private publishQuietly(end: number): void {
     try {
-      this.wal.publish(this.wal.committedEnd);
+      this.wal.publish(end);
     } catch (e) {
       if (!(e instanceof PagekvError && e.code === "ERR_IO")) throw e;
     }
@@ -1229,7 +1251,10 @@ export class Pager implements PageSource {
       commits: this.commits,
       checkpoints: this.checkpoints,
       walFrames: this.wal.frameCount,
-      snapshots: this.snaps.count - (this.gate === null || this.gate.closed ? 0 : 1),
+      snapshots:
+        this.snaps.count -
+        (this.gate === null || this.gate.closed ? 0 : 1) -
+        (this.nextGate === null || this.nextGate.closed ? 0 : 1),
       snapshotCommitsBehind: oldest === null ? 0 : this.commits - oldest.commitSeq,
       snapshotFramesHeld: oldest === null ? 0 : this.wal.committedEnd - oldest.bound,
       readers: this.readerLagsNow(),
