@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, test } from "node:test";
+import { BTREE_CACHE_FRAMES_MIN } from "../../src/btree/btree.js";
 import { childAt, count, KIND_LEAF, kind, right, setRight } from "../../src/btree/node.js";
 import { Database as Db } from "../../src/db/db.js";
 import { type Database, KV_APPLICATION_ID, open } from "../../src/index.js";
@@ -164,7 +165,8 @@ describe("compact", () => {
 
   test("with every pager invariant checked: overflow chains, a live iterator and a second compact", () => {
     const mem = new MemFS();
-    const db = debugDb(mem, "/d.pkv");
+    // The smallest pool the tree allows: compaction pins at most three pages at once.
+    const db = debugDb(mem, "/d.pkv", BTREE_CACHE_FRAMES_MIN);
     const left = fillAndThin(db, 1500, 7);
     const want = contents(db.range());
     assert.equal(want.size, left.length);
@@ -281,6 +283,21 @@ describe("compact", () => {
     reader.close();
     assert.equal(db.checkpoint(), true);
     assert.equal(mem.durableSize("/r.pkv"), r.pagesAfter * 512);
+    assert.deepEqual(db.check(), []);
+    db.close();
+  });
+
+  test("asynchronous writes queued before compact() are applied first and resolve", async () => {
+    const mem = new MemFS();
+    const db = open("/q.pkv", { vfs: mem, pageSize: 512 });
+    fillAndThin(db, 600, 4);
+    const put = db.putAsync("queued", "first");
+    const del = db.deleteAsync("queued-too");
+    const r = db.compact();
+    assert.ok(r.pagesAfter < r.pagesBefore);
+    await put;
+    assert.equal(await del, false);
+    assert.equal(new TextDecoder().decode(db.get("queued")), "first");
     assert.deepEqual(db.check(), []);
     db.close();
   });
