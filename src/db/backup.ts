@@ -311,7 +311,7 @@ export class BackupRun {
     const pager = this.pager;
     const crc = pager.crc32;
     const h = decodeHeader(page, crc, `${pager.path} (page 1 of the snapshot)`);
-    h.checkpointLsn = this.lsn > h.checkpointLsn ? this.lsn : h.checkpointLsn;
+    if (this.lsn > h.checkpointLsn) h.checkpointLsn = this.lsn;
     h.databaseId = newDatabaseId(h.databaseId);
     if (h.legacy) h.applicationId = this.legacyId;
     page.fill(0);
