@@ -17,6 +17,8 @@ export type CommandName =
   | "stats"
   | "check"
   | "dump"
+  | "backup"
+  | "salvage"
   | "demo";
 
 export const OPTIONS: Record<CommandName, Options> = {
@@ -38,5 +40,7 @@ export const OPTIONS: Record<CommandName, Options> = {
   stats: { ...RECOVER },
   check: { ...RECOVER },
   dump: { ...RECOVER },
+  backup: { ...RECOVER },
+  salvage: {},
   demo: { keys: { type: "string" }, file: { type: "string" } },
 };
