@@ -18,6 +18,8 @@ export type CommandName =
   | "check"
   | "dump"
   | "compact"
+  | "backup"
+  | "salvage"
   | "demo";
 
 export const OPTIONS: Record<CommandName, Options> = {
@@ -40,5 +42,7 @@ export const OPTIONS: Record<CommandName, Options> = {
   check: { ...RECOVER },
   dump: { ...RECOVER },
   compact: { json: { type: "boolean" }, ...RECOVER },
+  backup: { ...RECOVER },
+  salvage: {},
   demo: { keys: { type: "string" }, file: { type: "string" } },
 };

@@ -42,6 +42,13 @@ import {
 import type { VFS } from "../vfs/vfs.js";
 import type { RecoverMode } from "../wal/wal.js";
 import {
+  type BackupOptions,
+  type BackupResult,
+  BackupRun,
+  backupAsync,
+  backup as backupSync,
+} from "./backup.js";
+import {
   COMPACT_MOVES_PER_TXN,
   type CompactOptions,
   type CompactResult,
@@ -51,6 +58,8 @@ import { type GroupItem, GroupQueue, type WriteOp } from "./group.js";
 import { type Bytes, bytes, RANGE_OPTIONS, type RangeOptions, rangeOf } from "./range.js";
 import { OwnedRange, Snapshot } from "./snapshot.js";
 
+export type { BackupOptions, BackupProgress, BackupResult } from "./backup.js";
+export { BACKUP_CHUNK_BYTES, BACKUP_CHUNK_PAGES_MAX, BACKUP_TEMP_SUFFIX } from "./backup.js";
 export { COMPACT_MOVES_PER_TXN, type CompactOptions, type CompactResult } from "./compact.js";
 export { PENDING_BYTES_MAX, PENDING_CALLS_MAX } from "./group.js";
 export type { Bytes, RangeOptions } from "./range.js";
@@ -436,6 +445,34 @@ export class Database {
       snap.close();
       throw e;
     }
+  }
+
+  /**
+   * Copy the last commit (a snapshot taken now) into a new database at `dest`: a clean
+   * single file, no log, synced and renamed into place whole (docs/design/backup.md).
+   * ERR_EXISTS if `dest` or its log exists. Writes may go on meanwhile: from `onProgress`
+   * in this thread, from other processes and threads at any time; the copy is the
+   * snapshot's. Works on a read-only open. Synchronous: use backupAsync() to let this
+   * thread's other work run between chunks.
+   */
+  backup(dest: string, options?: BackupOptions): BackupResult {
+    return backupSync(this.backupRun(dest, options));
+  }
+
+  /** backup(), yielding to the event loop between chunks of the copy. */
+  backupAsync(dest: string, options?: BackupOptions): Promise<BackupResult> {
+    return new Promise<BackupResult>((resolve, reject) => {
+      backupAsync(this.backupRun(dest, options)).then(resolve, reject);
+    });
+  }
+
+  private backupRun(dest: string, options: BackupOptions | undefined): BackupRun {
+    this.open();
+    if (this.tx !== null) {
+      throw new PagekvError("ERR_TXN", `${this.path}: backup inside a transaction function`);
+    }
+    this.follow();
+    return new BackupRun(this.pager, dest, options, KV_APPLICATION_ID);
   }
 
   check(): string[] {

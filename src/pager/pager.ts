@@ -832,6 +832,69 @@ export class Pager implements PageSource {
     this.unpin(frame, false);
   }
 
+  /**
+   * @internal For backups (src/db/backup.ts, docs/design/backup.md): the sealed images
+   * (trailers included) of pages `first..first+n-1` as of `s`, into `out` (n pages), each
+   * verified, read past the pool (a backup neither evicts nor pins frames): one read of the
+   * run from the main file, then the snapshot's log frame over each page that has one (the
+   * rule pinAt follows). Pages for which `skip(pgno)` is true are not verified (free pages:
+   * they may have no image); their bytes in `out` are unspecified.
+   */
+  readRunAt(
+    s: PagerSnapshot,
+    first: number,
+    n: number,
+    out: Uint8Array,
+    skip: (pgno: number) => boolean,
+  ): void {
+    this.checkOpen();
+    if (s.closed) {
+      throw new PagekvError("ERR_CLOSED", `${this.path}: the snapshot is closed`, {
+        path: this.path,
+      });
+    }
+    const size = this.pageSize;
+    assert(first >= 1 && n >= 1 && first + n - 1 <= s.pageCount, "readRunAt: pages in range");
+    assert(out.length >= n * size, "readRunAt: out holds the run");
+    let got: number;
+    try {
+      got = this.file.readAt(out.subarray(0, n * size), (first - 1) * size);
+    } catch (e) {
+      throw this.ioError(e, `reading pages ${first}..${first + n - 1}`, first);
+    }
+    for (let i = 0; i < n; i++) {
+      const pgno = first + i;
+      if (skip(pgno)) continue;
+      const page = out.subarray(i * size, (i + 1) * size);
+      const covered = checksummedView(page);
+      const logged = this.wal.lookupAt(pgno, s.bound);
+      if (logged >= 0) {
+        this.io.readLogged(logged, pgno, page, covered);
+        continue;
+      }
+      const damage =
+        got < (i + 1) * size
+          ? `lies past the end of the file (${got} bytes read from page ${first})`
+          : pageDamage(page, covered, pgno, this.crc);
+      if (damage !== null) {
+        throw new PagekvError("ERR_CORRUPT", `${this.path}: page ${pgno} ${damage}`, {
+          path: this.path,
+          pgno,
+        });
+      }
+    }
+  }
+
+  /** @internal The VFS this pager's files are on (a backup creates its copy there). */
+  get fileSystem(): VFS {
+    return this.vfs;
+  }
+
+  /** @internal The CRC-32 this pager seals pages with. */
+  get crc32(): Crc32 {
+    return this.crc;
+  }
+
   private olderImage(frame: PoolFrame): PagekvError {
     return new PagekvError(
       "ERR_ARG",
