@@ -263,6 +263,33 @@ describe("compact", () => {
     again.close();
   });
 
+  test("a backup in progress copies the state it started from while compact() moves its pages", () => {
+    const mem = new MemFS();
+    const db = debugDb(mem, "/b.pkv");
+    fillAndThin(db, 900, 8);
+    db.checkpoint();
+    const want = contents(db.range());
+    let r: ReturnType<Database["compact"]> | null = null;
+    db.backup("/copy.pkv", {
+      chunkPages: 8,
+      onProgress: (p) => {
+        if (r === null && p.pagesDone > 0) r = db.compact();
+      },
+    });
+    assert.ok(r !== null);
+    const done = r as ReturnType<Database["compact"]>;
+    assert.ok(done.pagesMoved > 0);
+    assert.equal(done.fileCut, false, "the backup's snapshot holds the cut back");
+    const copy = debugDb(mem, "/copy.pkv");
+    assert.deepEqual(contents(copy.range()), want);
+    assert.deepEqual(copy.check(), []);
+    copy.close();
+    assert.equal(db.checkpoint(), true);
+    assert.equal(mem.durableSize("/b.pkv"), done.pagesAfter * 512);
+    assert.deepEqual(contents(db.range()), want);
+    db.close();
+  });
+
   test("a reader in another process holds back the cut, not the compaction", () => {
     const mem = new MemFS();
     const db = open("/r.pkv", { vfs: mem, pageSize: 512 });
