@@ -13,13 +13,14 @@ export const WAL_MAGIC = 0x504b_5657; // "PKVW"
 export const WAL_VERSION = 1;
 
 // Log header offsets: [magic][version][page size][salt 1 = generation][salt 2 = database id]
-// [flags][reserved][crc of bytes 0..28].
+// [flags][published end][crc of bytes 0..28].
 const H_MAGIC = 0;
 const H_VERSION = 4;
 const H_PAGE_SIZE = 8;
 const H_GENERATION = 12;
 const H_DATABASE_ID = 16;
 const H_FLAGS = 20;
+const H_PUBLISHED = 24;
 const H_CRC = 28;
 /**
  * Flag: the log was retired by a closing writer just before it unlinked it: a reader that
@@ -27,6 +28,12 @@ const H_CRC = 28;
  * versions ignore the field and read an empty log of a generation no frame has.
  */
 const FLAG_RETIRED = 1;
+/**
+ * Flag: readers see only the commits below the published end (docs/design/group-commit.md,
+ * "Visibility"): a writer with sync "full" rewrites it after each sync of the log. Older
+ * versions read the field as reserved and follow the frames.
+ */
+const FLAG_PUBLISHED = 2;
 
 // Frame header offsets.
 const F_PGNO = 0;
@@ -46,6 +53,11 @@ export interface WalHeader {
   databaseId: number;
   /** Set only in the header of a log about to be unlinked (FLAG_RETIRED). */
   retired?: boolean;
+  /**
+   * With FLAG_PUBLISHED: the end (in frames, a commit's end) of what readers may see of this
+   * generation; absent: readers follow the frames. Recovery ignores it.
+   */
+  published?: number;
 }
 
 export function walFrameBytes(pageSize: number): number {
@@ -64,7 +76,13 @@ export function encodeWalHeader(h: WalHeader, out: Uint8Array, crc: Crc32): void
   writeU32(out, H_PAGE_SIZE, h.pageSize);
   writeU32(out, H_GENERATION, h.generation);
   writeU32(out, H_DATABASE_ID, h.databaseId);
-  writeU32(out, H_FLAGS, h.retired === true ? FLAG_RETIRED : 0);
+  const published = h.published !== undefined;
+  writeU32(
+    out,
+    H_FLAGS,
+    (h.retired === true ? FLAG_RETIRED : 0) | (published ? FLAG_PUBLISHED : 0),
+  );
+  writeU32(out, H_PUBLISHED, published ? (h.published as number) : 0);
   writeU32(out, H_CRC, crc(out.subarray(0, H_CRC), 0));
 }
 
@@ -80,7 +98,9 @@ export function decodeWalHeader(bytes: Uint8Array, crc: Crc32): WalHeader | null
     generation: readU32(bytes, H_GENERATION),
     databaseId: readU32(bytes, H_DATABASE_ID),
   };
-  if ((readU32(bytes, H_FLAGS) & FLAG_RETIRED) !== 0) h.retired = true;
+  const flags = readU32(bytes, H_FLAGS);
+  if ((flags & FLAG_RETIRED) !== 0) h.retired = true;
+  if ((flags & FLAG_PUBLISHED) !== 0) h.published = readU32(bytes, H_PUBLISHED);
   return h;
 }
 

@@ -269,6 +269,11 @@ export class Pager implements PageSource {
   private heldByReader = false;
   /** The failure that fenced the pager (state FENCED). */
   private fencedBy: PagekvError | null = null;
+  // Deferred commits (docs/design/group-commit.md): appended, not yet synced. While there
+  // are any (sync "full"), `gate` is a snapshot of the last durable commit, which is what
+  // snapshot() and the Database's reads see; `syncing` is the one sync in flight.
+  private gate: PagerSnapshot | null = null;
+  private syncing: Promise<void> | null = null;
   private readOnly = false;
 
   private hits = 0;
@@ -336,7 +341,8 @@ export class Pager implements PageSource {
       }
       const crc = vfs.crc32 ?? crc32Fallback;
       const header = newHeader(pageSize, randomU32(), opts.applicationId);
-      wal = Wal.create(vfs, walPathOf(path), newSaltAvoiding(header, lock), crc);
+      const publishing = opts.sync === "full";
+      wal = Wal.create(vfs, walPathOf(path), newSaltAvoiding(header, lock), crc, publishing);
       const pager = new Pager(vfs, file, wal, lock, crc, header, opts, 0);
       pager.writeHeaderHome();
       pager.syncMain();
@@ -422,7 +428,10 @@ export class Pager implements PageSource {
       const expect =
         home === null ? null : { pageSize: home.pageSize, databaseId: home.databaseId };
       const mode = o.recover ?? "strict";
-      const recovered = Wal.recover(vfs, walPathOf(path), expect, crc, mode, readOnly);
+      // A reader beside a live writer stops at what it published; after a crash the end on
+      // disk may be older than what was synced (docs/design/group-commit.md, "Visibility").
+      const published = readOnly && (lock.writerAlive?.() ?? true);
+      const recovered = Wal.recover(vfs, walPathOf(path), expect, crc, mode, readOnly, published);
       wal = recovered?.wal ?? null;
       const found = recovered?.found ?? null;
       // Committed frames to redo. The first commit of a generation always logs page 1
@@ -436,8 +445,11 @@ export class Pager implements PageSource {
         if (home === null) throw homeError;
         wal = readOnly
           ? Wal.absent(walPathOf(path), newSalt(home), crc)
-          : Wal.create(vfs, walPathOf(path), newSaltAvoiding(home, lock), crc);
+          : Wal.create(vfs, walPathOf(path), newSaltAvoiding(home, lock), crc, publishes(o));
         fresh = true;
+      } else if (!readOnly && publishes(o)) {
+        // Every header this writer writes publishes (the reset or continuation below).
+        wal.startPublishing();
       }
       const pageSize = home?.pageSize ?? wal.pageSizeOf();
       const resolved = resolveOptions(path, pageSize, o);
@@ -611,6 +623,8 @@ export class Pager implements PageSource {
   snapshot(): PagerSnapshot {
     this.checkOpen();
     this.snaps.checkRoom(this.path);
+    // Deferred commits are not durable yet: a snapshot sees the last durable one.
+    if (this.gate !== null) return this.gate.copy();
     if (this.marks !== null) this.refresh();
     const committed = this.txn.active ? this.txn.saved : this.meta;
     const s = new PagerSnapshot(
@@ -900,10 +914,157 @@ export class Pager implements PageSource {
     }
     this.checkNoWriters("commit");
     this.txn.explicit = false;
-    const lsn = this.commitTxn();
+    const lsn = this.commitTxn(false);
     this.autoCheckpoint();
     if (this.opts.debug) this.afterCall();
     return lsn;
+  }
+
+  // ---- deferred commits (docs/design/group-commit.md, "The pager's part") ----
+
+  /**
+   * Commit the begin() transaction into the log without waiting for its sync: with sync
+   * "full" it is durable, and visible to snapshot(), `visible` readers and other processes,
+   * only once syncAsync() (or any later sync of the log) completed. Returns its LSN. No
+   * automatic checkpoint (afterSync() runs it). ERR_TXN while a syncAsync is in flight.
+   * On failure nothing of it stays (as commit()).
+   */
+  commitDeferred(): bigint {
+    this.checkWritable();
+    if (!this.txn.explicit) {
+      throw new PagekvError("ERR_TXN", `${this.path}: commit without begin`, { path: this.path });
+    }
+    if (this.syncing !== null) {
+      throw new PagekvError(
+        "ERR_TXN",
+        `${this.path}: a deferred commit while the sync of the last ones is in flight`,
+        { path: this.path },
+      );
+    }
+    this.checkNoWriters("commit");
+    this.txn.explicit = false;
+    const defer = this.opts.sync === "full" && this.txn.active;
+    // The gate: the last durable commit, taken before the first deferred commit after it.
+    const opened = defer && this.gate === null;
+    if (opened) this.gate = this.snapshotOfLastCommit();
+    try {
+      const lsn = this.commitTxn(defer);
+      if (this.opts.debug) this.afterCall();
+      return lsn;
+    } catch (e) {
+      if (opened) this.dropGate();
+      throw e;
+    }
+  }
+
+  /**
+   * Make every deferred commit durable, off the thread where the VFS can: then publish them
+   * to readers and drop the gate. Resolves at once when none waits. Never throws: a failure
+   * is a rejected promise. A failed sync fences the pager and cuts the deferred commits
+   * from the log (the gate stays: reads keep seeing the last durable commit).
+   */
+  syncAsync(): Promise<void> {
+    try {
+      this.checkWritable();
+      if (this.syncing !== null) {
+        throw new PagekvError("ERR_TXN", `${this.path}: a syncAsync is in flight already`, {
+          path: this.path,
+        });
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const gate = this.gate;
+    if (gate === null) return Promise.resolve();
+    const lsn = this.lastCommitLsn;
+    const end = this.wal.committedEnd;
+    const done = this.wal.syncAsync().then(
+      () => {
+        this.syncing = null;
+        // Closed meanwhile (close synced first), or a synchronous sync got there first.
+        if (this.state !== OPEN || this.gate !== gate) return;
+        assert(
+          this.wal.committedEnd === end && this.lastCommitLsn === lsn,
+          "commits during a deferred sync",
+        );
+        this.becameDurable();
+      },
+      (e: unknown) => {
+        this.syncing = null;
+        if (this.state === CLOSED) return;
+        const err = this.fence(e, "syncing the log for deferred commits");
+        // Not covered by a synchronous sync since: those commits were never durable.
+        if (this.gate === gate) this.discardNotDurable();
+        throw err;
+      },
+    );
+    this.syncing = done;
+    return done;
+  }
+
+  /** The automatic checkpoint, if due, after deferred commits became durable (as commit()). */
+  afterSync(): void {
+    if (this.state !== OPEN || this.readOnly || this.gate !== null || this.txn.explicit) return;
+    this.autoCheckpoint();
+    if (this.opts.debug) this.afterCall();
+  }
+
+  /**
+   * What the Database reads while deferred commits wait for their sync: the last durable
+   * commit (null when every commit is durable: read the live state).
+   */
+  get visible(): PagerSnapshot | null {
+    return this.gate;
+  }
+
+  /** The LSN of the last durable commit (with sync "full"; the last commit otherwise). */
+  get durableLsn(): bigint {
+    return this.gate === null ? this.lastCommitLsn : this.gate.lsn;
+  }
+
+  /** A snapshot of the last commit, outside the SNAPSHOTS_MAX count (for the gate). */
+  private snapshotOfLastCommit(): PagerSnapshot {
+    const committed = this.txn.active ? this.txn.saved : this.meta;
+    const s = new PagerSnapshot(
+      this,
+      this.snaps,
+      committed,
+      this.wal.committedEnd,
+      this.lastCommitLsn,
+      this.commits,
+    );
+    this.snaps.add(s);
+    return s;
+  }
+
+  /**
+   * After a failed sync: cut from the log every commit not known durable (the deferred ones
+   * too) and the open transaction's frames, best effort (wal.discardFrom).
+   */
+  private discardNotDurable(): void {
+    this.wal.discardFrom(this.gate === null ? this.wal.committedEnd : this.gate.bound);
+  }
+
+  private dropGate(): void {
+    this.gate?.close();
+    this.gate = null;
+  }
+
+  /**
+   * Every commit in the log is durable (a sync of the log returned): readers in other
+   * processes may see them (the published end), and so may this process (no gate). A
+   * write of the published end that fails with ERR_IO (a failing device) only delays the
+   * readers until the next sync publishes again: the commits are durable and stand, and the
+   * call that made them returns (log-failures.md: a failed write is not an outage). Any
+   * other failure (the process is dying) is the caller's.
+   */
+  private becameDurable(): void {
+    this.dropGate();
+    try {
+      this.wal.publish(this.wal.committedEnd);
+    } catch (e) {
+      if (!(e instanceof PagekvError && e.code === "ERR_IO")) throw e;
+    }
   }
 
   /** Roll the transaction back: every page reads as before begin() (or the last commit). */
@@ -982,7 +1143,7 @@ export class Pager implements PageSource {
       commits: this.commits,
       checkpoints: this.checkpoints,
       walFrames: this.wal.frameCount,
-      snapshots: this.snaps.count,
+      snapshots: this.snaps.count - (this.gate === null || this.gate.closed ? 0 : 1),
       snapshotCommitsBehind: oldest === null ? 0 : this.commits - oldest.commitSeq,
       snapshotFramesHeld: oldest === null ? 0 : this.wal.committedEnd - oldest.bound,
       readers: this.readerLagsNow(),
@@ -1021,7 +1182,7 @@ export class Pager implements PageSource {
       // No checkpoint: drop the open transaction and cut its frames from the log.
       this.txn.explicit = false;
       this.rollbackTxn();
-      this.wal.discardUncommitted();
+      this.discardNotDurable();
     } else {
       this.checkNoWriters("close");
       try {
@@ -1083,7 +1244,7 @@ export class Pager implements PageSource {
   }
 
   /** Log the open transaction (if any) as one commit; returns the last commit's LSN. */
-  private commitTxn(): bigint {
+  private commitTxn(defer = false): bigint {
     if (!this.txn.active) return this.lastCommitLsn;
     const pgnos: number[] = [];
     const pages: Uint8Array[] = [];
@@ -1123,12 +1284,13 @@ export class Pager implements PageSource {
     }
     if (withHeader) this.lastHead.set(this.commitHead.subarray(0, HEADER_BYTES));
     this.pagesWritten += pages.length;
+    const synced = this.opts.sync === "full" && !defer;
     try {
-      if (this.opts.sync === "full") this.wal.sync();
+      if (synced) this.wal.sync();
     } catch (e) {
       this.rollbackTxn();
       const err = this.fence(e, "syncing the log for a commit");
-      this.wal.discardUncommitted();
+      this.discardNotDurable();
       throw err;
     }
     this.wal.commitTxn();
@@ -1140,6 +1302,7 @@ export class Pager implements PageSource {
     this.txn.finish();
     this.lastCommitLsn = this.txn.lsn;
     this.commits++;
+    if (synced) this.becameDurable();
     return this.txn.lsn;
   }
 
@@ -1222,6 +1385,9 @@ export class Pager implements PageSource {
    */
   private backfill(lsn: bigint, cutLog: boolean): boolean {
     assert(!this.txn.active, "backfill with an open transaction");
+    // Nothing goes home that is not durable: deferred commits are synced first (and the
+    // gate, a snapshot, goes with them, so it holds nothing back).
+    if (this.gate !== null) this.syncLogForCheckpoint();
     // The least bound anyone may still read: this pager's snapshots', and the marks of the
     // readers in other processes and threads (docs/design/readers.md, rules 1 and 2).
     // Snapshots are judged before the LSN-only commit below: one at the committed end does
@@ -1334,10 +1500,11 @@ export class Pager implements PageSource {
   /** The log's frames are durable before any page they hold is written home. */
   private syncLogForCheckpoint(): void {
     try {
-      if (this.opts.sync !== "off" && this.wal.unsynced) this.wal.sync();
+      if ((this.opts.sync !== "off" || this.gate !== null) && this.wal.unsynced) this.wal.sync();
     } catch (e) {
       throw this.fence(e, "syncing the log before a checkpoint");
     }
+    if (this.opts.sync === "full") this.becameDurable();
   }
 
   /**
@@ -1782,6 +1949,11 @@ function newSaltAvoiding(h: Header, lock: VLock): ReturnType<typeof newSalt> {
 }
 
 /** The larger of two LSNs (Math.max takes numbers only). */
+/** A writer with sync "full" publishes its durable end to readers (group-commit.md). */
+function publishes(o: PagerOptions): boolean {
+  return o.readOnly !== true && (o.sync ?? "full") === "full";
+}
+
 function laterLsn(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
 }

@@ -47,7 +47,7 @@ export class PagerSnapshot implements PageSource {
   constructor(
     host: SnapshotHost,
     set: SnapshotSet,
-    meta: Meta,
+    meta: Pick<Meta, "pageCount"> & { readonly slots: ArrayLike<number> },
     bound: number,
     lsn: bigint,
     commitSeq: number,
@@ -63,6 +63,18 @@ export class PagerSnapshot implements PageSource {
 
   get closed(): boolean {
     return this.slotIndex < 0;
+  }
+
+  /**
+   * @internal Another open snapshot of the same state (Pager.snapshot() while deferred
+   * commits wait for their sync: docs/design/group-commit.md, "Visibility"). The caller
+   * checked the set's room.
+   */
+  copy(): PagerSnapshot {
+    const state = { pageCount: this.pageCount, slots: this.slots };
+    const s = new PagerSnapshot(this.host, this.set, state, this.bound, this.lsn, this.commitSeq);
+    this.set.add(s);
+    return s;
   }
 
   getSlot(i: number): number {

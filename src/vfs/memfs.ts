@@ -59,6 +59,12 @@ import {
  *   at once, as NodeFS makes them durable by syncing the parent directory.
  * - node.durable + node.pending replayed in order === node.current, except after a failed
  *   sync, which drops pending mutations that stay in current (Linux fsyncgate).
+ * - Pending mutations leave node.pending only from the front (node.makeDurable,
+ *   node.dropPending), and node.pendingFirst counts every one that left: so a mutation's
+ *   sequence number (pendingFirst + its index) never changes while it is pending, which
+ *   is what lets a syncAsync completion find exactly the mutations made before its call.
+ * - A syncAsync completion is one mutating call, run in a later macrotask: it is the only
+ *   MemFS file operation that happens outside the call that asked for it.
  * - sync() and crash replay cost O(bytes pending), never O(file size): pending writes are
  *   private copies applied in place to a growable durable image.
  * - Once `crashed`, every file, lock and mark call of every process, and process(), throws
@@ -225,12 +231,69 @@ class FileNode {
   pending: PendingOp[] = [];
   /** Sum of pending write lengths, kept so pendingBytes() is O(1). */
   pendingBytes = 0;
+  /**
+   * The sequence number of pending[0]: mutations are numbered 0, 1, ... in the order made,
+   * so `pendingFirst + pending.length` is the number of the next one. A syncAsync records
+   * that number at its call and, at its completion, makes durable only the mutations
+   * numbered below it that are still pending (a sync, a failed sync or a crash in between
+   * removed the others from the front).
+   */
+  pendingFirst = 0;
 
+  /** The sequence number the next mutation will get. */
+  get pendingEnd(): number {
+    return this.pendingFirst + this.pending.length;
+  }
+
+  /** Apply the first `count` pending mutations to `durable`, in order, and remove them. */
+  makeDurable(count: number): void {
+    assert(
+      Number.isSafeInteger(count) && count >= 0 && count <= this.pending.length,
+      `MemFS: makeDurable(${count}) with ${this.pending.length} pending`,
+    );
+    if (count === this.pending.length) {
+      for (const op of this.pending) this.applyDurable(op);
+      this.dropPending();
+      return;
+    }
+    let bytes = 0;
+    for (let i = 0; i < count; i++) {
+      const op = this.pending[i];
+      this.applyDurable(op);
+      if (op.kind === "write") bytes += op.data.length;
+    }
+    this.pending.splice(0, count);
+    this.pendingFirst += count;
+    this.pendingBytes -= bytes;
+  }
+
+  /** Forget every pending mutation (synced, lost or fsyncgate): they stay in `current`. */
   dropPending(): void {
+    this.pendingFirst += this.pending.length;
     this.pending = [];
     this.pendingBytes = 0;
   }
+
+  private applyDurable(op: PendingOp): void {
+    if (op.kind === "write") this.durable.write(op.data, op.offset);
+    else this.durable.resize(op.size);
+  }
 }
+
+type Later = (fn: () => void) => unknown;
+
+/**
+ * A later macrotask: setImmediate where the platform has it (Node, Bun, Deno), else a
+ * zero timeout. Looked up, not imported, so this file stays platform neutral.
+ */
+const later: Later = (() => {
+  const g = globalThis as { setImmediate?: unknown };
+  if (typeof g.setImmediate === "function") {
+    const immediate = g.setImmediate as Later;
+    return (fn: () => void) => immediate(fn);
+  }
+  return (fn: () => void) => setTimeout(fn, 0);
+})();
 
 interface QueuedFault {
   readonly op: FaultOp;
@@ -485,6 +548,12 @@ class MemLock implements VLock {
     }
     if (entry.empty) this.machine.locks.delete(this.path);
     this.proc.locks.delete(this);
+  }
+
+  /** A shared lock: a writer of its path is alive now (held, its process not killed). */
+  writerAlive(): boolean {
+    const writer = this.machine.locks.get(this.path)?.writer;
+    return writer?.held === true && !writer.proc.killed;
   }
 
   /**
@@ -985,11 +1054,42 @@ class MemFile implements VFile {
       node.dropPending();
       throw e;
     }
-    for (const op of node.pending) {
-      if (op.kind === "write") node.durable.write(op.data, op.offset);
-      else node.durable.resize(op.size);
+    node.makeDurable(node.pending.length);
+  }
+
+  /**
+   * sync() completed in a later macrotask (docs/design/group-commit.md, "The VFS seam"):
+   * the call checks the handle and the mode and records how many mutations the file has
+   * had; the completion is one mutating call (the crash, kill and fault points of a sync,
+   * counted in opCount and callCount("sync")) that makes durable exactly the mutations
+   * made before the call, so later writes stay pending. Rejects ERR_CRASHED when power was
+   * lost before the completion (an armed crash fired, or crash() ran: the process is
+   * gone), ERR_CLOSED when its process was killed, ERR_IO on an injected fault (which
+   * drops the pending mutations, as sync() does). close() before the completion is
+   * allowed: MemFS has no descriptors, and the sync still completes. Never throws.
+   */
+  syncAsync(mode?: FileSyncMode): Promise<void> {
+    try {
+      this.checkOpen("sync");
+      if (mode !== undefined && mode !== "data" && mode !== "full") {
+        throw new PagekvError("ERR_ARG", `MemFS: cannot sync "${this.path}": bad mode ${mode}`, {
+          path: this.path,
+        });
+      }
+    } catch (e) {
+      return Promise.reject(e);
     }
-    node.dropPending();
+    const target = this.node.pendingEnd;
+    return new Promise<void>((resolve, reject) => {
+      later(() => {
+        try {
+          this.completeSync(target);
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
   }
 
   truncate(size: number): void {
@@ -1008,6 +1108,32 @@ class MemFile implements VFile {
   /** Idempotent and never throws, so cleanup paths cannot mask the error that led there. */
   close(): void {
     this.closed = true;
+  }
+
+  /** syncAsync's completion: make the mutations numbered below `target` durable. */
+  private completeSync(target: number): void {
+    const device = this.device;
+    // Power was lost since the call (crash() bumped the epoch) or is off now (an armed
+    // crash fired): the process that called is gone, its sync never returned.
+    if (this.epoch !== device.epoch) {
+      throw new PagekvError(
+        "ERR_CRASHED",
+        `MemFS: cannot sync "${this.path}": simulated power loss happened before it completed`,
+        { path: this.path },
+      );
+    }
+    device.checkAlive("sync", this.path);
+    if (this.proc.killed) throw killedError("sync", this.path, this.proc.pid);
+    device.gateMutation("sync", this.path, this.proc);
+    const node = this.node;
+    try {
+      device.takeFault("sync", this.path);
+    } catch (e) {
+      node.dropPending(); // fsyncgate, as in sync()
+      throw e;
+    }
+    const count = Math.min(Math.max(target - node.pendingFirst, 0), node.pending.length);
+    node.makeDurable(count);
   }
 
   private applyWrite(data: Uint8Array, offset: number): void {

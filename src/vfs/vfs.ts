@@ -94,6 +94,12 @@ export interface VLock {
    * a shared lock.
    */
   readers(): ReaderState[];
+  /**
+   * A shared lock only: whether a live writer holds the database now. A reader's open trusts
+   * the log's published end only then (docs/design/group-commit.md, "Visibility"): after a
+   * crash the end on disk may be older than what was synced. Absent: taken as true.
+   */
+  writerAlive?(): boolean;
 }
 
 export interface VFile {

@@ -117,7 +117,8 @@ export interface ScanSource {
  *
  * Damage to frames that had been synced throws ERR_CORRUPT naming the frame, or with mode
  * "truncate" keeps the commits before it and counts the ones dropped
- * (`found.droppedTransactions`, the count of this scan).
+ * (`found.droppedTransactions`, the count of this scan). Frames at or past `limit` are not
+ * read (a reader stops at the log's published end: docs/design/group-commit.md).
  */
 export function scanLog(
   log: ScanSource,
@@ -125,6 +126,7 @@ export function scanLog(
   mode: ScanMode,
   state: ScanState,
   buffers: ScanBuffers = new ScanBuffers(log.salt.pageSize),
+  limit = WAL_INDEX_FRAMES_MAX,
 ): void {
   const from = state.committedEnd;
   const found = state.found;
@@ -134,7 +136,7 @@ export function scanLog(
   const size = file.size();
   // An append never passes WAL_INDEX_FRAMES_MAX (ERR_FULL): frames past it are not the log's.
   const total = Math.min(
-    WAL_INDEX_FRAMES_MAX,
+    limit,
     size > WAL_HEADER_BYTES ? Math.floor((size - WAL_HEADER_BYTES) / frameBytes) : 0,
   );
   const { chunk, slots } = buffers;

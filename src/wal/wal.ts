@@ -112,13 +112,20 @@ export class Wal {
   private headLast: WalHeader | null = null;
   /** A reader with no log file open (none existed, or it was retired): follow looks again. */
   private detached = false;
+  /**
+   * A writer that publishes (sync "full": docs/design/group-commit.md, "Visibility"): every
+   * header it writes has the published flag, and publish() moves the end readers may see.
+   */
+  private publishing = false;
+  /** The end the header on disk publishes (a writer's; 0 in a new generation). */
+  private publishedEnd = 0;
 
   private constructor(file: VFile, crc: Crc32, salt: WalHeader) {
     this.file = file;
     this.path = file.path;
     this.crc = crc;
     this.pageSize = salt.pageSize;
-    this.salt = salt;
+    this.salt = saltOf(salt);
     this.headers = new Uint8Array(WAL_FRAME_HEADER_BYTES * 8);
   }
 
@@ -126,11 +133,12 @@ export class Wal {
    * Start an empty log of generation `salt` at `path`, replacing whatever was there, and
    * make its header durable before any frame of it can be written.
    */
-  static create(vfs: VFS, path: string, salt: WalHeader, crc: Crc32): Wal {
+  static create(vfs: VFS, path: string, salt: WalHeader, crc: Crc32, publishing = false): Wal {
     const file = vfs.open(path, { create: true });
     try {
       const wal = new Wal(file, crc, salt);
-      wal.writeHeader(salt);
+      wal.publishing = publishing;
+      wal.writeHeader(wal.salt);
       file.sync("data");
       return wal;
     } catch (e) {
@@ -145,7 +153,9 @@ export class Wal {
    * given): such a log holds nothing of this database's state. A log of an older
    * generation cannot be found: its reset to a new generation was durable first.
    * Damage to frames that had been synced throws ERR_CORRUPT naming the frame, or with
-   * mode "truncate" keeps the commits before it and counts the ones dropped.
+   * mode "truncate" keeps the commits before it and counts the ones dropped. With
+   * `published` (a reader beside a live writer) the scan stops at the header's published
+   * end, when it has one.
    */
   static recover(
     vfs: VFS,
@@ -154,6 +164,7 @@ export class Wal {
     crc: Crc32,
     mode: RecoverMode,
     readOnly = false,
+    published = false,
   ): { wal: Wal; found: WalRecovery } | null {
     if (!vfs.exists(path)) return null;
     const file = vfs.open(path, { readOnly });
@@ -186,7 +197,10 @@ export class Wal {
         return { wal, found: { ...emptyRecovery(), droppedTransactions: dropped } };
       }
       const state = emptyScanState();
-      scanLog({ file, path, salt, crc }, wal.index, mode, state);
+      // A reader beside a live writer sees only what it published (group-commit.md);
+      // recovery sees every commit.
+      const limit = published ? salt.published : undefined;
+      scanLog({ file, path, salt: wal.salt, crc }, wal.index, mode, state, undefined, limit);
       wal.frames = state.frames;
       wal.framesSynced = state.frames;
       wal.committedEndValue = state.committedEnd;
@@ -221,20 +235,41 @@ export class Wal {
     if (this.probe === null) this.probe = new Uint8Array(walFrameBytes(this.pageSize));
     if (this.detached) return this.reattach(vfs, changed);
     const end = this.committedEndValue;
+    const first = this.readHeader();
+    if (first !== null && first.published !== undefined && !first.retired) {
+      // A publishing writer: the header says how far to read (group-commit.md). A reset
+      // cannot come while frames below the published end are read: this reader's mark is
+      // below the committed end whenever it has any to read (rule 2; race R5).
+      if (first.generation !== this.salt.generation) return this.moveTo(first, changed);
+      if (first.published <= end) return "same";
+      this.scanFrom(end, changed, first.published);
+      return this.committedEndValue === end ? "same" : "grew";
+    }
     const grown = this.frameVerifies(end, this.probe);
+    if (!grown) {
+      // Nothing new in this generation, by the header read before the probe (a reset
+      // since would only make frame `end` fail as well: the view stands, race C).
+      if (first === null || first.generation === this.salt.generation) return "same";
+      if (first.retired === true) return this.reattach(vfs, changed);
+      return this.moveTo(first, changed);
+    }
     // A reset leaves this generation's frames past the new one's end valid (the file is not
     // cut), so frames that verify do not prove the log is still of this generation: the
     // header, read after them, does (generations only move forward).
-    if (grown) this.scanFrom(end, changed);
+    this.scanFrom(end, changed);
     const head = this.readHeader();
-    if (grown && (head === null || (head.generation === this.salt.generation && !head.retired))) {
+    if (head === null || (head.generation === this.salt.generation && !head.retired)) {
       return this.committedEndValue === end ? "same" : "grew";
     }
-    // No header: torn while a reset writes it (after its generation went home: the view is
-    // whole, and its frames are overwritten only once the header is written) or damaged.
-    // Either way the view stands (race C); the next refresh reads the header again.
-    if (head === null) return "same";
     if (head.retired === true) return this.reattach(vfs, changed);
+    return this.moveTo(head, changed);
+  }
+
+  /**
+   * The header names another generation (or another database: then the view stands, since
+   * that log is not this database's to read).
+   */
+  private moveTo(head: WalHeader, changed: number[]): FollowResult {
     if (head.generation === this.salt.generation || !this.sameDatabase(head)) return "same";
     this.restart(head, changed);
     return "reset";
@@ -299,11 +334,11 @@ export class Wal {
   }
 
   /** Scan on from frame `from` (this generation), noting the pages that became committed. */
-  private scanFrom(from: number, changed: number[]): void {
+  private scanFrom(from: number, changed: number[], limit?: number): void {
     if (this.buffers === null) this.buffers = new ScanBuffers(this.pageSize);
     const src = { file: this.file, path: this.path, salt: this.salt, crc: this.crc };
     try {
-      scanLog(src, this.index, "follow", this.scanState, this.buffers);
+      scanLog(src, this.index, "follow", this.scanState, this.buffers, limit);
     } catch (e) {
       throw this.readError(e);
     }
@@ -315,9 +350,9 @@ export class Wal {
 
   /** A new generation `salt` of the same log: everything is read again from its frame 0. */
   private restart(salt: WalHeader, changed: number[]): void {
-    this.salt = salt;
+    this.salt = saltOf(salt);
     this.forget();
-    this.scanFrom(0, changed);
+    this.scanFrom(0, changed, salt.published);
   }
 
   /** An empty index and scan state: nothing of the log is known. */
@@ -548,6 +583,59 @@ export class Wal {
   }
 
   /**
+   * sync(), off the thread where the VFS can (VFile.syncAsync): every frame appended before
+   * the call is durable when it resolves. Rejects with the VFS's error (ERR_IO, ERR_CLOSED).
+   * Frames appended meanwhile, and a new generation begun meanwhile, are not its to count.
+   */
+  async syncAsync(): Promise<void> {
+    const generation = this.salt.generation;
+    const frames = this.frames;
+    const file = this.file;
+    if (file.syncAsync === undefined) file.sync("data");
+    else await file.syncAsync("data");
+    if (this.salt.generation === generation && frames > this.framesSynced) {
+      this.framesSynced = frames;
+    }
+  }
+
+  /**
+   * A writer with sync "full" publishes: from now on every header it writes carries the
+   * published flag, starting with the one publish() writes (group-commit.md).
+   */
+  startPublishing(): void {
+    this.publishing = true;
+  }
+
+  /**
+   * Let readers see the commits below frame `end` of this generation (a commit's end, all
+   * of it synced): the header is rewritten with one write, not synced (readers read it;
+   * recovery ignores the field). A no-op when not publishing or when `end` is not past
+   * what the header says.
+   */
+  publish(end: number): void {
+    if (!this.publishing || end <= this.publishedEnd) return;
+    assert(
+      end <= this.committedEndValue && end <= this.framesSynced,
+      "publishing past the synced commits",
+    );
+    const before = this.publishedEnd;
+    this.publishedEnd = end;
+    try {
+      this.writeHeader(this.salt);
+    } catch (e) {
+      // The header on disk is unknown now: the next append writes it again (see append).
+      this.publishedEnd = before;
+      this.headerUnsure = true;
+      throw e;
+    }
+  }
+
+  /** The end readers may see, as the header on disk says (a publishing writer's). */
+  get published(): number {
+    return this.publishedEnd;
+  }
+
+  /**
    * The open transaction committed: its frames become the pages' committed images. O(1):
    * its frames are linked already, and now lie below the committed end.
    */
@@ -562,6 +650,17 @@ export class Wal {
    * of the same, still running, system. Errors are ignored: the caller is fencing already.
    */
   discardUncommitted(): void {
+    this.discardFrom(this.committedEndValue);
+  }
+
+  /**
+   * discardUncommitted(), and the commits at or past frame `end` too (a commit's end): after
+   * a failed sync of commits that were appended but never made durable (group-commit.md,
+   * "Failure"), so that nothing of them stays readable in the log.
+   */
+  discardFrom(end: number): void {
+    assert(end <= this.committedEndValue, "discarding past the committed end");
+    this.committedEndValue = end;
     this.dropTxn();
     this.frames = this.committedEndValue;
     if (this.framesSynced > this.frames) this.framesSynced = this.frames;
@@ -595,6 +694,7 @@ export class Wal {
   reset(generation: number, keepFrames?: number): void {
     const salt = { ...this.salt, generation };
     try {
+      this.publishedEnd = 0;
       this.writeHeader(salt);
     } catch (e) {
       this.headerUnsure = true;
@@ -629,6 +729,10 @@ export class Wal {
     this.frames = this.committedEndValue;
     this.fileBytes = -1;
     this.file.truncate(walFrameOffset(this.frames, this.pageSize));
+    // The header is this writer's: publishing everything committed, or (sync other than
+    // "full") not publishing, so that readers do not wait on a dead writer's published end.
+    this.publishedEnd = this.publishing ? this.frames : 0;
+    this.writeHeader(this.salt);
     this.file.sync("data");
     this.framesSynced = this.frames;
   }
@@ -639,6 +743,7 @@ export class Wal {
    * header names a generation no frame has, which opens as empty.
    */
   retire(): void {
+    this.publishing = false;
     this.writeHeader({ ...this.salt, generation: (this.salt.generation + 1) >>> 0, retired: true });
   }
 
@@ -648,10 +753,19 @@ export class Wal {
 
   /** Write the header of generation `salt` (not synced: the caller syncs). */
   private writeHeader(salt: WalHeader): void {
-    const head = new Uint8Array(WAL_HEADER_BYTES);
-    encodeWalHeader(salt, head, this.crc);
+    const head = this.headWrite;
+    const published = this.publishing ? this.publishedEnd : undefined;
+    encodeWalHeader({ ...salt, published }, head, this.crc);
     this.file.writeAt(head, 0);
   }
+  private readonly headWrite = new Uint8Array(WAL_HEADER_BYTES);
+}
+
+/** A header's salts and flags without its published end (which moves within a generation). */
+function saltOf(h: WalHeader): WalHeader {
+  if (h.published === undefined) return h;
+  const { published: _, ...salt } = h;
+  return salt;
 }
 
 function closeQuietly(file: VFile): void {

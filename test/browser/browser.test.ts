@@ -113,6 +113,24 @@ test(
 );
 
 test(
+  "OpfsVFS syncAsync flushes at the call: resolves, or rejects (never throws) as sync() throws",
+  browserTest,
+  async () => {
+    const r = await inWorker(page(), "sync", "syncAsync", { name: "syncasync.pkv" });
+    assert.ok(r.ok, r.message);
+    assert.deepEqual(r.result, {
+      "open file, data": "resolved",
+      "open file, full": "resolved",
+      "read-only file": "resolved",
+      "closed file": "ERR_CLOSED",
+      "released VFS": "ERR_CLOSED",
+      "bytes after release": "hello",
+    });
+    await terminate(page(), "sync");
+  },
+);
+
+test(
   "openBrowser refuses bad options and missing databases, leaving no entry",
   browserTest,
   async () => {

@@ -595,6 +595,19 @@ class OpfsFile implements VFile {
     }
   }
 
+  /**
+   * sync() now: sync access handles have no asynchronous flush, so the flush happens at
+   * the call and the promise only reports it. Never throws: sync()'s error rejects it.
+   */
+  syncAsync(): Promise<void> {
+    try {
+      this.sync();
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   truncate(size: number): void {
     this.checkWrite();
     checkBytes("truncate", this.path, "size", size);

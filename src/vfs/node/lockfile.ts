@@ -678,6 +678,14 @@ class SharedLock implements VLock {
       { path: this.entry.names.resolved },
     );
   }
+
+  /** The lock file names a live writer now (judged as lock() judges it: liveHolder). */
+  writerAlive(): boolean {
+    if (!this.isHeld) throw closedError("writerAlive", this.entry.lockPath);
+    const record = readRecord(this.entry.lockPath, this.entry.lockPath);
+    if (record === undefined || record === null) return false;
+    return liveHolder(record, this.entry.lockPath) !== null;
+  }
 }
 
 /**

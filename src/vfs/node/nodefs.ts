@@ -165,6 +165,15 @@ class NodeFile implements VFile {
   readonly path: string;
   /** -1 once closed, so a reused descriptor number can never be touched by this handle. */
   private fd: number;
+  /** syncAsync calls whose fsync/fdatasync has not called back yet. */
+  private syncsInFlight = 0;
+  /**
+   * The descriptor close() left open because syncs were in flight (-1: none). The last of
+   * them closes it: closing it earlier could let an open() elsewhere reuse the number while
+   * libuv's thread pool still syncs it. Invariant: != -1 only while fd === -1 and
+   * syncsInFlight > 0.
+   */
+  private fdClosing = -1;
 
   constructor(filePath: string, fd: number) {
     this.path = filePath;
@@ -234,6 +243,38 @@ class NodeFile implements VFile {
     }
   }
 
+  /**
+   * sync() in libuv's thread pool: fs.fdatasync for "data", fs.fsync otherwise. Never
+   * throws: a closed handle is a rejected ERR_CLOSED, a failed sync a rejected ERR_IO (as
+   * sync() maps it). close() while it is in flight closes the descriptor when it completes.
+   */
+  syncAsync(mode?: FileSyncMode): Promise<void> {
+    let fd: number;
+    try {
+      fd = this.openFd("sync");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.syncsInFlight++;
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const done = (e: NodeJS.ErrnoException | null): void => {
+        // Exactly once per call, whether the platform called back or threw at once.
+        if (settled) return;
+        settled = true;
+        this.syncDone();
+        if (e === null || e === undefined) resolve();
+        else reject(mapError("sync", this.path, e));
+      };
+      try {
+        if (mode === "data") fs.fdatasync(fd, done);
+        else fs.fsync(fd, done);
+      } catch (e) {
+        done(e as NodeJS.ErrnoException);
+      }
+    });
+  }
+
   truncate(size: number): void {
     const fd = this.openFd("truncate");
     checkBytes("truncate", this.path, "size", size);
@@ -253,16 +294,38 @@ class NodeFile implements VFile {
     }
   }
 
-  /** Idempotent: a second close is a no-op, so cleanup paths cannot mask earlier errors. */
+  /**
+   * Idempotent: a second close is a no-op, so cleanup paths cannot mask earlier errors.
+   * With syncAsync calls in flight the handle is closed now (every later call is
+   * ERR_CLOSED) and the descriptor when the last of them completes.
+   */
   close(): void {
     const fd = this.fd;
     if (fd === -1) return;
     // Mark closed first: after a failed close(2) the descriptor is gone on Linux anyway.
     this.fd = -1;
+    if (this.syncsInFlight > 0) {
+      this.fdClosing = fd;
+      return;
+    }
     try {
       fs.closeSync(fd);
     } catch (e) {
       throw mapError("close", this.path, e);
+    }
+  }
+
+  /** One syncAsync completed: close the descriptor if close() left it to the last one. */
+  private syncDone(): void {
+    this.syncsInFlight--;
+    if (this.syncsInFlight > 0 || this.fdClosing === -1) return;
+    const fd = this.fdClosing;
+    this.fdClosing = -1;
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // close() returned long ago and has no one left to tell; on Linux the descriptor is
+      // released even when close(2) fails, so nothing leaks.
     }
   }
 
