@@ -1052,7 +1052,8 @@ export class BTree {
 
   // ---- errors ----
 
-  private checkKey(key: Uint8Array): void {
+  /** ERR_ARG for a key that is not bytes, ERR_KEY_TOO_LARGE past the page's bound. */
+  checkKey(key: Uint8Array): void {
     if (!(key instanceof Uint8Array)) throw this.argError("key is not a Uint8Array");
     if (key.length > this.keyBytesMax) {
       throw new PagekvError(

@@ -14,7 +14,11 @@
 //     docs/design/readers.md) every read starts with the pager's refresh, so it sees the
 //     last commit in the log when it began; its ranges always read a snapshot, since the
 //     live view moves at each refresh;
-//   - returned keys and values are copies the caller owns.
+//   - returned keys and values are copies the caller owns;
+//   - the asynchronous writes (putAsync, ...) go through the group queue (group.ts): applied
+//     in call order with the synchronous ones, which first apply what waits (drain) and then
+//     settle what their sync made durable; with sync "full", reads see only durable commits
+//     (the pager's gate: `pager.visible`). docs/design/group-commit.md.
 
 import { BTREE_CACHE_FRAMES_MIN, BTree } from "../btree/btree.js";
 import { count, freeBytes, KIND_INTERIOR, KIND_LEAF, kind, usedBytes } from "../btree/node.js";
@@ -37,9 +41,11 @@ import {
 } from "../pager/pager.js";
 import type { VFS } from "../vfs/vfs.js";
 import type { RecoverMode } from "../wal/wal.js";
+import { type GroupItem, GroupQueue, type WriteOp } from "./group.js";
 import { type Bytes, bytes, RANGE_OPTIONS, type RangeOptions, rangeOf } from "./range.js";
 import { OwnedRange, Snapshot } from "./snapshot.js";
 
+export { PENDING_BYTES_MAX, PENDING_CALLS_MAX } from "./group.js";
 export type { Bytes, RangeOptions } from "./range.js";
 export { Snapshot } from "./snapshot.js";
 
@@ -87,6 +93,8 @@ export type BatchOp = { type: "put"; key: Bytes; value: Bytes } | { type: "del";
 
 export interface DbStats extends PagerStats {
   pageSize: number;
+  /** Groups of asynchronous writes committed so far (docs/design/group-commit.md). */
+  groupCommits: number;
 }
 
 /** The options open() takes. */
@@ -270,6 +278,10 @@ export class Database {
   /** The last commit, which reads through the Database see while a tx function runs. */
   private txSnapshot: PagerSnapshot | null = null;
   private closed = false;
+  /** closeAsync() was called: new calls are ERR_CLOSED while the queue empties. */
+  private closing = false;
+  /** The asynchronous writes waiting, being applied or syncing. */
+  private readonly queue: GroupQueue;
 
   /** A read-only open: each read first follows the log (see the invariants). */
   private readonly follows: boolean;
@@ -279,6 +291,7 @@ export class Database {
     this.path = pager.path;
     this.tree = new BTree(pager);
     this.follows = readOnly;
+    this.queue = new GroupQueue(pager, this.tree, this.path);
   }
 
   /**
@@ -313,24 +326,11 @@ export class Database {
   /** Apply the operations in array order, as one transaction. */
   batch(ops: readonly BatchOp[]): void {
     this.open();
-    if (!Array.isArray(ops)) throw new PagekvError("ERR_ARG", `${this.path}: batch takes an array`);
-    const prepared = ops.map((op, i) => {
-      if (op === null || typeof op !== "object") {
-        throw new PagekvError("ERR_ARG", `${this.path}: batch operation ${i} is not an object`);
-      }
-      if (op.type === "put") {
-        return { put: true, k: this.key(op.key), v: bytes(op.value, "value", this.path) };
-      }
-      if (op.type === "del") return { put: false, k: this.key(op.key), v: EMPTY };
-      throw new PagekvError(
-        "ERR_ARG",
-        `${this.path}: batch operation ${i} has type ${String((op as { type?: unknown }).type)}`,
-      );
-    });
+    const prepared = this.prepareBatch(ops, false);
     this.write(() => {
-      for (const op of prepared) {
-        if (op.put) this.tree.put(op.k, op.v);
-        else this.tree.delete(op.k);
+      for (const w of prepared) {
+        if (w.value === null) this.tree.delete(w.key);
+        else this.tree.put(w.key, w.value);
       }
     });
   }
@@ -376,6 +376,7 @@ export class Database {
     if (this.tx !== null) throw new PagekvError("ERR_TXN", `${this.path}: nested transaction`);
     if (typeof fn !== "function")
       throw new PagekvError("ERR_ARG", `${this.path}: transaction takes a function`);
+    this.queue.drain();
     this.pager.begin();
     const tx = new Transaction(this, this.tree);
     this.tx = tx;
@@ -390,6 +391,7 @@ export class Database {
       // Its reads are done: the commit's automatic checkpoint must not wait for it.
       this.endTxSnapshot();
       this.pager.commit();
+      this.queue.settleDurable();
       return result;
     } catch (e) {
       if (this.pager.inTransaction) this.pager.rollback();
@@ -414,7 +416,7 @@ export class Database {
     const o = checkOptions<DbRangeOptions>(options, DB_RANGE_OPTIONS, where, this.path);
     const live = optionalBoolean(o.snapshot, "snapshot", where, this.path) === false;
     const guard = () => this.open();
-    if (live && this.tx === null && !this.follows) {
+    if (live && this.tx === null && !this.follows && this.pager.visible === null) {
       return rangeOf(this.tree, o, this.path, guard, undefined, DB_RANGE_OPTIONS);
     }
     const snap = this.pager.snapshot();
@@ -441,23 +443,202 @@ export class Database {
     this.open();
     if (this.tx !== null)
       throw new PagekvError("ERR_TXN", `${this.path}: checkpoint inside a transaction`);
-    return this.pager.checkpoint();
+    this.queue.drain();
+    const done = this.pager.checkpoint();
+    this.queue.settleDurable();
+    return done;
   }
 
   stats(): DbStats {
     this.open();
-    return { ...this.pager.stats(), pageSize: this.pager.pageSize };
+    return {
+      ...this.pager.stats(),
+      pageSize: this.pager.pageSize,
+      groupCommits: this.queue.groupCommits,
+    };
   }
 
+  /**
+   * Close: asynchronous writes still waiting are applied and committed first (their promises
+   * settle as if their group had synced); every later call is ERR_CLOSED.
+   */
   close(): void {
     this.open();
     if (this.tx !== null)
       throw new PagekvError("ERR_TXN", `${this.path}: close inside a transaction`);
+    this.queue.drain();
     this.closed = true;
-    this.pager.close();
+    let failure: unknown = null;
+    try {
+      this.pager.close();
+    } catch (e) {
+      failure = e;
+      throw e;
+    } finally {
+      this.queue.closeAll(failure);
+    }
+  }
+
+  /**
+   * Close once every asynchronous write settled: calls made after this are ERR_CLOSED (a
+   * rejected promise); the promise resolves when the database is closed.
+   */
+  async closeAsync(): Promise<void> {
+    this.open();
+    if (this.closing) throw this.closedError();
+    if (this.tx !== null)
+      throw new PagekvError("ERR_TXN", `${this.path}: closeAsync inside a transaction`);
+    this.closing = true;
+    await this.queue.whenIdle();
+    if (!this.closed) this.close();
+  }
+
+  // ---- asynchronous writes (docs/design/group-commit.md) ----
+
+  /**
+   * put(), resolved once durable under the database's sync mode: the call joins the group
+   * of every write called in this event turn, or while the group before it syncs, and the
+   * thread never waits for the disk. Reads see it once it resolved (sync "full").
+   */
+  putAsync(key: Bytes, value: Bytes): Promise<void> {
+    return this.later(() => {
+      const k = ownBytes(key, "key", this.path);
+      const v = ownBytes(value, "value", this.path);
+      this.tree.checkKey(k);
+      return {
+        bytes: k.length + v.length,
+        run: (tree, writes) => {
+          tree.put(k, v);
+          writes.push({ key: k, value: v });
+          return undefined;
+        },
+      };
+    });
+  }
+
+  /** delete(), asynchronously as putAsync: resolves to whether the key existed. */
+  deleteAsync(key: Bytes): Promise<boolean> {
+    return this.later(() => {
+      const k = ownBytes(key, "key", this.path);
+      this.tree.checkKey(k);
+      return {
+        bytes: k.length,
+        run: (tree, writes) => {
+          const existed = tree.delete(k);
+          writes.push({ key: k, value: null });
+          return existed;
+        },
+      };
+    });
+  }
+
+  /** batch(), asynchronously as putAsync: all of it or none, in array order. */
+  batchAsync(ops: readonly BatchOp[]): Promise<void> {
+    return this.later(() => {
+      const prepared = this.prepareBatch(ops, true);
+      let total = 0;
+      for (const w of prepared) {
+        this.tree.checkKey(w.key);
+        total += w.key.length + (w.value?.length ?? 0);
+      }
+      return {
+        bytes: total,
+        run: (tree, writes) => {
+          for (const w of prepared) {
+            if (w.value === null) tree.delete(w.key);
+            else tree.put(w.key, w.value);
+            writes.push(w);
+          }
+          return undefined;
+        },
+      };
+    });
+  }
+
+  /**
+   * transaction(), asynchronously: `fn` runs once, when its group is applied (after every
+   * write called before it), with a `tx` that reads its writes and theirs. It must be
+   * synchronous. Resolves to what `fn` returned once durable; rejects, alone, if it threw.
+   */
+  transactionAsync<T>(fn: (tx: Transaction) => T): Promise<T> {
+    return this.later<T>(() => {
+      if (typeof fn !== "function")
+        throw new PagekvError("ERR_ARG", `${this.path}: transactionAsync takes a function`);
+      return {
+        bytes: 0,
+        run: (tree, writes) => this.runInGroup(fn, tree, writes),
+      };
+    });
   }
 
   // ---- internals ----
+
+  /**
+   * An asynchronous call: check its state and arguments now (a failure is a rejected
+   * promise, never a throw) and queue it.
+   */
+  private later<T>(prepare: () => Omit<GroupItem, "resolve" | "reject">): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.closed || this.closing) throw this.closedError();
+      if (this.tx !== null) {
+        throw new PagekvError(
+          "ERR_TXN",
+          `${this.path}: an asynchronous write inside a transaction function (use tx)`,
+        );
+      }
+      if (this.follows) {
+        throw new PagekvError("ERR_READ_ONLY", `${this.path}: the database is open read-only`, {
+          path: this.path,
+        });
+      }
+      const item = prepare();
+      const settle = resolve as (value: unknown) => void;
+      this.queue.enqueue({ bytes: item.bytes, run: item.run, resolve: settle, reject });
+    });
+  }
+
+  /** A transaction function of a group: its writes are recorded as they are made. */
+  private runInGroup<T>(fn: (tx: Transaction) => T, tree: BTree, writes: WriteOp[]): T {
+    const tx = new Transaction(this, tree, writes);
+    this.tx = tx;
+    try {
+      const result = fn(tx);
+      if (result !== null && typeof (result as { then?: unknown })?.then === "function") {
+        throw new PagekvError(
+          "ERR_TXN",
+          `${this.path}: a transaction function must be synchronous (it returned a promise)`,
+        );
+      }
+      return result;
+    } finally {
+      tx.end();
+      this.tx = null;
+      this.endTxSnapshot();
+    }
+  }
+
+  /** A batch's operations checked (and with `own`, copied) into write ops. */
+  private prepareBatch(ops: readonly BatchOp[], own: boolean): WriteOp[] {
+    if (!Array.isArray(ops)) throw new PagekvError("ERR_ARG", `${this.path}: batch takes an array`);
+    const take = own ? ownBytes : bytes;
+    return ops.map((op, i) => {
+      if (op === null || typeof op !== "object") {
+        throw new PagekvError("ERR_ARG", `${this.path}: batch operation ${i} is not an object`);
+      }
+      if (op.type === "put") {
+        return { key: take(op.key, "key", this.path), value: take(op.value, "value", this.path) };
+      }
+      if (op.type === "del") return { key: take(op.key, "key", this.path), value: null };
+      throw new PagekvError(
+        "ERR_ARG",
+        `${this.path}: batch operation ${i} has type ${String((op as { type?: unknown }).type)}`,
+      );
+    });
+  }
+
+  private closedError(): PagekvError {
+    return new PagekvError("ERR_CLOSED", `${this.path}: the database is closed`);
+  }
 
   /**
    * The source reads go to: while a transaction function runs, a snapshot of the last
@@ -468,7 +649,8 @@ export class Database {
     this.open();
     if (this.tx === null) {
       this.follow();
-      return undefined;
+      // Deferred commits wait for their sync: reads see the last durable one.
+      return this.pager.visible ?? undefined;
     }
     if (this.txSnapshot === null) this.txSnapshot = this.pager.snapshot();
     return this.txSnapshot;
@@ -492,10 +674,12 @@ export class Database {
         `${this.path}: write through the database inside a transaction function (use tx)`,
       );
     }
+    this.queue.drain();
     this.pager.begin();
     try {
       const r = fn();
       this.pager.commit();
+      this.queue.settleDurable();
       return r;
     } catch (e) {
       if (this.pager.inTransaction) this.pager.rollback();
@@ -510,7 +694,7 @@ export class Database {
   }
 
   private open(): void {
-    if (this.closed) throw new PagekvError("ERR_CLOSED", `${this.path}: the database is closed`);
+    if (this.closed) throw this.closedError();
   }
 }
 
@@ -518,9 +702,11 @@ export class Database {
 export class Transaction {
   private active = true;
 
+  /** @internal `writes`: a group's record of what it writes (group.ts), or null. */
   constructor(
     private readonly db: Database,
     private readonly tree: BTree,
+    private readonly writes: WriteOp[] | null = null,
   ) {}
 
   get(key: Bytes): Uint8Array | undefined {
@@ -533,11 +719,18 @@ export class Transaction {
 
   put(key: Bytes, value: Bytes): void {
     const k = this.key(key);
-    this.tree.put(k, bytes(value, "value", this.db.path));
+    const own = this.writes !== null;
+    const v = own ? ownBytes(value, "value", this.db.path) : bytes(value, "value", this.db.path);
+    const kk = own && k === key ? k.slice() : k;
+    this.tree.put(kk, v);
+    this.writes?.push({ key: kk, value: v });
   }
 
   delete(key: Bytes): boolean {
-    return this.tree.delete(this.key(key));
+    const k = this.key(key);
+    const existed = this.tree.delete(k);
+    this.writes?.push({ key: this.writes !== null && k === key ? k.slice() : k, value: null });
+    return existed;
   }
 
   /** Entries as the transaction sees them; the iterator is usable only while it is open. */
@@ -562,7 +755,14 @@ export class Transaction {
   }
 }
 
-const EMPTY = new Uint8Array(0);
+/**
+ * bytes(), and a copy the engine owns when the caller passed its own array: an
+ * asynchronous write is applied later, after the caller may have reused its buffer.
+ */
+function ownBytes(x: unknown, what: string, path: string): Uint8Array {
+  const b = bytes(x, what, path);
+  return b === x ? b.slice() : b;
+}
 
 /** The options db.range() takes: a range's, and `snapshot`. */
 const DB_RANGE_OPTIONS = [...RANGE_OPTIONS, "snapshot"] as const;
