@@ -4,7 +4,8 @@
 
 import { ClassicLevel } from "classic-level";
 import { open as openLmdb } from "lmdb";
-import { Database, open as openPagekv } from "../../../dist/index.js";
+import { type Database, open as openPagekv } from "../../../dist/index.js";
+import { fmt } from "./env.js";
 import type { WriteFn } from "./group-cell.js";
 
 /** pagekv's and classic-level's cache (lmdb reads through mmap): more than a cell writes. */
@@ -26,8 +27,6 @@ export interface Row {
   readonly call: string;
   /** When the await returns. */
   readonly resolves: string;
-  /** Why it is not measured in this build, or undefined. */
-  readonly missing?: string;
   open(dir: string): Promise<Opened>;
 }
 
@@ -38,21 +37,6 @@ export type RowId =
   | "lmdb-promise"
   | "lmdb-flushed"
   | "level-sync";
-
-/** The asynchronous write of docs/design/group-commit.md: there once the lead's API lands. */
-interface GroupCommitApi {
-  putAsync(key: Uint8Array, value: Uint8Array): Promise<void>;
-}
-
-function hasPutAsync(x: unknown): x is GroupCommitApi {
-  return typeof (x as { putAsync?: unknown }).putAsync === "function";
-}
-
-/** stats().groupCommits (the design's count of groups appended), when the build has it. */
-function groupCommits(db: Database): number | undefined {
-  const n = (db.stats() as { groupCommits?: unknown }).groupCommits;
-  return typeof n === "number" ? n : undefined;
-}
 
 function openPagekvFull(dir: string): Database {
   return openPagekv(`${dir}/db.pkv`, {
@@ -67,24 +51,16 @@ const pagekvAsync: Row = {
   store: "pagekv",
   call: "await db.putAsync(k, v)",
   resolves: 'durable: its group\'s fdatasync returned (sync: "full")',
-  missing: hasPutAsync(Database.prototype)
-    ? undefined
-    : "this build has no Database.putAsync (the group-commit API has not landed)",
   async open(dir) {
     const db = openPagekvFull(dir);
-    if (!hasPutAsync(db)) throw new Error("pagekv: no putAsync in this build");
-    const groups0 = groupCommits(db) ?? 0;
+    const groups0 = db.stats().groupCommits;
     return {
       write: (k, v) => db.putAsync(k, v),
       notes: (commits) => {
-        const groups = groupCommits(db);
-        if (groups === undefined) return "";
-        const n = groups - groups0;
-        return `${n.toLocaleString("en-US")} groups, ${(commits / Math.max(1, n)).toFixed(1)} writes/group`;
+        const n = db.stats().groupCommits - groups0;
+        return `${fmt(n)} groups, ${fmt(commits / Math.max(1, n), 1)} writes/group`;
       },
-      close: async () => {
-        db.close();
-      },
+      close: () => db.closeAsync(),
     };
   },
 };

@@ -82,10 +82,6 @@ async function main(): Promise<void> {
   const cells = new Map<RowId, Map<number, Cell>>();
   for (const k of WRITER_COUNTS) {
     for (const row of ROWS) {
-      if (row.missing !== undefined) {
-        console.log(`[K=${k}] ${row.store} ${row.call}: not measured (${row.missing})`);
-        continue;
-      }
       const dir = fs.mkdtempSync(path.join(base, `pagekv-group-${row.id}-${k}-`));
       try {
         const opened = await row.open(dir);
