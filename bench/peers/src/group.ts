@@ -111,9 +111,12 @@ async function main(): Promise<void> {
   }
 
   const md = groupMarkdown({
-    command:
-      "npm run bench:group" +
-      (process.env.PAGEKV_GROUP_SECONDS ? ` (PAGEKV_GROUP_SECONDS=${seconds})` : ""),
+    command: [
+      ...["PAGEKV_GROUP_SECONDS", "PAGEKV_GROUP_COMMITS_MAX"]
+        .filter((name) => process.env[name])
+        .map((name) => `${name}=${process.env[name]}`),
+      "npm run bench:group",
+    ].join(" "),
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     environment: env,
     loadStart,
