@@ -5,7 +5,6 @@
 import { ClassicLevel } from "classic-level";
 import { open as openLmdb } from "lmdb";
 import { type Database, open as openPagekv } from "../../../dist/index.js";
-import { fmt } from "./env.js";
 import type { WriteFn } from "./group-cell.js";
 
 /** pagekv's and classic-level's cache (lmdb reads through mmap): more than a cell writes. */
@@ -14,8 +13,9 @@ const PAGE_BYTES = 4096;
 
 export interface Opened {
   readonly write: WriteFn;
-  /** Facts for the notes column (pagekv: writes per group), read after the cell. */
-  notes(commits: number): string;
+  /** Groups committed since open (pagekv's stats().groupCommits), read after the cell;
+   * undefined for the rows that have no such count. */
+  groups(): number | undefined;
   close(): Promise<void>;
 }
 
@@ -56,10 +56,7 @@ const pagekvAsync: Row = {
     const groups0 = db.stats().groupCommits;
     return {
       write: (k, v) => db.putAsync(k, v),
-      notes: (commits) => {
-        const n = db.stats().groupCommits - groups0;
-        return `${fmt(n)} groups, ${fmt(commits / Math.max(1, n), 1)} writes/group`;
-      },
+      groups: () => db.stats().groupCommits - groups0,
       close: () => db.closeAsync(),
     };
   },
@@ -87,7 +84,7 @@ function pagekvSync(id: "pagekv-sync" | "pagekv-sync-turn", turn: boolean): Row 
               db.put(k, v);
               return null;
             },
-        notes: () => "",
+        groups: () => undefined,
         close: async () => {
           db.close();
         },
@@ -115,7 +112,7 @@ function lmdbRow(id: "lmdb-promise" | "lmdb-flushed"): Row {
               await db.flushed;
             }
           : (k, v) => db.put(k, v),
-        notes: () => "",
+        groups: () => undefined,
         close: () => db.close(),
       };
     },
@@ -138,7 +135,7 @@ const levelSync: Row = {
     await db.open();
     return {
       write: (k, v) => db.put(k, v, SYNC_TRUE),
-      notes: () => "",
+      groups: () => undefined,
       close: () => db.close(),
     };
   },

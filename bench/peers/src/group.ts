@@ -5,7 +5,8 @@
 // and writes it to bench/peers/GROUP.md.
 //
 // Usage (from the repository root): npm run bench:group
-//   PAGEKV_GROUP_SECONDS=3 (per cell), PAGEKV_GROUP_COMMITS_MAX=1000000 (per cell)
+//   PAGEKV_GROUP_SECONDS=3 (per cell), PAGEKV_GROUP_ROUNDS=5 (each cell once a round),
+//   PAGEKV_GROUP_COMMITS_MAX=1000000 (per cell)
 
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -14,12 +15,14 @@ import { fileURLToPath } from "node:url";
 import { environment, fmt, fsTypeName, packageVersion } from "./env.js";
 import { runCell } from "./group-cell.js";
 import { type Cell, groupMarkdown } from "./group-report.js";
-import { ROWS, type RowId } from "./group-rows.js";
+import { ROWS, type Row, type RowId } from "./group-rows.js";
 import { rawAppendSide } from "./measure.js";
 
 const WRITER_COUNTS = [1, 16, 256] as const;
 const SECONDS_DEFAULT = 3;
 const SECONDS_MAX = 600;
+const ROUNDS_DEFAULT = 5;
+const ROUNDS_MAX = 20;
 const COMMITS_MAX_DEFAULT = 1_000_000;
 /** The latency scratch is allocated once: 8 bytes a write. */
 const COMMITS_MAX_MAX = 10_000_000;
@@ -36,6 +39,29 @@ function envNumber(name: string, fallback: number, ok: (x: number) => boolean): 
   return x;
 }
 
+/** One cell: a fresh database for `row` in its own directory, K writers, then closed and
+ * removed. */
+async function measure(
+  row: Row,
+  k: number,
+  seconds: number,
+  latencies: Float64Array,
+  base: string,
+): Promise<Cell> {
+  const dir = fs.mkdtempSync(path.join(base, `pagekv-group-${row.id}-${k}-`));
+  try {
+    const opened = await row.open(dir);
+    try {
+      const c = await runCell(opened.write, k, seconds, latencies);
+      return { ...c, groups: opened.groups() };
+    } finally {
+      await opened.close();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const seconds = envNumber(
@@ -47,6 +73,11 @@ async function main(): Promise<void> {
     "PAGEKV_GROUP_COMMITS_MAX",
     COMMITS_MAX_DEFAULT,
     (x) => Number.isInteger(x) && x >= 1 && x <= COMMITS_MAX_MAX,
+  );
+  const rounds = envNumber(
+    "PAGEKV_GROUP_ROUNDS",
+    ROUNDS_DEFAULT,
+    (x) => Number.isInteger(x) && x >= 1 && x <= ROUNDS_MAX,
   );
   // As the peer benchmark: fresh directories under os.tmpdir(). The point is the cost of
   // a real fdatasync, so a tmpfs there is refused (set TMPDIR to a disk-backed directory).
@@ -79,40 +110,35 @@ async function main(): Promise<void> {
   console.log(`raw append + fdatasync: ${fmt(rawSyncsPerSecond)}/s`);
 
   const latencies = new Float64Array(commitsMax);
-  const cells = new Map<RowId, Map<number, Cell>>();
-  for (const k of WRITER_COUNTS) {
-    for (const row of ROWS) {
-      const dir = fs.mkdtempSync(path.join(base, `pagekv-group-${row.id}-${k}-`));
-      try {
-        const opened = await row.open(dir);
-        let cell: Cell;
-        try {
-          const c = await runCell(opened.write, k, seconds, latencies);
-          cell = { ...c, notes: opened.notes(c.commits) };
-        } finally {
-          await opened.close();
-        }
+  const cells = new Map<RowId, Map<number, Cell[]>>();
+  for (let round = 0; round < rounds; round++) {
+    for (const k of WRITER_COUNTS) {
+      for (let j = 0; j < ROWS.length; j++) {
+        const row = ROWS[(round + j) % ROWS.length];
+        const cell = await measure(row, k, seconds, latencies, base);
         let byK = cells.get(row.id);
         if (byK === undefined) {
           byK = new Map();
           cells.set(row.id, byK);
         }
-        byK.set(k, cell);
+        const runs = byK.get(k) ?? [];
+        runs.push(cell);
+        byK.set(k, runs);
         console.log(
-          `[K=${k}] ${row.store} ${row.call}: ${fmt(cell.commitsPerSecond)} writes/s, ` +
-            `latency median ${cell.latencyMedianMs.toFixed(3)} ms p99 ${cell.latencyP99Ms.toFixed(3)} ms, ` +
+          `[round ${round + 1}/${rounds}, K=${k}] ${row.store} ${row.call}: ` +
+            `${fmt(cell.commitsPerSecond)} writes/s, latency median ` +
+            `${cell.latencyMedianMs.toFixed(3)} ms p99 ${cell.latencyP99Ms.toFixed(3)} ms, ` +
             `loop p99 ${cell.loopP99Ms.toFixed(2)} ms max ${cell.loopMaxMs.toFixed(2)} ms ` +
-            `(${cell.loopSamples} samples), ${fmt(cell.commits)} writes${cell.notes ? `; ${cell.notes}` : ""}`,
+            `(${cell.loopSamples} samples), ${fmt(cell.commits)} writes` +
+            (cell.groups === undefined ? "" : `, ${fmt(cell.groups)} groups`),
         );
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
       }
     }
   }
 
   const md = groupMarkdown({
     command: [
-      ...["PAGEKV_GROUP_SECONDS", "PAGEKV_GROUP_COMMITS_MAX"]
+      ...["PAGEKV_GROUP_SECONDS", "PAGEKV_GROUP_ROUNDS", "PAGEKV_GROUP_COMMITS_MAX"]
         .filter((name) => process.env[name])
         .map((name) => `${name}=${process.env[name]}`),
       "npm run bench:group",
@@ -122,6 +148,7 @@ async function main(): Promise<void> {
     loadStart,
     loadEnd: os.loadavg(),
     seconds,
+    rounds,
     commitsMax,
     writerCounts: WRITER_COUNTS,
     rows: ROWS,
