@@ -21,6 +21,9 @@ export interface GroupReport {
   readonly environment: readonly string[];
   readonly loadStart: readonly number[];
   readonly loadEnd: readonly number[];
+  /** /proc/pressure's "some avg10" for cpu and io at the start and the end ("" if none). */
+  readonly pressureStart: string;
+  readonly pressureEnd: string;
   readonly seconds: number;
   readonly rounds: number;
   readonly commitsMax: number;
@@ -209,8 +212,12 @@ export function groupMarkdown(input: GroupReport): string {
     "## Group commit, measured",
     "",
     `\`${input.command}\`, run ${input.date}; load average (1, 5, 15 min) ` +
-      `${load(input.loadStart)} at the start, ${load(input.loadEnd)} at the end; ` +
-      `${fmt(input.totalSeconds, 0)} s in all.`,
+      `${load(input.loadStart)} at the start, ${load(input.loadEnd)} at the end` +
+      (input.pressureStart === ""
+        ? ""
+        : ` (pressure, share of the last 10 s some task waited: ${input.pressureStart} at ` +
+          `the start, ${input.pressureEnd} at the end)`) +
+      `; ${fmt(input.totalSeconds, 0)} s in all.`,
     "",
     ...input.environment.map((l) => `- ${l}`),
     "",

@@ -62,6 +62,22 @@ async function measure(
   }
 }
 
+/** Linux's pressure stall figures (the share of the last 10 s some task waited for the
+ * CPU or for I/O): what else the machine was doing; "" where /proc/pressure is missing. */
+function pressure(): string {
+  const avg10 = (kind: string): string | undefined => {
+    try {
+      const line = fs.readFileSync(`/proc/pressure/${kind}`, "utf8").split("\n")[0];
+      return /avg10=([\d.]+)/.exec(line)?.[1];
+    } catch {
+      return undefined;
+    }
+  };
+  const cpu = avg10("cpu");
+  const io = avg10("io");
+  return cpu === undefined || io === undefined ? "" : `cpu ${cpu}%, io ${io}%`;
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const seconds = envNumber(
@@ -93,8 +109,9 @@ async function main(): Promise<void> {
       `classic-level ${packageVersion("node_modules/classic-level/package.json")}`,
   );
   const loadStart = os.loadavg();
+  const pressureStart = pressure();
   for (const l of env) console.log(l);
-  console.log(`load average ${loadStart.map((x) => x.toFixed(2)).join(", ")}`);
+  console.log(`load average ${loadStart.map((x) => x.toFixed(2)).join(", ")}; ${pressureStart}`);
 
   const rawDir = fs.mkdtempSync(path.join(base, "pagekv-group-raw-"));
   let rawSyncsPerSecond: number;
@@ -147,6 +164,8 @@ async function main(): Promise<void> {
     environment: env,
     loadStart,
     loadEnd: os.loadavg(),
+    pressureStart,
+    pressureEnd: pressure(),
     seconds,
     rounds,
     commitsMax,
