@@ -25,6 +25,12 @@ export const PENDING_CALLS_MAX = 65_536;
 /** Bytes of keys and values one group may hold (at least one call, whatever its size). */
 export const PENDING_BYTES_MAX = 64 * 2 ** 20;
 
+/**
+ * Items of one group that may fail alone (each costs a replay of the items before it); past
+ * it, the rest of the group is rejected with the next failure: bounded work per group.
+ */
+export const ITEM_FAILURES_MAX = 16;
+
 /** One write of a write set: a put (value) or a delete (value null). */
 export interface WriteOp {
   readonly key: Uint8Array;
@@ -56,12 +62,25 @@ interface Group {
   settled: boolean;
 }
 
-/** The pager's faults that fail a whole group (not one item): the log or the pager. */
+/**
+ * The errors an item can cause on its own: its arguments, its size, the database's limits,
+ * damage met on its path, and anything a transaction function throws. Every other engine
+ * error (ERR_IO, ERR_FENCED, ERR_CLOSED, ERR_CRASHED, ...) is the log's or the pager's and
+ * fails the whole group.
+ */
+const ITEM_CODES: ReadonlySet<string> = new Set([
+  "ERR_ARG",
+  "ERR_KEY_TOO_LARGE",
+  "ERR_VALUE_TOO_LARGE",
+  "ERR_FULL",
+  "ERR_LIMIT",
+  "ERR_TXN",
+  "ERR_CORRUPT",
+  "ERR_PAGE_RANGE",
+]);
+
 function groupWide(e: unknown): boolean {
-  return (
-    e instanceof PagekvError &&
-    (e.code === "ERR_IO" || e.code === "ERR_FENCED" || e.code === "ERR_CLOSED")
-  );
+  return e instanceof PagekvError && !ITEM_CODES.has(e.code);
 }
 
 export class GroupQueue {
@@ -233,7 +252,7 @@ export class GroupQueue {
    */
   private apply(items: GroupItem[], commit: () => bigint): Group | null {
     const live: Applied[] = items.map((item) => ({ item, writes: null, result: undefined }));
-    for (;;) {
+    for (let failures = 0; ; failures++) {
       if (live.length === 0) return null;
       let failedAt = -1;
       let failure: unknown = null;
@@ -270,9 +289,14 @@ export class GroupQueue {
         this.groups++;
         return { members: live, lsn, settled: false };
       }
-      if (this.pager.inTransaction) this.pager.rollback();
+      try {
+        if (this.pager.inTransaction) this.pager.rollback();
+      } catch (e) {
+        failure = e; // the rollback itself failed: nothing of the group can go on
+        failedAt = -1;
+      }
       this.tree.invalidate();
-      if (groupWide(failure)) {
+      if (failedAt < 0 || groupWide(failure) || failures >= ITEM_FAILURES_MAX) {
         for (const a of live) a.item.reject(failure);
         return null;
       }

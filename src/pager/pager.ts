@@ -1042,7 +1042,22 @@ export class Pager implements PageSource {
    * too) and the open transaction's frames, best effort (wal.discardFrom).
    */
   private discardNotDurable(): void {
-    this.wal.discardFrom(this.gate === null ? this.wal.committedEnd : this.gate.bound);
+    if (this.gate === null) {
+      this.wal.discardUncommitted();
+      return;
+    }
+    // The pool's current images of the pages those commits changed are theirs: they go
+    // (a pinned one stays until unpinned; the pager is fenced, and reads go through the
+    // gate, which reads what is left in the log or home).
+    const changed = this.changedPages;
+    changed.length = 0;
+    this.wal.pagesFrom(this.gate.bound, changed);
+    this.wal.discardFrom(this.gate.bound);
+    for (const pgno of changed) {
+      const frame = this.pool.lookup(pgno);
+      if (frame !== null && frame.pins === 0) this.discard(frame);
+    }
+    changed.length = 0;
   }
 
   private dropGate(): void {

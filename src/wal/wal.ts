@@ -653,6 +653,11 @@ export class Wal {
     this.discardFrom(this.committedEndValue);
   }
 
+  /** Push the page of every linked frame at or past `first` (newest first) onto `out`. */
+  pagesFrom(first: number, out: number[]): void {
+    this.index.pagesLinkedFrom(first, out);
+  }
+
   /**
    * discardUncommitted(), and the commits at or past frame `end` too (a commit's end): after
    * a failed sync of commits that were appended but never made durable (group-commit.md,
