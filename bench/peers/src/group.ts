@@ -176,7 +176,7 @@ async function main(): Promise<void> {
     totalSeconds: (performance.now() - t0) / 1000,
   });
   const out = path.join(ROOT, "bench", "peers", "GROUP.md");
-  fs.writeFileSync(out, `${md}\n`);
+  fs.writeFileSync(out, `${md.trimEnd()}\n`);
   console.log(`\n${md}`);
   console.log(`wrote ${path.relative(ROOT, out)}`);
 }
