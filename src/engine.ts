@@ -4,9 +4,18 @@
 
 export { BTREE_CACHE_FRAMES_MIN, VALUE_BYTES_MAX } from "./btree/btree.js";
 export {
+  BACKUP_CHUNK_BYTES,
+  BACKUP_CHUNK_PAGES_MAX,
+  BACKUP_TEMP_SUFFIX,
+  type BackupOptions,
+  type BackupProgress,
+  type BackupResult,
   type BatchOp,
   type Bytes,
   CACHE_BYTES_DEFAULT,
+  COMPACT_MOVES_PER_TXN,
+  type CompactOptions,
+  type CompactResult,
   Database,
   type DbOpenOptions,
   type DbRangeOptions,

@@ -165,3 +165,34 @@ export function dump(args: string[], io: Io): number {
   io.out(lines.map((s) => `${s}\n`).join(""));
   return EXIT_OK;
 }
+
+export function compact(args: string[], io: Io): number {
+  const { values: v, positionals: p } = parse("compact", args);
+  const [file] = positionals("compact", p, ["file"]);
+  const [r, pageSize] = withDb(
+    file,
+    "write",
+    recoverMode("compact", v.recover),
+    io,
+    (db) => [db.compact(), db.stats().pageSize] as const,
+  );
+  // The close's checkpoint may have cut what a reader held back: the size as it is now.
+  const bytesNow = fileSize(file);
+  if (v.json === true) {
+    io.out(`${JSON.stringify({ file, ...r, bytesAfter: bytesNow })}\n`);
+    return EXIT_OK;
+  }
+  const cut = bytesNow <= r.pagesAfter * pageSize;
+  io.out(
+    `${file}: ${r.pagesBefore} -> ${r.pagesAfter} pages (${r.pagesMoved} moved, ` +
+      `${r.leavesMerged} leaves merged, ${r.transactions} transactions); file ` +
+      `${sizeOf(r.bytesBefore)} -> ${sizeOf(bytesNow)}\n`,
+  );
+  if (!cut) {
+    io.out(
+      `${file}: a reader is behind the last commit: the file is cut to ${r.pagesAfter} ` +
+        "pages at the first checkpoint after it moves on\n",
+    );
+  }
+  return EXIT_OK;
+}

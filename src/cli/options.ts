@@ -17,6 +17,9 @@ export type CommandName =
   | "stats"
   | "check"
   | "dump"
+  | "compact"
+  | "backup"
+  | "salvage"
   | "demo";
 
 export const OPTIONS: Record<CommandName, Options> = {
@@ -38,5 +41,8 @@ export const OPTIONS: Record<CommandName, Options> = {
   stats: { ...RECOVER },
   check: { ...RECOVER },
   dump: { ...RECOVER },
+  compact: { json: { type: "boolean" }, ...RECOVER },
+  backup: { ...RECOVER },
+  salvage: {},
   demo: { keys: { type: "string" }, file: { type: "string" } },
 };

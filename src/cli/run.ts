@@ -7,6 +7,7 @@
 // line asking for a report; the stack only when Io.debug is set (PAGEKV_DEBUG=1).
 
 import { isPagekvError } from "../errors.js";
+import { backup } from "./backup.js";
 import * as commands from "./commands.js";
 import { demo } from "./demo.js";
 import {
@@ -21,6 +22,7 @@ import {
 import { load } from "./load.js";
 import { messageOf } from "./open.js";
 import type { CommandName } from "./options.js";
+import { salvage } from "./salvage.js";
 import { HELP, SUMMARY } from "./usage.js";
 import { packageVersion } from "./version.js";
 
@@ -35,6 +37,9 @@ const COMMANDS: Record<CommandName, Command> = {
   stats: commands.stats,
   check: commands.check,
   dump: commands.dump,
+  compact: commands.compact,
+  backup,
+  salvage,
   demo,
 };
 

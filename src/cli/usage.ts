@@ -30,14 +30,18 @@ commands:
   stats <file>                    pool and tree figures, file and log size
   check <file>                    verify the file's structure (exit 1 on any problem)
   dump <file> <page>              decode one page
+  compact <file> [--json]         give free pages back to the file system
+  backup <file> <dest>            copy the last commit into a new database file
+  salvage <damaged> <dest>        copy what can still be read into a new database
   demo [--keys N] [--file PATH]   load, read and scan a demo database (pagekv-demo.pkv)
 
-options of every command that opens a database (all but demo):
+options of every command that opens a database (all but salvage and demo):
 ${RECOVER}
 
-get, scan, stats, check and dump open the database read-only: they run while a writer
+get, scan, stats, check, dump and backup open the database read-only: they run while a writer
 (another process) holds it, and each reads one committed state, the last commit when it
-starts; put, del and load need the writer's lock (ERR_LOCKED while another holds it).
+starts; put, del, load and compact need the writer's lock (ERR_LOCKED while another
+holds it).
 
 Run 'pagekv <command> --help' for a command's options.
 ${PLAIN_FORM}
@@ -131,6 +135,39 @@ right sibling and free bytes. Page 1 is the header; 'stats' prints the tree's ro
 
 options:
 ${RECOVER}
+`,
+  compact: `usage: pagekv compact <file> [--json] [--recover truncate]
+
+Give disk space back: pack the leaves full, move the live pages at the end of the file
+into free pages lower down, and cut the file where its live data ends (no data changes;
+a crash at any point leaves the database as it was or compacted). Needs the writer's
+lock. Prints the page counts, pages moved and the file size before and after. While a
+reader (another process) reads an older commit, the file is cut later, at the first
+checkpoint after it moved on; the output says so.
+
+options:
+  --json               print the figures as one JSON object
+${RECOVER}
+`,
+  backup: `usage: pagekv backup <file> <dest> [--recover truncate]
+
+Copy the last commit into a new database at <dest>: one file, no log, synced and
+renamed into place whole, so <dest> is never a partial copy. Runs beside a writer
+(another process), which goes on committing; the copy is the state when it started.
+Refuses an existing <dest> (or <dest>-wal) with ERR_EXISTS. Shows a progress bar when
+stderr is a terminal. Copying the .pkv file by hand is not a backup: see the README.
+
+options:
+${RECOVER}
+`,
+  salvage: `usage: pagekv salvage <damaged> <dest>
+
+Copy every key and value that can still be read with verified checksums from the
+damaged database <damaged> (and its log) into a new database at <dest>, reading leaves
+even where the tree above them is damaged, and list what could not be read: each
+damaged page (which file, why, the key range it held when known), each value lost in a
+damaged overflow chain. <damaged> is only read. Exit 0 when nothing was damaged, 1
+(ERR_VERIFY) when something was lost; <dest> holds what was saved either way.
 `,
   demo: `usage: pagekv demo [--keys N] [--file PATH]
 

@@ -41,10 +41,26 @@ import {
 } from "../pager/pager.js";
 import type { VFS } from "../vfs/vfs.js";
 import type { RecoverMode } from "../wal/wal.js";
+import {
+  type BackupOptions,
+  type BackupResult,
+  BackupRun,
+  backupAsync,
+  backup as backupSync,
+} from "./backup.js";
+import {
+  COMPACT_MOVES_PER_TXN,
+  type CompactOptions,
+  type CompactResult,
+  compactPager,
+} from "./compact.js";
 import { type GroupItem, GroupQueue, type WriteOp } from "./group.js";
 import { type Bytes, bytes, RANGE_OPTIONS, type RangeOptions, rangeOf } from "./range.js";
 import { OwnedRange, Snapshot } from "./snapshot.js";
 
+export type { BackupOptions, BackupProgress, BackupResult } from "./backup.js";
+export { BACKUP_CHUNK_BYTES, BACKUP_CHUNK_PAGES_MAX, BACKUP_TEMP_SUFFIX } from "./backup.js";
+export { COMPACT_MOVES_PER_TXN, type CompactOptions, type CompactResult } from "./compact.js";
 export { PENDING_BYTES_MAX, PENDING_CALLS_MAX } from "./group.js";
 export type { Bytes, RangeOptions } from "./range.js";
 export { Snapshot } from "./snapshot.js";
@@ -96,6 +112,8 @@ export interface DbStats extends PagerStats {
   /** Groups of asynchronous writes committed so far (docs/design/group-commit.md). */
   groupCommits: number;
 }
+
+const COMPACT_OPTIONS = ["movesPerTransaction"] as const;
 
 /** The options open() takes. */
 const OPEN_OPTIONS = [
@@ -429,6 +447,34 @@ export class Database {
     }
   }
 
+  /**
+   * Copy the last commit (a snapshot taken now) into a new database at `dest`: a clean
+   * single file, no log, synced and renamed into place whole (docs/design/backup.md).
+   * ERR_EXISTS if `dest` or its log exists. Writes may go on meanwhile: from `onProgress`
+   * in this thread, from other processes and threads at any time; the copy is the
+   * snapshot's. Works on a read-only open. Synchronous: use backupAsync() to let this
+   * thread's other work run between chunks.
+   */
+  backup(dest: string, options?: BackupOptions): BackupResult {
+    return backupSync(this.backupRun(dest, options));
+  }
+
+  /** backup(), yielding to the event loop between chunks of the copy. */
+  backupAsync(dest: string, options?: BackupOptions): Promise<BackupResult> {
+    return new Promise<BackupResult>((resolve, reject) => {
+      backupAsync(this.backupRun(dest, options)).then(resolve, reject);
+    });
+  }
+
+  private backupRun(dest: string, options: BackupOptions | undefined): BackupRun {
+    this.open();
+    if (this.tx !== null) {
+      throw new PagekvError("ERR_TXN", `${this.path}: backup inside a transaction function`);
+    }
+    this.follow();
+    return new BackupRun(this.pager, dest, options, KV_APPLICATION_ID);
+  }
+
   check(): string[] {
     this.open();
     this.follow();
@@ -447,6 +493,39 @@ export class Database {
     const done = this.pager.checkpoint();
     this.queue.settleDurable();
     return done;
+  }
+
+  /**
+   * Give disk space back (docs/design/compact.md): live pages near the end of the file move
+   * into free pages lower down, in transactions of at most COMPACT_MOVES_PER_TXN moves, the
+   * free tail is cut from the page count, and a checkpoint cuts the file (unless a snapshot
+   * or a reader is behind: `fileCut` false, the file is cut at a later checkpoint). No data
+   * changes. ERR_TXN inside a transaction function, ERR_READ_ONLY on a read-only open.
+   * `movesPerTransaction` (1..2^20, default COMPACT_MOVES_PER_TXN) bounds each transaction:
+   * fewer means a smaller log and pool footprint per commit, more commits (and syncs).
+   */
+  compact(options: CompactOptions = {}): CompactResult {
+    this.open();
+    const where = `${this.path}: compact`;
+    const o = checkOptions<CompactOptions>(options, COMPACT_OPTIONS, where, this.path);
+    const movesPerTxn =
+      optionalInteger(o.movesPerTransaction, "movesPerTransaction", 1, 2 ** 20, where, this.path) ??
+      COMPACT_MOVES_PER_TXN;
+    if (this.tx !== null)
+      throw new PagekvError("ERR_TXN", `${this.path}: compact inside a transaction`);
+    if (this.follows) {
+      throw new PagekvError("ERR_READ_ONLY", `${this.path}: compact on a read-only open`, {
+        path: this.path,
+      });
+    }
+    this.queue.drain();
+    try {
+      return compactPager(this.pager, 0, movesPerTxn);
+    } finally {
+      // Pages moved under any iterator that follows the live tree: it finds its place again.
+      this.tree.invalidate();
+      this.queue.settleDurable();
+    }
   }
 
   stats(): DbStats {

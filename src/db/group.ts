@@ -139,15 +139,19 @@ export class GroupQueue {
 
   /**
    * Before a synchronous write, checkpoint or close (call order): apply every waiting call
-   * now as one transaction committed with a synchronous sync, which also makes the group in
-   * flight durable. A failure is the waiting calls' (rejected), not the caller's.
+   * now as one group, committed into the log (not synced), so that the caller's own sync
+   * covers it, and the group in flight too. Should the caller not sync (its write failed),
+   * the next flush syncs it. A failure is the waiting calls' (rejected), not the caller's.
    */
   drain(): void {
     this.refill(true);
     if (this.pending.length > 0) {
       const items = this.take();
-      const group = this.apply(items, () => this.pager.commit());
-      if (group !== null) this.drained.push(group);
+      const group = this.apply(items, () => this.pager.commitDeferred());
+      if (group !== null) {
+        this.drained.push(group);
+        this.schedule();
+      }
     }
     this.settleDurable();
   }
@@ -196,29 +200,26 @@ export class GroupQueue {
     });
   }
 
-  /** COLLECTING -> APPLYING -> SYNCING: one group, if any call waits. */
+  /**
+   * COLLECTING -> APPLYING -> SYNCING: one group, if any call waits; or only the sync, for
+   * groups a drain committed that no synchronous sync covered.
+   */
   private flush(): void {
     if (this.syncing !== null) return;
+    this.settleDurable();
     this.refill(false);
-    if (this.pending.length === 0) {
+    let group: Group | null = null;
+    if (this.pending.length > 0) {
+      const items = this.take();
+      group = this.apply(items, () => this.pager.commitDeferred());
+    }
+    if (group === null && this.drained.length === 0) {
+      if (this.pending.length > 0 || this.overflowAt < this.overflow.length) this.schedule();
       this.notifyIdle();
       return;
     }
-    const items = this.take();
-    let group: Group | null;
-    try {
-      group = this.apply(items, () => this.pager.commitDeferred());
-    } catch (e) {
-      // The database closed under a scheduled flush: its calls were rejected by closeAll.
-      for (const item of items) item.reject(e);
-      group = null;
-    }
-    if (group === null) {
-      this.schedule();
-      return;
-    }
-    this.syncing = group;
-    const done = group;
+    const done: Group = group ?? { members: [], lsn: 0n, settled: true };
+    this.syncing = done;
     this.pager.syncAsync().then(
       () => {
         if (!done.settled) settle(done);
@@ -226,6 +227,8 @@ export class GroupQueue {
       },
       (e: unknown) => {
         if (!done.settled) fail(done, e);
+        for (const g of this.drained) if (!g.settled) fail(g, e);
+        this.drained = [];
         this.afterGroup(done);
       },
     );
@@ -235,6 +238,7 @@ export class GroupQueue {
   private afterGroup(group: Group): void {
     if (this.syncing !== group) return; // closed meanwhile
     this.syncing = null;
+    this.settleDurable();
     try {
       this.pager.afterSync();
     } catch {

@@ -1,22 +1,32 @@
 // PagekvLevel: the abstract-level 3 database over one pagekv file. It owns the mapping from
 // abstract-level's private API (_open, _get, _put, _batch, _iterator, _clear, ...) to the
-// synchronous engine, and the manifest that says what of abstract-level is supported. It
-// never reaches below the public Database API and never encodes or decodes values itself:
-// the private API takes and returns Uint8Array ('view'), abstract-level transcodes the rest.
+// engine: writes go through its asynchronous calls (group commit:
+// docs/design/group-commit.md), reads, snapshots and clear through its synchronous ones. It
+// also owns the manifest that says what of abstract-level is supported. It never reaches
+// below the public Database API and never encodes or decodes values itself: the private
+// API takes and returns Uint8Array ('view'), abstract-level transcodes the rest.
 //
 // Invariants:
 //   - `engine` is a live Database while abstract-level's status is 'open' or 'closing'
 //     (abstract-level calls no private read or write method in any other state), and null
 //     once _close has begun, even if the engine's close then fails (a Database whose
 //     close threw is unusable): a call then is LEVEL_DATABASE_NOT_OPEN;
-//   - every write (_put, _del, _batch) is one engine transaction, durable when its promise
-//     resolves as the `sync` option says; _clear is one transaction per CLEAR_BATCH_KEYS
-//     keys (abstract-level does not require clear() to be atomic);
+//   - every write (_put, _del, _batch) is one engine asynchronous call (putAsync,
+//     deleteAsync, batchAsync): all or nothing, applied in call order with every other
+//     write of the database, and sharing one log append and one sync with the writes made
+//     in the same event turn or during the previous group's sync; its promise resolves
+//     when it is durable as the `sync` option says, and rejects alone if it failed (a
+//     failed sync rejects its whole group). _clear is one synchronous transaction per
+//     CLEAR_BATCH_KEYS keys (abstract-level does not require clear() to be atomic; see
+//     _clear for why it is synchronous);
+//   - _close waits for every pending write (the engine's closeAsync), since
+//     abstract-level's close() does not wait for the promises of earlier writes;
 //   - an iterator reads the engine snapshot taken when it was created (implicit) or the
 //     one named by `options.snapshot` (explicit), never the live tree; get, getMany, has,
-//     hasMany and getSync read the latest commit at the call (the engine is synchronous, so
-//     that is a snapshot taken synchronously, as abstract-level requires) unless they name
-//     a snapshot; _clear without a snapshot deletes from the live tree (see _clear);
+//     hasMany and getSync read the latest commit at the call (the engine's reads are
+//     synchronous, so that is a snapshot taken synchronously, as abstract-level requires)
+//     unless they name a snapshot. With `sync: "full"` the latest commit a read sees is
+//     the latest durable one: a write whose promise has not resolved is not seen yet;
 //   - a read names only a PagekvSnapshot made by this database's _snapshot(): any other
 //     value is refused (LEVEL_INVALID_VALUE), never read from; the engine snapshot behind
 //     it is closed by its _close() or by the engine's close(), whichever comes first;
@@ -314,11 +324,14 @@ export class PagekvLevel<KDefault = string, VDefault = string> extends AbstractL
     }
   }
 
-  /** Close the file (checkpointing it). A failed close leaves the handle unusable. */
+  /**
+   * Close the file (checkpointing it), once every pending write settled (their promises
+   * resolve or reject first). A failed close leaves the handle unusable.
+   */
   async _close(): Promise<void> {
     const db = this.engine;
     this.engine = null;
-    if (db !== null) this.call(() => db.close());
+    if (db !== null) await this.callAsync(() => db.closeAsync());
   }
 
   async _get(key: ArrayBufferView, options: PrivateReadOptions): Promise<Uint8Array | undefined> {
@@ -345,11 +358,11 @@ export class PagekvLevel<KDefault = string, VDefault = string> extends AbstractL
   }
 
   async _put(key: ArrayBufferView, value: ArrayBufferView): Promise<void> {
-    this.run((db) => db.put(toBytes(key), toBytes(value)));
+    await this.runAsync((db) => db.putAsync(toBytes(key), toBytes(value)));
   }
 
   async _del(key: ArrayBufferView): Promise<void> {
-    this.run((db) => db.delete(toBytes(key)));
+    await this.runAsync((db) => db.deleteAsync(toBytes(key)));
   }
 
   /** All operations in one transaction, in array order. */
@@ -359,38 +372,50 @@ export class PagekvLevel<KDefault = string, VDefault = string> extends AbstractL
         ? { type: "put", key: toBytes(op.key), value: toBytes(op.value) }
         : { type: "del", key: toBytes(op.key) },
     );
-    this.run((db) => db.batch(ops));
+    await this.runAsync((db) => db.batchAsync(ops));
   }
 
   /**
-   * Delete the range (with reverse and limit), CLEAR_BATCH_KEYS keys per transaction. With
-   * an explicit snapshot, only the keys in the snapshot (abstract-level's rule); without
-   * one, the keys of the live tree, through an engine range iterator that continues after
-   * the deletes between its steps (`snapshot: false`). That is no weaker than a snapshot
-   * here, since the whole clear runs synchronously and no other write can come between its
-   * transactions, and it lets an automatic checkpoint between them reset the log, which a
-   * snapshot held for the clear would prevent.
+   * Delete the range (with reverse and limit), CLEAR_BATCH_KEYS keys per transaction, each
+   * a synchronous engine transaction. With an explicit snapshot, only the keys in the
+   * snapshot (abstract-level's rule); without one, the keys each transaction function
+   * finds in the newest state (`tx.range`, which reads its own deletes).
+   *
+   * Synchronous on purpose, unlike the other writes: a synchronous transaction first
+   * applies every pending asynchronous write (call order, group-commit.md), so the clear
+   * deletes what was written before it, even what is still syncing (which a read through
+   * the database would not see yet with `sync: "full"`); and no other write can come
+   * between its transactions, so a write called after the clear is never deleted by it.
+   * Through the asynchronous path its batches would be separate calls, and writes called
+   * after the clear could be applied between them. Holding no snapshot across batches (in
+   * the case without one) lets an automatic checkpoint between them reset the log.
    */
   async _clear(options: PrivateRangeOptions): Promise<void> {
     const range = engineRange(options);
-    if (options.limit >= 0) range.limit = options.limit;
+    let left = options.limit >= 0 ? options.limit : Number.POSITIVE_INFINITY;
     const snapshot = this.snapshotOf(options);
+    if (snapshot !== null && left !== Number.POSITIVE_INFINITY) range.limit = left;
     this.run((db) => {
-      const entries =
-        snapshot === null
-          ? db.range({ ...range, snapshot: false })
-          : this.onSnapshot(() => snapshot.range(range));
-      const next =
-        snapshot === null ? () => entries.next() : () => this.onSnapshot(() => entries.next());
-      for (;;) {
-        const ops: BatchOp[] = [];
-        while (ops.length < CLEAR_BATCH_KEYS) {
-          const r = next();
-          if (r.done === true) break;
-          ops.push({ type: "del", key: r.value[0] });
-        }
-        if (ops.length === 0) return;
-        db.batch(ops);
+      const entries = snapshot === null ? null : this.onSnapshot(() => snapshot.range(range));
+      while (left > 0) {
+        const want = Math.min(CLEAR_BATCH_KEYS, left);
+        const deleted = db.transaction((tx) => {
+          const keys: Uint8Array[] = [];
+          if (entries === null) {
+            // The keys go first, the deletes after: tx.range is not read across writes.
+            for (const [k] of tx.range({ ...range, limit: want })) keys.push(k);
+          } else {
+            while (keys.length < want) {
+              const r = this.onSnapshot(() => entries.next());
+              if (r.done === true) break;
+              keys.push(r.value[0]);
+            }
+          }
+          for (const k of keys) tx.delete(k);
+          return keys.length;
+        });
+        left -= deleted;
+        if (deleted < want) return;
       }
     });
   }
@@ -476,13 +501,33 @@ export class PagekvLevel<KDefault = string, VDefault = string> extends AbstractL
 
   /** Run `fn` on the open engine, renaming engine errors for abstract-level. */
   private run<T>(fn: (db: Database) => T): T {
+    const db = this.live();
+    return this.call(() => fn(db));
+  }
+
+  /** The open engine, else LEVEL_DATABASE_NOT_OPEN. */
+  private live(): Database {
     const db = this.engine;
     if (db === null) {
       const path = this.location;
       const closed = new PagekvError("ERR_CLOSED", `${path}: the database is closed`, { path });
       throw new PagekvLevelError("LEVEL_DATABASE_NOT_OPEN", closed);
     }
-    return this.call(() => fn(db));
+    return db;
+  }
+
+  /** run for an asynchronous engine call: its rejection is renamed as run renames a throw. */
+  private async runAsync<T>(fn: (db: Database) => Promise<T>): Promise<T> {
+    const db = this.live();
+    return this.callAsync(() => fn(db));
+  }
+
+  private async callAsync<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw toLevelError(e);
+    }
   }
 
   private call<T>(fn: () => T): T {

@@ -13,6 +13,12 @@ export class FreePages {
    * (page numbers are >= 2, so the sign is free). Undone in reverse on rollback.
    */
   private readonly journal: number[] = [];
+  /**
+   * The stack's order before reorder() in the open transaction (null when it did not run):
+   * a rollback puts it back, since the committed freelist's trunk pages are its first
+   * entries (docs/design/compact.md, "The pager's part").
+   */
+  private savedOrder: Uint32Array | null = null;
 
   get count(): number {
     return this.top;
@@ -47,11 +53,26 @@ export class FreePages {
     this.bits.fill(0);
     this.top = 0;
     this.journal.length = 0;
+    this.savedOrder = null;
   }
 
   /** Forget the journal: the changes so far are committed. */
   commit(): void {
     this.journal.length = 0;
+    this.savedOrder = null;
+  }
+
+  /**
+   * Sort the stack so that pop() hands out the lowest page first (`lowestFirst`) or the
+   * highest. Only before the transaction's first change (asserted): the order it replaces
+   * is kept for rollback().
+   */
+  reorder(lowestFirst: boolean): void {
+    if (this.journal.length > 0) assertFailed("free pages reordered after a change");
+    const pages = this.stack.subarray(0, this.top);
+    if (this.savedOrder === null) this.savedOrder = pages.slice();
+    pages.sort();
+    if (lowestFirst) pages.reverse();
   }
 
   /** Undo every change since the last commit(), newest first: the stack is as it was. */
@@ -70,6 +91,12 @@ export class FreePages {
       }
     }
     this.journal.length = 0;
+    if (this.savedOrder !== null) {
+      // The undo left the set as committed, so the saved order is a permutation of it.
+      if (this.savedOrder.length !== this.top) assertFailed("free pages lost their order");
+      this.stack.set(this.savedOrder);
+      this.savedOrder = null;
+    }
   }
 
   /**

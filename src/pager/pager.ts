@@ -36,8 +36,12 @@
 //     page 1 (the header) whenever it changed and in a generation's first commit, so the
 //     freelist and slots are exact at every commit point and a log with commits holds
 //     page 1 (what repairs a torn write of it home);
-//   - pageCount only grows within a transaction, and a page number or freelist entry is
-//     consumed only once the frame that will hold it is secured;
+//   - pageCount only grows within a transaction, but for shrink(), which lowers it past
+//     free pages only (so no current frame is left past it), and a page number or freelist
+//     entry is consumed only once the frame that will hold it is secured;
+//   - a checkpoint never writes home a page past pageCount, and the main file is cut to
+//     pageCount pages only by a checkpoint that resets the log, after the pages and page 1
+//     are synced (docs/design/compact.md, "The cut");
 //   - commit, rollback and checkpoint never run while a frame is pinned for writing;
 //   - checkpoint backfills the main file from the committed log (page 1 last), syncs it,
 //     and only then starts a new log generation: a crash at any instant leaves a log that
@@ -241,6 +245,11 @@ export class Pager implements PageSource {
   private readonly snaps = new SnapshotSet();
   /** Log frames below this are home and synced: a checkpoint bounded by a snapshot got so far. */
   private backfilled = 0;
+  /**
+   * The highest page count since the log's last reset: older images kept for snapshots (and
+   * the snapshots' own counts) may lie past a count that shrink() lowered.
+   */
+  private pageCountHigh = 0;
 
   /** The header as of now: the last commit plus the open transaction's changes. */
   private readonly meta: Meta;
@@ -273,6 +282,12 @@ export class Pager implements PageSource {
   // are any (sync "full"), `gate` is a snapshot of the last durable commit, which is what
   // snapshot() and the Database's reads see; `syncing` is the one sync in flight.
   private gate: PagerSnapshot | null = null;
+  /**
+   * The gate's successor: the state the sync in flight will make durable, taken at the
+   * first deferred commit made while it is in flight (the queue's drain before a
+   * synchronous call does that). Null otherwise.
+   */
+  private nextGate: PagerSnapshot | null = null;
   private syncing: Promise<void> | null = null;
   private readOnly = false;
 
@@ -690,7 +705,17 @@ export class Pager implements PageSource {
       header.freeTrunk !== this.freeTrunk ||
       header.freeCount !== this.freePages.count ||
       changed.some((pgno) => this.freePages.has(pgno));
+    const countBefore = this.meta.pageCount;
     this.meta.copyFrom(header);
+    if (header.pageCount < countBefore) {
+      // shrink(): pages past the new count hold no current image either (compact.md).
+      this.pageCountHigh = Math.max(this.pageCountHigh, countBefore);
+      for (const frame of this.pool.frames) {
+        if (frame.pgno > header.pageCount && frame.version === CURRENT) {
+          this.pool.demote(frame, reset ? 0 : this.wal.lookupAt(frame.pgno, before) + 1, keep);
+        }
+      }
+    }
     if (freelistMoved) {
       this.freePages.clear();
       this.loadFreelist(header.freeTrunk, header.freeCount);
@@ -793,7 +818,9 @@ export class Pager implements PageSource {
       throw e;
     }
     // The newest image of a page in use is its current one: the writer may use it too.
-    if (newest && current === null && !this.freePages.has(pgno)) this.pool.bind(frame, pgno);
+    // Never past the page count either: a page shrink() cut may be allocated again later.
+    if (newest && current === null && pgno <= this.meta.pageCount && !this.freePages.has(pgno))
+      this.pool.bind(frame, pgno);
     else this.pool.bindVersion(frame, pgno, version);
     this.pool.pin(frame, false);
     if (this.opts.debug) this.afterCall();
@@ -803,6 +830,69 @@ export class Pager implements PageSource {
   /** @internal For PagerSnapshot.unpin. */
   unpinAt(frame: Frame): void {
     this.unpin(frame, false);
+  }
+
+  /**
+   * @internal For backups (src/db/backup.ts, docs/design/backup.md): the sealed images
+   * (trailers included) of pages `first..first+n-1` as of `s`, into `out` (n pages), each
+   * verified, read past the pool (a backup neither evicts nor pins frames): one read of the
+   * run from the main file, then the snapshot's log frame over each page that has one (the
+   * rule pinAt follows). Pages for which `skip(pgno)` is true are not verified (free pages:
+   * they may have no image); their bytes in `out` are unspecified.
+   */
+  readRunAt(
+    s: PagerSnapshot,
+    first: number,
+    n: number,
+    out: Uint8Array,
+    skip: (pgno: number) => boolean,
+  ): void {
+    this.checkOpen();
+    if (s.closed) {
+      throw new PagekvError("ERR_CLOSED", `${this.path}: the snapshot is closed`, {
+        path: this.path,
+      });
+    }
+    const size = this.pageSize;
+    assert(first >= 1 && n >= 1 && first + n - 1 <= s.pageCount, "readRunAt: pages in range");
+    assert(out.length >= n * size, "readRunAt: out holds the run");
+    let got: number;
+    try {
+      got = this.file.readAt(out.subarray(0, n * size), (first - 1) * size);
+    } catch (e) {
+      throw this.ioError(e, `reading pages ${first}..${first + n - 1}`, first);
+    }
+    for (let i = 0; i < n; i++) {
+      const pgno = first + i;
+      if (skip(pgno)) continue;
+      const page = out.subarray(i * size, (i + 1) * size);
+      const covered = checksummedView(page);
+      const logged = this.wal.lookupAt(pgno, s.bound);
+      if (logged >= 0) {
+        this.io.readLogged(logged, pgno, page, covered);
+        continue;
+      }
+      const damage =
+        got < (i + 1) * size
+          ? `lies past the end of the file (${got} bytes read from page ${first})`
+          : pageDamage(page, covered, pgno, this.crc);
+      if (damage !== null) {
+        throw new PagekvError("ERR_CORRUPT", `${this.path}: page ${pgno} ${damage}`, {
+          path: this.path,
+          pgno,
+        });
+      }
+    }
+  }
+
+  /** @internal The VFS this pager's files are on (a backup creates its copy there). */
+  get fileSystem(): VFS {
+    return this.vfs;
+  }
+
+  /** @internal The CRC-32 this pager seals pages with. */
+  get crc32(): Crc32 {
+    return this.crc;
   }
 
   private olderImage(frame: PoolFrame): PagekvError {
@@ -861,6 +951,56 @@ export class Pager implements PageSource {
     this.freePages.add(pgno);
     this.freelistDirty = true;
     if (this.opts.debug) this.afterCall();
+  }
+
+  /**
+   * Until the next free(), allocate() hands out free pages lowest first (compaction: live
+   * pages move down into them). Starts the transaction; ERR_TXN after its first change.
+   * The commit rewrites the freelist's trunk pages; a rollback restores the order.
+   */
+  reuseLowestFirst(): void {
+    this.checkWritable();
+    this.checkFirstChange("reuseLowestFirst");
+    this.beginWrite();
+    this.freePages.reorder(true);
+    this.freelistDirty = true;
+    if (this.opts.debug) this.afterCall();
+  }
+
+  /**
+   * Lower the page count past the free pages at the end of the file, taking them off the
+   * freelist; returns how many were cut (0: the last page is in use). A change of the
+   * transaction it starts (ERR_TXN after its first change), committed like any other: page
+   * 1 is logged. The main file is cut to the new count at the next checkpoint that resets
+   * the log (docs/design/compact.md).
+   */
+  shrink(): number {
+    this.checkWritable();
+    this.checkFirstChange("shrink");
+    const free = this.freePages;
+    if (!free.has(this.meta.pageCount)) return 0; // nothing to cut: no change
+    this.beginWrite();
+    free.reorder(false);
+    const from = this.meta.pageCount;
+    this.pageCountHigh = Math.max(this.pageCountHigh, from);
+    while (this.meta.pageCount > 1 && free.has(this.meta.pageCount)) {
+      const pgno = free.pop();
+      assert(pgno === this.meta.pageCount, `shrink popped page ${pgno}, not the last`);
+      this.meta.pageCount--;
+    }
+    this.freelistDirty = true;
+    if (this.opts.debug) this.afterCall();
+    return from - this.meta.pageCount;
+  }
+
+  /** Bytes of the main file now (it may be longer than pageCount pages until a checkpoint). */
+  get fileBytes(): number {
+    this.checkOpen();
+    try {
+      return this.file.size();
+    } catch (e) {
+      throw this.ioError(e, "reading the size of the database file", 0);
+    }
   }
 
   /** Every page on the freelist, trunk pages included (a copy; for consistency checks). */
@@ -926,33 +1066,30 @@ export class Pager implements PageSource {
    * Commit the begin() transaction into the log without waiting for its sync: with sync
    * "full" it is durable, and visible to snapshot(), `visible` readers and other processes,
    * only once syncAsync() (or any later sync of the log) completed. Returns its LSN. No
-   * automatic checkpoint (afterSync() runs it). ERR_TXN while a syncAsync is in flight.
-   * On failure nothing of it stays (as commit()).
+   * automatic checkpoint (afterSync() runs it). On failure nothing of it stays (as
+   * commit()). While a syncAsync is in flight it is allowed, and waits for a later sync.
    */
   commitDeferred(): bigint {
     this.checkWritable();
     if (!this.txn.explicit) {
       throw new PagekvError("ERR_TXN", `${this.path}: commit without begin`, { path: this.path });
     }
-    if (this.syncing !== null) {
-      throw new PagekvError(
-        "ERR_TXN",
-        `${this.path}: a deferred commit while the sync of the last ones is in flight`,
-        { path: this.path },
-      );
-    }
     this.checkNoWriters("commit");
     this.txn.explicit = false;
     const defer = this.opts.sync === "full" && this.txn.active;
-    // The gate: the last durable commit, taken before the first deferred commit after it.
+    // The gate: the last durable commit, taken before the first deferred commit after it;
+    // during a sync, the state that sync will make durable (the gate's successor).
     const opened = defer && this.gate === null;
+    const next = defer && !opened && this.syncing !== null && this.nextGate === null;
     if (opened) this.gate = this.snapshotOfLastCommit();
+    if (next) this.nextGate = this.snapshotOfLastCommit();
     try {
       const lsn = this.commitTxn(defer);
       if (this.opts.debug) this.afterCall();
       return lsn;
     } catch (e) {
       if (opened) this.dropGate();
+      if (next) this.dropNextGate();
       throw e;
     }
   }
@@ -983,18 +1120,27 @@ export class Pager implements PageSource {
         this.syncing = null;
         // Closed meanwhile (close synced first), or a synchronous sync got there first.
         if (this.state !== OPEN || this.gate !== gate) return;
-        assert(
-          this.wal.committedEnd === end && this.lastCommitLsn === lsn,
-          "commits during a deferred sync",
-        );
-        this.becameDurable();
+        if (this.wal.committedEnd === end) {
+          this.becameDurable();
+          return;
+        }
+        // Deferred commits came after the call: the gate moves up to what this sync made
+        // durable, and waits for the next sync for the rest.
+        assert(this.nextGate !== null && this.nextGate.lsn === lsn, "the gate's successor");
+        gate.close();
+        this.gate = this.nextGate;
+        this.nextGate = null;
+        this.publishQuietly(end);
       },
       (e: unknown) => {
         this.syncing = null;
         if (this.state === CLOSED) return;
         const err = this.fence(e, "syncing the log for deferred commits");
         // Not covered by a synchronous sync since: those commits were never durable.
-        if (this.gate === gate) this.discardNotDurable();
+        if (this.gate === gate) {
+          this.discardNotDurable();
+          this.dropNextGate();
+        }
         throw err;
       },
     );
@@ -1063,6 +1209,12 @@ export class Pager implements PageSource {
   private dropGate(): void {
     this.gate?.close();
     this.gate = null;
+    this.dropNextGate();
+  }
+
+  private dropNextGate(): void {
+    this.nextGate?.close();
+    this.nextGate = null;
   }
 
   /**
@@ -1075,8 +1227,12 @@ export class Pager implements PageSource {
    */
   private becameDurable(): void {
     this.dropGate();
+    this.publishQuietly(this.wal.committedEnd);
+  }
+
+  private publishQuietly(end: number): void {
     try {
-      this.wal.publish(this.wal.committedEnd);
+      this.wal.publish(end);
     } catch (e) {
       if (!(e instanceof PagekvError && e.code === "ERR_IO")) throw e;
     }
@@ -1158,7 +1314,10 @@ export class Pager implements PageSource {
       commits: this.commits,
       checkpoints: this.checkpoints,
       walFrames: this.wal.frameCount,
-      snapshots: this.snaps.count - (this.gate === null || this.gate.closed ? 0 : 1),
+      snapshots:
+        this.snaps.count -
+        (this.gate === null || this.gate.closed ? 0 : 1) -
+        (this.nextGate === null || this.nextGate.closed ? 0 : 1),
       snapshotCommitsBehind: oldest === null ? 0 : this.commits - oldest.commitSeq,
       snapshotFramesHeld: oldest === null ? 0 : this.wal.committedEnd - oldest.bound,
       readers: this.readerLagsNow(),
@@ -1228,7 +1387,8 @@ export class Pager implements PageSource {
       if (f.pgno === 0) continue;
       if (f.version !== CURRENT) {
         // An older image a snapshot reads: of a page that existed, perhaps free now.
-        assert(f.pgno >= 2 && f.pgno <= this.meta.pageCount, `frame ${f.index}: page ${f.pgno}`);
+        const high = Math.max(this.meta.pageCount, this.pageCountHigh);
+        assert(f.pgno >= 2 && f.pgno <= high, `frame ${f.index}: page ${f.pgno}`);
         continue;
       }
       assert(
@@ -1238,7 +1398,10 @@ export class Pager implements PageSource {
       assert(!f.dirty || this.txn.active, `page ${f.pgno} is dirty outside a transaction`);
     }
     assert(this.freePages.count < this.meta.pageCount, "more free pages than pages");
-    this.snaps.checkInvariants(this.wal.committedEnd, this.meta.pageCount);
+    this.snaps.checkInvariants(
+      this.wal.committedEnd,
+      Math.max(this.meta.pageCount, this.pageCountHigh),
+    );
   }
 
   // ---- transactions ----
@@ -1462,6 +1625,10 @@ export class Pager implements PageSource {
       throw e;
     }
     if (syncing) this.syncMain();
+    // Every view is at the committed end, home and synced: pages past the count are no
+    // one's. A crash before the cut, or with it unsynced, leaves a longer file, which open
+    // accepts (docs/design/compact.md, "The cut").
+    this.cutFile(syncing);
     try {
       this.wal.reset(this.wal.generation + 1, cutLog ? this.walKeepFrames() : undefined);
     } catch (e) {
@@ -1473,9 +1640,22 @@ export class Pager implements PageSource {
     // Every snapshot was at the committed end, which is now home, whole (rule 2).
     this.snaps.rebase();
     this.pool.dropVersions();
+    this.pageCountHigh = this.meta.pageCount;
     this.backfilled = 0;
     this.checkpoints++;
     return true;
+  }
+
+  /** Truncate the main file to the page count when it is longer (a full checkpoint only). */
+  private cutFile(syncing: boolean): void {
+    const want = this.meta.pageCount * this.pageSize;
+    try {
+      if (this.file.size() <= want) return;
+      this.file.truncate(want);
+    } catch (e) {
+      throw this.ioError(e, `cutting the file to ${this.meta.pageCount} pages`, 0);
+    }
+    if (syncing) this.syncMain();
   }
 
   /**
@@ -1551,7 +1731,9 @@ export class Pager implements PageSource {
       slots = 0;
     };
     for (const pgno of this.wal.committedPageNumbers(bound)) {
-      if (pgno === 1) continue;
+      // Past the page count (shrink() cut it): no view at the committed end reads it, and
+      // one behind reads its own frames or home, which must keep its image (compact.md).
+      if (pgno === 1 || pgno > this.meta.pageCount) continue;
       const frame = this.wal.lookupAt(pgno, bound);
       if (frame < this.backfilled) continue;
       const current = frame === this.wal.lookupNewest ? this.pool.lookup(pgno) : null;
@@ -1769,6 +1951,17 @@ export class Pager implements PageSource {
       });
     }
     if (this.state === FENCED) throw this.fencedError();
+  }
+
+  /** ERR_TXN when the transaction has made a change already (reorders need a clean one). */
+  private checkFirstChange(op: string): void {
+    if (this.txn.active) {
+      throw new PagekvError(
+        "ERR_TXN",
+        `${this.path}: ${op} must come before the transaction's first change`,
+        { path: this.path },
+      );
+    }
   }
 
   private checkNoWriters(op: string): void {

@@ -670,7 +670,7 @@ export class MemFS implements VFS {
 
   /**
    * Mutating calls so far, by every process of the machine: writeAt, writevAt, sync,
-   * truncate, delete and an open that creates. A call counts once it reaches the device,
+   * truncate, delete, rename and an open that creates. A call counts once it reaches the device,
    * even if an injected fault fails it. Locks are not file operations and never count.
    */
   get opCount(): number {
@@ -722,6 +722,28 @@ export class MemFS implements VFS {
     device.gateMutation("delete", path, this.proc);
     // Open handles keep the node (POSIX unlink); only the name goes, durably.
     this.machine.files.delete(path);
+  }
+
+  /**
+   * One mutating call: the node moves to the new name (replacing what was there) at once
+   * and durably, as the namespace always is here; open handles keep the node.
+   */
+  rename(from: string, to: string): void {
+    const device = this.machine.device;
+    device.checkAlive("rename", from);
+    checkPath("rename", from);
+    checkPath("rename", to);
+    this.checkLive("rename", from);
+    const node = this.machine.files.get(from);
+    if (node === undefined) {
+      throw new PagekvError("ERR_NOT_FOUND", `MemFS: cannot rename "${from}": no such file`, {
+        path: from,
+      });
+    }
+    device.gateMutation("rename", from, this.proc);
+    if (from === to) return;
+    this.machine.files.set(to, node);
+    this.machine.files.delete(from);
   }
 
   exists(path: string): boolean {

@@ -28,6 +28,13 @@ export interface VFS {
   delete(path: string): void;
   exists(path: string): boolean;
   /**
+   * Give the file at `from` the name `to`, replacing a file there, atomically (a crash
+   * leaves one name or the other, never half); durable when this returns. ERR_NOT_FOUND if
+   * `from` is missing. Optional: absent where the platform cannot (OPFS's synchronous
+   * API); what needs it (db.backup: docs/design/backup.md) says so with ERR_ARG.
+   */
+  rename?(from: string, to: string): void;
+  /**
    * Take the lock for the database at `path`: "exclusive" (the default) for its one
    * writer, "shared" for a reader. Exclusive: ERR_LOCKED when another writer holds it
    * (alive), or when this thread holds readers on it, or when a live reader does not know

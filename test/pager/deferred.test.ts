@@ -145,11 +145,6 @@ describe("deferred commits (pager)", () => {
     const { writer, pgno } = setup();
     deferVersion(writer, pgno, 2);
     const pending = writer.syncAsync();
-    assert.throws(
-      () => deferVersion(writer, pgno, 3),
-      (e) => codeOf(e) === "ERR_TXN",
-    );
-    writer.rollback();
     writer.begin();
     writePage(writer, pgno, 4);
     writer.commit();
@@ -157,6 +152,29 @@ describe("deferred commits (pager)", () => {
     assert.equal(snapshotVersion(writer, pgno), 4);
     await pending;
     assert.equal(snapshotVersion(writer, pgno), 4);
+    writer.close();
+  });
+
+  test("a deferred commit during the background sync: the gate moves up to what that sync made durable", async () => {
+    const { fs, writer, pgno } = setup();
+    const reader = Pager.open(fs.process(), PATH, { readOnly: true, cacheFrames: 16 });
+    deferVersion(writer, pgno, 2);
+    const first = writer.syncAsync();
+    await assert.rejects(writer.syncAsync(), (e) => codeOf(e) === "ERR_TXN", "one at a time");
+    deferVersion(writer, pgno, 3);
+    assert.equal(snapshotVersion(writer, pgno), 1, "neither is durable yet");
+    await first;
+    assert.notEqual(writer.visible, null, "v3 still waits");
+    assert.equal(snapshotVersion(writer, pgno), 2, "v2 is durable: the gate moved up");
+    reader.refresh();
+    assert.equal(versionOf(reader, pgno), 2, "and published");
+    assert.equal(writer.stats().snapshots, 0);
+    await writer.syncAsync();
+    assert.equal(writer.visible, null);
+    assert.equal(snapshotVersion(writer, pgno), 3);
+    reader.refresh();
+    assert.equal(versionOf(reader, pgno), 3);
+    reader.close();
     writer.close();
   });
 

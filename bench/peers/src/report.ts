@@ -61,7 +61,7 @@ export function ratioTo(r: WorkloadResult, peer: string): number | undefined {
   return median(a.runs.map((x, i) => x / b.runs[i]));
 }
 
-function table(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
   const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (cells: readonly string[]): string =>
     `| ${cells.map((x, c) => x.padEnd(widths[c])).join(" | ")} |`;

@@ -136,6 +136,12 @@ export const LOCK_FILE_SUFFIX = "-lock";
 /** A reader file is `${dbPath}${LOCK_FILE_SUFFIX}${READER_FILE_INFIX}<pid>.<threadId>`. */
 export const READER_FILE_INFIX = ".r";
 /**
+ * A reader file is written under `${dbPath}-lock.n<pid>.<threadId>` first (not listed by
+ * writers), then renamed to its name. A crash between leaves that file; the next reader of
+ * the same pid and thread overwrites it.
+ */
+export const READER_TEMP_INFIX = ".n";
+/**
  * At most this many bytes of a writer's lock file are read; a longer one is garbage. A
  * record is under 110 bytes (10-digit pid, 15-digit thread, 20-digit start, 36-char id,
  * proto). A reader file is read up to READER_FILE_BYTES (marks.ts), its record in the
@@ -564,14 +570,26 @@ function readerFilePath(lockPath: string): string {
  */
 function createReaderFile(lockPath: string): { file: string; fd: number } | null {
   const file = readerFilePath(lockPath);
+  // Written whole under a name no writer lists, then renamed into place: a writer's listing
+  // never sees it empty or half written (race F), which it would take for a reader of an
+  // older pagekv (no proto=2) and refuse to open beside.
+  const temp = `${lockPath}${READER_TEMP_INFIX}${file.slice(lockPath.length + READER_FILE_INFIX.length)}`;
   let fd: number | null;
   try {
-    fd = createFile(file, readerFileImage(encodeRecord(self())), false, true);
+    fd = createFile(temp, readerFileImage(encodeRecord(self())), false, true);
   } catch (e) {
     if (DIR_NOT_WRITABLE.has(errnoCode(e) ?? "")) return null;
     throw ioError("create the reader file of", lockPath, e);
   }
   assert(fd !== null, "NodeFS: a kept reader file has no descriptor");
+  try {
+    fs.renameSync(temp, file);
+  } catch (e) {
+    closeQuietly(fd);
+    unlinkQuietly(temp);
+    if (DIR_NOT_WRITABLE.has(errnoCode(e) ?? "")) return null;
+    throw ioError("create the reader file of", lockPath, e);
+  }
   return { file, fd };
 }
 

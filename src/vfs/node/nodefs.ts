@@ -137,6 +137,17 @@ export class NodeFS implements VFS {
     syncDir(path.dirname(filePath), filePath);
   }
 
+  /** rename(2), then both directories synced: the new name is durable when this returns. */
+  rename(from: string, to: string): void {
+    try {
+      fs.renameSync(from, to);
+    } catch (e) {
+      throw mapError("rename", from, e);
+    }
+    syncDir(path.dirname(to), to);
+    if (path.dirname(from) !== path.dirname(to)) syncDir(path.dirname(from), from);
+  }
+
   exists(filePath: string): boolean {
     return fs.existsSync(filePath);
   }
