@@ -24,6 +24,7 @@ import { BTREE_CACHE_FRAMES_MIN, BTree } from "../btree/btree.js";
 import { count, freeBytes, KIND_INTERIOR, KIND_LEAF, kind, usedBytes } from "../btree/node.js";
 import { PagekvError } from "../errors.js";
 import { APP_SLOTS, APPLICATION_ID_NONE } from "../format/header.js";
+import { WAL_HEADER_BYTES } from "../format/wal-format.js";
 import {
   checkOptions,
   describe,
@@ -228,9 +229,18 @@ function fileState(vfs: VFS, path: string): "database" | "empty" | "missing" {
     file.close();
   }
   if (size > 0) return "database";
-  // A log beside an empty file may hold the database (a checkpoint had not reached home).
+  // A log beside an empty file may hold the database (a checkpoint had not reached home),
+  // if it holds a frame at all: a power loss while a new database was being created leaves
+  // an empty file beside an empty (or header-only) log, which is no database yet.
   const name = vfs.canonical === undefined ? path : vfs.canonical(path);
-  return vfs.exists(walPathOf(name)) ? "database" : "empty";
+  const wal = walPathOf(name);
+  if (!vfs.exists(wal)) return "empty";
+  const log = vfs.open(wal, { readOnly: true });
+  try {
+    return log.size() > WAL_HEADER_BYTES ? "database" : "empty";
+  } finally {
+    log.close();
+  }
 }
 
 /**
