@@ -163,12 +163,29 @@ export class BackupRun {
     return this.next <= this.pageCount;
   }
 
-  /** Sync the copy, close it and rename it into place; close the snapshot. */
-  finish(): BackupResult {
+  /**
+   * finish(), with the copy's sync off the thread where the VFS can (VFile.syncAsync): the
+   * thread's other work, a writer's commits included, goes on while the copy is synced.
+   */
+  async finishAsync(): Promise<BackupResult> {
     const file = this.file;
     assert(file !== null && this.next > this.pageCount, "backup finished before its last chunk");
     try {
-      file.sync("full");
+      if (file.syncAsync === undefined) file.sync("full");
+      else await file.syncAsync("full");
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+    return this.finish(true);
+  }
+
+  /** Sync the copy (unless `synced`), close it and rename it into place; close the snapshot. */
+  finish(synced = false): BackupResult {
+    const file = this.file;
+    assert(file !== null && this.next > this.pageCount, "backup finished before its last chunk");
+    try {
+      if (!synced) file.sync("full");
       this.file = null;
       file.close();
       // Checked again: the window left is this call to the rename (docs/design/backup.md).
@@ -344,7 +361,7 @@ export async function backupAsync(run: BackupRun): Promise<BackupResult> {
     await nextTurn();
     if (!run.step()) break;
   }
-  return run.finish();
+  return run.finishAsync();
 }
 
 function nextTurn(): Promise<void> {
