@@ -383,7 +383,7 @@ export class Database {
     const s = this.snapshot();
     try {
       const result = fn(s);
-      if (result !== null && typeof (result as { then?: unknown })?.then === "function") {
+      if (isThenable(result)) {
         throw new PagekvError(
           "ERR_ARG",
           `${this.path}: a read function must be synchronous (it returned a promise; its snapshot is closed)`,
@@ -410,12 +410,7 @@ export class Database {
     this.tx = tx;
     try {
       const result = fn(tx);
-      if (result !== null && typeof (result as { then?: unknown })?.then === "function") {
-        throw new PagekvError(
-          "ERR_TXN",
-          `${this.path}: a transaction function must be synchronous (it returned a promise)`,
-        );
-      }
+      this.refuseAsyncTransaction(result);
       // Its reads are done: the commit's automatic checkpoint must not wait for it.
       this.endTxSnapshot();
       this.pager.commit();
@@ -692,12 +687,7 @@ export class Database {
     this.tx = tx;
     try {
       const result = fn(tx);
-      if (result !== null && typeof (result as { then?: unknown })?.then === "function") {
-        throw new PagekvError(
-          "ERR_TXN",
-          `${this.path}: a transaction function must be synchronous (it returned a promise)`,
-        );
-      }
+      this.refuseAsyncTransaction(result);
       return result;
     } finally {
       tx.end();
@@ -723,6 +713,16 @@ export class Database {
         `${this.path}: batch operation ${i} has type ${String((op as { type?: unknown }).type)}`,
       );
     });
+  }
+
+  /** ERR_TXN for a transaction function that returned a promise (it must be synchronous). */
+  private refuseAsyncTransaction(result: unknown): void {
+    if (isThenable(result)) {
+      throw new PagekvError(
+        "ERR_TXN",
+        `${this.path}: a transaction function must be synchronous (it returned a promise)`,
+      );
+    }
   }
 
   private closedError(): PagekvError {
@@ -842,6 +842,11 @@ export class Transaction {
       throw new PagekvError("ERR_TXN", `${this.db.path}: the transaction is over`);
     }
   }
+}
+
+/** A promise, or anything else awaitable: what a function that must be synchronous returned. */
+function isThenable(x: unknown): boolean {
+  return x !== null && typeof (x as { then?: unknown })?.then === "function";
 }
 
 /**
