@@ -21,6 +21,8 @@ export {
   type DbRangeOptions,
   type DbStats,
   KV_APPLICATION_ID,
+  PENDING_BYTES_MAX,
+  PENDING_CALLS_MAX,
   type RangeOptions,
   Snapshot,
   Transaction,
