@@ -17,23 +17,14 @@ import {
   type GroupSync,
   runGroupCampaign,
 } from "../test/crash/group.js";
+import { cliArgs } from "./cli-args.js";
 
 const USAGE =
   "usage: crash:group --seed S [--points N | --point K ...] [--writers K] [--calls C]\n" +
   "                   [--variants V] [--sync full|normal] [--crash-seed X|none]\n" +
   "                   [--no-recovery-crash]";
 
-function fail(message: string): never {
-  process.stderr.write(`${message}\n${USAGE}\n`);
-  process.exit(2);
-}
-
-function int(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0) fail(`--${name} must be a non-negative integer`);
-  return n;
-}
+const { fail, int, crashSeed } = cliArgs(USAGE);
 
 const { values } = parseArgs({
   options: {
@@ -66,11 +57,7 @@ const sync = (values.sync ?? "full") as GroupSync;
 if (sync !== "full" && sync !== "normal") fail("--sync must be full or normal");
 const points = values.points === undefined ? undefined : int("points", values.points, 0);
 const pointList = values.point?.map((p) => int("point", p, 0));
-const crashSeedText = values["crash-seed"];
-const onlyCrashSeed =
-  crashSeedText === undefined
-    ? undefined
-    : { seed: crashSeedText === "none" ? undefined : int("crash-seed", crashSeedText, 0) };
+const onlyCrashSeed = crashSeed(values["crash-seed"]);
 const recoveryCrash = values["no-recovery-crash"] !== true;
 const workloadText = `workload seed ${seed} (${writers} writers, ${callsPerWriter} calls each, sync ${sync})`;
 

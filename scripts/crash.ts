@@ -17,23 +17,14 @@ import {
   formatFailure,
   runCampaign,
 } from "../test/crash/harness.js";
+import { cliArgs } from "./cli-args.js";
 
 const USAGE =
   "usage: crash --seed S [--points N | --point K] [--steps M] [--sync full|normal]\n" +
   "             [--variants V] [--crash-seed X|none] [--page-size P] [--debug] [--snapshots]\n" +
   "             [--readers K] [--kinds power,kill-writer,kill-reader]";
 
-function fail(message: string): never {
-  process.stderr.write(`${message}\n${USAGE}\n`);
-  process.exit(2);
-}
-
-function int(name: string, text: string | undefined, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0) fail(`--${name} must be a non-negative integer`);
-  return n;
-}
+const { fail, int, crashSeed } = cliArgs(USAGE);
 
 const { values } = parseArgs({
   options: {
@@ -65,11 +56,7 @@ const sync = (values.sync ?? "full") as CrashSync;
 if (sync !== "full" && sync !== "normal") fail("--sync must be full or normal");
 const points = values.points === undefined ? undefined : int("points", values.points, 0);
 const pointList = values.point?.map((p) => int("point", p, 0));
-const crashSeedText = values["crash-seed"];
-const onlyCrashSeed =
-  crashSeedText === undefined
-    ? undefined
-    : { seed: crashSeedText === "none" ? undefined : int("crash-seed", crashSeedText, 0) };
+const onlyCrashSeed = crashSeed(values["crash-seed"]);
 
 const snapshots = values.snapshots === true;
 const readers = int("readers", values.readers, 0);
