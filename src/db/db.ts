@@ -40,7 +40,7 @@ import {
   WAL_AUTO_CHECKPOINT_PAGES_MAX,
   walPathOf,
 } from "../pager/pager.js";
-import type { VFS } from "../vfs/vfs.js";
+import type { VFile, VFS } from "../vfs/vfs.js";
 import type { RecoverMode } from "../wal/wal.js";
 import {
   type BackupOptions,
@@ -221,25 +221,37 @@ export function openDatabase(path: string, options: DbOpenOptions): Database {
  */
 function fileState(vfs: VFS, path: string): "database" | "empty" | "missing" {
   if (!vfs.exists(path)) return "missing";
-  const file = vfs.open(path, { readOnly: true });
-  let size: number;
-  try {
-    size = file.size();
-  } finally {
-    file.close();
-  }
-  if (size > 0) return "database";
+  if (sizeOf(vfs, path) > 0) return "database";
   // A log beside an empty file may hold the database (a checkpoint had not reached home),
   // if it holds a frame at all: a power loss while a new database was being created leaves
   // an empty file beside an empty (or header-only) log, which is no database yet.
   const name = vfs.canonical === undefined ? path : vfs.canonical(path);
   const wal = walPathOf(name);
   if (!vfs.exists(wal)) return "empty";
-  const log = vfs.open(wal, { readOnly: true });
+  let log: VFile;
+  try {
+    log = vfs.open(wal, { readOnly: true });
+  } catch (e) {
+    // A writer closing meanwhile deleted its log after its checkpoint had made the main
+    // file whole (docs/design/readers.md, race D): look at the main file again.
+    if (e instanceof PagekvError && e.code === "ERR_NOT_FOUND") {
+      return sizeOf(vfs, path) > 0 ? "database" : "empty";
+    }
+    throw e;
+  }
   try {
     return log.size() > WAL_HEADER_BYTES ? "database" : "empty";
   } finally {
     log.close();
+  }
+}
+
+function sizeOf(vfs: VFS, path: string): number {
+  const file = vfs.open(path, { readOnly: true });
+  try {
+    return file.size();
+  } finally {
+    file.close();
   }
 }
 

@@ -167,7 +167,15 @@ export class Wal {
     published = false,
   ): { wal: Wal; found: WalRecovery } | null {
     if (!vfs.exists(path)) return null;
-    const file = vfs.open(path, { readOnly });
+    let file: VFile;
+    try {
+      file = vfs.open(path, { readOnly });
+    } catch (e) {
+      // A reader may find the log a closing writer deletes right after (readers.md, race
+      // D): no log, and the main file that close made whole is the state.
+      if (readOnly && e instanceof PagekvError && e.code === "ERR_NOT_FOUND") return null;
+      throw e;
+    }
     try {
       const head = new Uint8Array(WAL_HEADER_BYTES);
       let salt = file.readAt(head, 0) === WAL_HEADER_BYTES ? decodeWalHeader(head, crc) : null;

@@ -123,6 +123,40 @@ describe("open() accepts only key/value databases", () => {
       again.close();
     });
   });
+
+  test("an empty file whose log a closing writer deletes while open() looks is the database that close left", () => {
+    const fs = new MemFS();
+    const made = open("/made.pkv", { vfs: fs });
+    made.put("k", "v");
+    made.close();
+    const source = fs.open("/made.pkv");
+    const image = new Uint8Array(source.size());
+    source.readAt(image, 0);
+    source.close();
+    fs.open(PATH, { create: true }).close();
+    // open() sees an empty file and a log; the writer's close then copies the database home
+    // and deletes its log before open() gets to open it (docs/design/readers.md, race D).
+    const racing = new Proxy(fs, {
+      get(target, prop) {
+        if (prop === "exists") return (p: string) => p === `${PATH}-wal` || target.exists(p);
+        if (prop === "open") {
+          return (p: string, o?: { readOnly?: boolean }) => {
+            if (p === `${PATH}-wal`) {
+              const home = target.open(PATH);
+              home.writeAt(image, 0);
+              home.close();
+            }
+            return target.open(p, o);
+          };
+        }
+        const v = Reflect.get(target, prop);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const db = open(PATH, { vfs: racing, readOnly: true });
+    assert.equal(dec(db.get("k")), "v");
+    db.close();
+  });
 });
 
 describe("options are checked strictly", () => {

@@ -243,6 +243,37 @@ describe("a reader beside the writer (pager)", () => {
     reader.close();
     next.close();
   });
+
+  test("race D at open: a log deleted between a reader's look and its open is no log", () => {
+    const { vfs, writer } = setup();
+    writer.begin();
+    const a = allocatePage(writer, 1);
+    writer.commit();
+    writer.begin();
+    writePage(writer, a, 2);
+    writer.commit();
+    // No reader: the close copies everything home and deletes the log (rule 3).
+    writer.close();
+    assert.equal(vfs.exists(`${PATH}-wal`), false);
+    // The reader looked just before the unlink: the log was there, its open finds none.
+    const late: VFS = new Proxy(vfs, {
+      get(target, prop) {
+        if (prop === "exists") return (p: string) => p.endsWith("-wal") || target.exists(p);
+        const v = Reflect.get(target, prop);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const reader = openReader(late);
+    assertAt(reader, a, 2, "the main file the close made whole");
+    const next = Pager.open(vfs, PATH, { walAutoCheckpointPages: 0, debug: true });
+    next.begin();
+    writePage(next, a, 3);
+    next.commit();
+    assert.equal(reader.refresh(), true);
+    assertAt(reader, a, 3, "the reader finds the next writer's log");
+    reader.close();
+    next.close();
+  });
 });
 
 function readHome(fs: MemFS, pgno: number): Uint8Array {
