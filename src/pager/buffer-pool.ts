@@ -1,8 +1,16 @@
-// The buffer pool: frames carved once from one ArrayBuffer arena, the page table, the stack
-// of empty frames and CLOCK replacement. It does no I/O and knows nothing of files: the
-// pager decides what a victim's bytes need before reuse and what to read into a frame.
+// The buffer pool: frames carved from one ArrayBuffer arena, the page table, the stack of
+// empty frames and CLOCK replacement. It does no I/O and knows nothing of files: the pager
+// decides what a victim's bytes need before reuse and what to read into a frame. The arena
+// is allocated at open (the OS commits its pages only as they are touched); a frame's object
+// and views are made the first time a miss needs a frame and none is empty, so a large pool
+// costs its bookkeeping only for the frames that have held a page.
 //
 // Invariants (checkInvariants verifies them; the pager's debug mode runs it after every call):
+//   - frames is dense: frames[i].index === i for i < frames.length <= cacheFrames, and frame
+//     i views the arena at i * pageSize. A frame, once made, lives as long as the pool;
+//   - a new frame is made only when the empty stack is empty, and CLOCK chooses a victim
+//     only when every frame exists (frames.length === cacheFrames): a frame that exists is
+//     never evicted while the arena has room for another;
 //   - a frame is either empty (pgno 0, on the empty stack, not in the table) or bound
 //     (pgno > 0, in the table under its pgno, not on the empty stack), never both;
 //   - a frame with pins > 0 is never chosen as a victim;
@@ -23,7 +31,11 @@ import { PageTable } from "./page-table.js";
 import { VersionTable } from "./version-table.js";
 
 export class BufferPool {
+  /** The frames made so far (see the invariants): every loop over the pool walks these. */
   readonly frames: readonly PoolFrame[];
+  /** The same array as `frames`, for the one place that appends to it (makeFrame). */
+  private readonly made: PoolFrame[];
+  private readonly arena: ArrayBuffer;
   private readonly table: PageTable;
   private readonly versions: VersionTable;
   /** Indices of empty frames; a miss takes one in O(1) instead of scanning the pool. */
@@ -39,23 +51,25 @@ export class BufferPool {
 
   constructor(
     readonly cacheFrames: number,
-    pageSize: number,
-    usableSize: number,
+    private readonly pageSize: number,
+    private readonly usableSize: number,
   ) {
-    const arena = new ArrayBuffer(cacheFrames * pageSize);
-    const frames: PoolFrame[] = [];
-    for (let i = 0; i < cacheFrames; i++) {
-      const page = new Uint8Array(arena, i * pageSize, pageSize);
-      frames.push(new PoolFrame(i, page, page.subarray(0, usableSize), checksummedView(page)));
-    }
-    this.frames = frames;
+    assert(cacheFrames >= 1 && usableSize <= pageSize, "pool geometry");
+    this.arena = new ArrayBuffer(cacheFrames * pageSize);
+    this.made = [];
+    this.frames = this.made;
+    // Typed arrays sized for the whole pool: zero-filled memory the OS commits as it is
+    // touched (16 bytes a frame in the two tables, 8 in these two; see page-table.ts).
     this.table = new PageTable(cacheFrames);
     this.versions = new VersionTable(cacheFrames);
     this.empty = new Int32Array(cacheFrames);
     this.dirtyList = new Int32Array(cacheFrames);
-    // Hand out low indices first: the stack pops from the top.
-    for (let i = 0; i < cacheFrames; i++) this.empty[i] = cacheFrames - 1 - i;
-    this.emptyTop = cacheFrames;
+    this.emptyTop = 0;
+  }
+
+  /** Frames made so far: frames.length, at most cacheFrames. */
+  get framesCreated(): number {
+    return this.made.length;
   }
 
   /** The frame holding `pgno`, or null. Allocates nothing. */
@@ -76,18 +90,32 @@ export class BufferPool {
     return frame instanceof PoolFrame && this.frames[frame.index] === frame;
   }
 
-  /** An empty frame, or null when every frame holds a page. */
+  /**
+   * An empty frame: one from the empty stack, else a new one while fewer than cacheFrames
+   * exist; null when every possible frame exists and holds a page (then CLOCK chooses).
+   */
   takeEmpty(): PoolFrame | null {
-    return this.emptyTop === 0 ? null : this.frames[this.empty[--this.emptyTop]];
+    if (this.emptyTop > 0) return this.made[this.empty[--this.emptyTop]];
+    return this.made.length < this.cacheFrames ? this.makeFrame() : null;
+  }
+
+  /** Frame number frames.length, its views over the arena at its offset. Misses only. */
+  private makeFrame(): PoolFrame {
+    const i = this.made.length;
+    const page = new Uint8Array(this.arena, i * this.pageSize, this.pageSize);
+    const frame = new PoolFrame(i, page, page.subarray(0, this.usableSize), checksummedView(page));
+    this.made.push(frame);
+    return frame;
   }
 
   /**
    * CLOCK: the first unpinned frame whose reference bit is clear, clearing bits as the hand
    * passes. Bounded: two sweeps suffice (the first clears every unpinned bit), so it returns
-   * null, never spins, when every frame is pinned.
+   * null, never spins, when every frame is pinned. Over the frames that exist (all of them
+   * when takeEmpty() found none to give).
    */
   chooseVictim(): PoolFrame | null {
-    const n = this.cacheFrames;
+    const n = this.made.length;
     if (this.framesPinned === n) return null;
     const frames = this.frames;
     for (let step = 0; step < 2 * n; step++) {
@@ -112,7 +140,7 @@ export class BufferPool {
   collectSpill(victim: PoolFrame, out: PoolFrame[], max: number, window: number): void {
     out.length = 0;
     out.push(victim);
-    const n = this.cacheFrames;
+    const n = this.made.length;
     let i = this.hand;
     for (let step = 0; step < window && step < n && out.length < max; step++) {
       const f = this.frames[i];
@@ -290,13 +318,20 @@ export class BufferPool {
     let writing = 0;
     let bound = 0;
     let older = 0;
-    const onStack = new Uint8Array(this.cacheFrames);
+    const made = this.made.length;
+    assert(made <= this.cacheFrames, `${made} frames made, the pool has ${this.cacheFrames}`);
+    assert(this.emptyTop <= made, `${this.emptyTop} empty frames of ${made} made`);
+    assert(this.hand < Math.max(made, 1), `the CLOCK hand ${this.hand} is past the frames`);
+    const onStack = new Uint8Array(made);
     for (let s = 0; s < this.emptyTop; s++) {
       const i = this.empty[s];
+      assert(i >= 0 && i < made, `frame ${i} on the empty stack was never made`);
       assert(onStack[i] === 0, `frame ${i} is on the empty stack twice`);
       onStack[i] = 1;
     }
-    for (const f of this.frames) {
+    for (let i = 0; i < made; i++) {
+      const f = this.made[i];
+      assert(f.index === i, `frame ${i} says it is frame ${f.index}`);
       assert(f.pins >= 0 && f.writers >= 0 && f.writers <= f.pins, `frame ${f.index} pin counts`);
       if (f.pins > 0) pinned++;
       if (f.dirty) dirty++;
@@ -326,9 +361,6 @@ export class BufferPool {
     assert(dirty === this.framesDirty, `framesDirty ${this.framesDirty} != ${dirty}`);
     assert(writing === this.framesWriting, `framesWriting ${this.framesWriting} != ${writing}`);
     assert(bound === this.table.size, `page table holds ${this.table.size}, ${bound} bound`);
-    assert(
-      bound + older + this.emptyTop === this.cacheFrames,
-      "a frame is neither bound nor empty",
-    );
+    assert(bound + older + this.emptyTop === made, "a frame is neither bound nor empty");
   }
 }

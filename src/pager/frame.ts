@@ -1,6 +1,8 @@
 // A frame: one page-sized slot of the buffer pool's arena, and the handle callers hold while
-// a page is pinned. Frames are created once at open with every field initialised (so hot
-// code stays monomorphic) and are reused for other pages after their last unpin.
+// a page is pinned. The pool makes a frame the first time a miss finds no empty one (not at
+// open: a large pool costs nothing for frames that never held a page), each with every
+// field initialised in the constructor (so hot code stays monomorphic, whenever it was made),
+// and reuses it for other pages after its last unpin; a frame is never freed before the pool.
 
 /** What a caller sees of a pinned page. Valid only while the caller holds its pin. */
 export interface Frame {

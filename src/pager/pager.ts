@@ -177,6 +177,8 @@ export interface PagerStats {
   framesPinned: number;
   framesDirty: number;
   cacheFrames: number;
+  /** Frames the pool has made so far (at most cacheFrames): they are made as pages come in. */
+  framesCreated: number;
   pageCount: number;
   freePages: number;
   commits: number;
@@ -1309,6 +1311,7 @@ export class Pager implements PageSource {
       framesPinned: this.pool.framesPinned,
       framesDirty: this.pool.framesDirty,
       cacheFrames: this.pool.cacheFrames,
+      framesCreated: this.pool.framesCreated,
       pageCount: this.meta.pageCount,
       freePages: this.freePages.count,
       commits: this.commits,
