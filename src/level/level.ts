@@ -70,7 +70,7 @@ export const CLEAR_BATCH_KEYS = 1024;
 export interface PagekvLevelOptions<K, V> extends AbstractDatabaseOptions<K, V> {
   /** Page size of a new file (default 4096); an existing file keeps its own. */
   pageSize?: number;
-  /** Buffer pool bytes (default 8 MiB). */
+  /** Buffer pool bytes (default 256 MiB, CACHE_BYTES_DEFAULT). */
   cacheBytes?: number;
   /**
    * The engine's durability for every write of this database: "full" (default: a write
