@@ -71,10 +71,9 @@ export { Snapshot } from "./snapshot.js";
  * frame only when a page first needs one (buffer-pool.ts), so this costs nothing at open
  * (npm run bench:pool-rss: 0.3 MiB of RSS at open for 256 MiB, 0.1 MiB for 8 MiB) and grows
  * with the pages read, to at most the figure. 256 MiB holds every interior page of a tree of
- * a few GiB (about one page in a hundred at 4 KiB pages and short keys) and tens of thousands
- * of its hottest leaves,
- * so such a database needs no tuning; smaller data never reaches it. A fixed figure: the
- * core never asks the platform how much memory it has.
+ * a few GiB (about one page in a hundred at 4 KiB pages and short keys) and tens of
+ * thousands of its hottest leaves, so such a database needs no tuning; smaller data never
+ * reaches it. A fixed figure: the core never asks the platform how much memory it has.
  */
 export const CACHE_BYTES_DEFAULT = 256 * 2 ** 20;
 
