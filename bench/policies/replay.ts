@@ -6,6 +6,7 @@
 
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { CACHE_BYTES_DEFAULT } from "../../src/db/db.js";
 import { countMisses, POLICIES } from "./policies.js";
 import {
   PAGE_BYTES,
@@ -13,6 +14,7 @@ import {
   recordTraces,
   SCAN_MIX_GETS,
   SCAN_MIX_LENGTH,
+  SMALL_CACHE_BYTES,
   TRACE_ACCESSES_MIN,
   type Trace,
 } from "./trace.js";
@@ -81,22 +83,30 @@ function get(c: Cell, name: string): number {
   return v;
 }
 
+/**
+ * A Markdown table with padded columns, as Biome formats one: the first column left-aligned,
+ * the others right-aligned.
+ */
+function mdTable(headers: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = headers.map((h, c) => Math.max(3, h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((x, c) => (c === 0 ? x.padEnd(widths[c]) : x.padStart(widths[c]))).join(" | ")} |`;
+  const rule = widths.map((w, c) => (c === 0 ? "-".repeat(w) : `${"-".repeat(w - 1)}:`));
+  return [line(headers), `| ${rule.join(" | ")} |`, ...rows.map(line)];
+}
+
 /** The Markdown table of one trace: a row per pool size, a column per policy. */
 function table(r: TraceResult): string[] {
   const names = POLICIES.map((p) => p.name);
-  const lines = [
-    `| pool (of ${r.distinct} pages) | frames | ${names.join(" | ")} |`,
-    `| --- | ---: | ${names.map(() => "---:").join(" | ")} |`,
-  ];
-  for (const c of r.cells) {
+  const rows = r.cells.map((c) => {
     const bestOnline = Math.min(...online.map((n) => get(c, n)));
     const cols = names.map((n) => {
       const s = pct(get(c, n));
       return n !== OPTIMUM && get(c, n) === bestOnline ? `**${s}**` : s;
     });
-    lines.push(`| ${pctOf(c.fraction)} | ${c.frames} | ${cols.join(" | ")} |`);
-  }
-  return lines;
+    return [pctOf(c.fraction), String(c.frames), ...cols];
+  });
+  return mdTable([`pool (of ${r.distinct} pages)`, "frames", ...names], rows);
 }
 
 interface Verdict {
@@ -254,7 +264,7 @@ function chart(results: readonly TraceResult[]): string {
 function niceCeil(v: number): number {
   if (v <= 0) return 1;
   const step = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * step >= v) return m * step;
+  for (const m of [1, 2, 2.5, 4, 5, 6, 8, 10]) if (m * step >= v) return m * step;
   return 10 * step;
 }
 
@@ -300,12 +310,19 @@ async function main(): Promise<void> {
     `- scan-mix: Scrambled Zipfian gets with one scan of ${SCAN_MIX_LENGTH.toLocaleString("en-US")} ` +
       `records from a uniformly random key after every ${SCAN_MIX_GETS} gets.`,
     "",
-    "| trace | accesses | distinct pages | get | pinAt | allocate | free (not replayed) |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ...results.map(
-      (r) =>
-        `| ${r.trace.id} | ${r.trace.pages.length} | ${r.distinct} | ${r.trace.calls.get} | ` +
-        `${r.trace.calls.pinAt} | ${r.trace.calls.allocate} | ${r.trace.calls.free} |`,
+    ...mdTable(
+      ["trace", "accesses", "distinct pages", "get", "pinAt", "allocate", "free (not replayed)"],
+      results.map((r) =>
+        [
+          r.trace.id,
+          r.trace.pages.length,
+          r.distinct,
+          r.trace.calls.get,
+          r.trace.calls.pinAt,
+          r.trace.calls.allocate,
+          r.trace.calls.free,
+        ].map(String),
+      ),
     ),
     "",
     "## The policies",
@@ -336,7 +353,21 @@ async function main(): Promise<void> {
     md.push(`${r.trace.pages.length} accesses over ${r.distinct} distinct pages.`, "");
     md.push(...table(r), "");
   }
-  md.push("![miss ratios](policies.svg)", "", "## Verdict", "", ...v.lines, "");
+  const pages = results[0].distinct;
+  const share = (bytes: number): string =>
+    `${Math.floor(bytes / PAGE_BYTES)} frames, ${pct((100 * Math.floor(bytes / PAGE_BYTES)) / pages, 0)}%`;
+  md.push(
+    "![miss ratios](policies.svg)",
+    "",
+    `Where the engine sits on these curves (${pages} distinct pages in ${results[0].trace.id}): ` +
+      `the default pool (${CACHE_BYTES_DEFAULT} B) is ${share(CACHE_BYTES_DEFAULT)}; the ` +
+      `small-cache workload's (${SMALL_CACHE_BYTES} B) is ${share(SMALL_CACHE_BYTES)}.`,
+    "",
+    "## Verdict",
+    "",
+    ...v.lines.map((line) => `- ${line}`),
+    "",
+  );
   md.push(
     v.winsWithoutLoss
       ? `${v.winner} wins the scan mix without losing elsewhere by more than ${LOSS_PP} pp.`

@@ -26,6 +26,8 @@ const ROUNDS = 40;
 /** The scan mix: one scan of SCAN_MIX_LENGTH records after every SCAN_MIX_GETS gets. */
 export const SCAN_MIX_GETS = 200;
 export const SCAN_MIX_LENGTH = 5_000;
+/** The small-cache workload's pool, as bench/peers sets it: a tenth of the raw records. */
+export const SMALL_CACHE_BYTES = Math.floor((RECORDS * RECORD_BYTES) / 10);
 
 export interface Trace {
   readonly id: string;
@@ -249,7 +251,7 @@ export async function recordTraces(log: (line: string) => void): Promise<Trace[]
     }
     {
       const data = new Dataset(RECORDS);
-      const cacheBytes = Math.floor((RECORDS * RECORD_BYTES) / 10);
+      const cacheBytes = SMALL_CACHE_BYTES;
       const w = coldReads(data, 200_000, ROUNDS, cacheBytes);
       const t = await recordWorkload(
         base,
