@@ -55,7 +55,6 @@ import {
   LEAF_CELL_HEADER_BYTES,
   layoutProblems,
   leafCellBytes,
-  leafKeyOffset,
   leafValueOffset,
   leafValueWord,
   NODE_HEADER_BYTES,
@@ -126,11 +125,13 @@ export class BTree {
   private readonly overflowPayload: number;
   private readonly scratch: Uint8Array;
   private readonly copy: Uint8Array;
-  private readonly copy2: Uint8Array;
-  /** shareCells' list of cells: the bytes each lies in and its offset there (reused). */
-  private readonly dealtSrc: Uint8Array[] = [];
-  private readonly dealtOff: number[] = [];
-  private readonly dealtPages: Uint8Array[] = [EMPTY, EMPTY, EMPTY];
+  /** The deal in progress (see deal()): its two leaves and where the new cell goes. */
+  private dealL: Uint8Array = EMPTY;
+  private dealR: Uint8Array = EMPTY;
+  private dealNewLeft = -1;
+  private dealNewRight = -1;
+  private dealLeftItems = 0;
+  private dealCellLen = 0;
   private readonly cuts = new Int32Array(4);
   /** The page a three-way deal made, the page it follows, and its separator. */
   private readonly third = { key: EMPTY, pgno: 0, after: 0 };
@@ -153,7 +154,6 @@ export class BTree {
     this.overflowPayload = this.usable - NODE_HEADER_BYTES;
     this.scratch = new Uint8Array(this.usable);
     this.copy = new Uint8Array(this.usable);
-    this.copy2 = new Uint8Array(this.usable);
     this.cell = new Uint8Array(this.inlineCellMax);
     this.cur = new Cursor(pager, rootSlot, this.keyBytesMax, pager);
   }
@@ -405,7 +405,7 @@ export class BTree {
       oldChain = chainOf(d, off);
       if (leafCellBytes(d, off) === cellLen) {
         // A new value of the same size (the common update): the cell is rewritten in place.
-        d.set(c.subarray(0, cellLen), off);
+        copyBytes(d, off, c, 0, cellLen);
         this.unpin(f, true);
         if (oldChain !== 0) this.freeChain(oldChain, leaf);
         return;
@@ -413,8 +413,7 @@ export class BTree {
       removeCell(d, index);
     }
     if (freeBytes(d) >= spaceNeeded(cellLen)) {
-      const at = insertCell(d, index, cellLen, this.scratch);
-      d.set(c.subarray(0, cellLen), at);
+      copyBytes(d, insertCell(d, index, cellLen, this.scratch), c, 0, cellLen);
     } else if (index === count(d) && right(d) === 0) {
       this.splitLeaf(d, leaf, index, cellLen); // an append: splitLeaf keeps the left page full
     } else if (!this.shareLeaf(f, index, cellLen)) {
@@ -742,7 +741,10 @@ export class BTree {
    * pages about equally full, or with `three` in three (the third a new page after the
    * right one, its separator left in this.third for postThird), and set the parent's
    * separator cell `sep` to the right page's new first key. Returns false, changing nothing,
-   * when no way to cut fits the pages and the parent.
+   * when no way to cut fits the pages and the parent. The cuts are those of a rebuild that
+   * lays the items out in order (so the tree is the same); only the cells that change pages
+   * move, and their pages keep their other cells where they lie (dead bytes are compacted
+   * when an insert needs them).
    */
   private deal(
     pd: Uint8Array,
@@ -756,89 +758,94 @@ export class BTree {
   ): boolean {
     const ld = lf.data;
     const rd = rf.data;
-    const oldL = this.copy;
-    const oldR = this.copy2;
-    oldL.set(ld);
-    oldR.set(rd);
-    const srcs = this.dealtSrc;
-    const offs = this.dealtOff;
-    srcs.length = 0;
-    offs.length = 0;
-    const gather = (src: Uint8Array, newAt: number) => {
-      const k = count(src);
-      for (let i = 0; i <= k; i++) {
-        if (i === newAt) {
-          srcs.push(this.cell);
-          offs.push(0);
-        }
-        if (i < k) {
-          srcs.push(src);
-          offs.push(cellAt(src, i));
-        }
-      }
-    };
-    gather(oldL, newLeft);
-    gather(oldR, newRight);
-    const bytes = (i: number) =>
-      spaceNeeded(srcs[i] === this.cell ? cellLen : leafCellBytes(srcs[i], offs[i]));
-    const total = srcs.length;
-    let sum = 0;
-    for (let i = 0; i < total; i++) sum += bytes(i);
+    const nL = count(ld);
+    const nR = count(rd);
+    // The items dealt: the left's cells (the new one at newLeft), then the right's (it at
+    // newRight); dealBytes(i) is item i's size with its slot.
+    const aL = nL + (newLeft >= 0 ? 1 : 0);
+    const total = aL + nR + (newRight >= 0 ? 1 : 0);
+    const newItem = newLeft >= 0 ? newLeft : newRight >= 0 ? aL + newRight : -1;
+    this.dealL = ld;
+    this.dealR = rd;
+    this.dealNewLeft = newLeft;
+    this.dealNewRight = newRight;
+    this.dealLeftItems = aL;
+    this.dealCellLen = cellLen;
+    const newBytes = newItem >= 0 ? spaceNeeded(cellLen) : 0;
+    // Bytes of the left's items, and of all: exact for a node whose cells and garbage fill
+    // its content area (every node the tree wrote); never below the cells' own sum on any
+    // node that passed nodeProblem, so every fit decided below is safe.
+    const leftBytes = usedBytes(ld) + (newLeft >= 0 ? newBytes : 0);
+    const sum = leftBytes + usedBytes(rd) + (newRight >= 0 ? newBytes : 0);
     const room = this.usable - NODE_HEADER_BYTES;
     const parts = three ? 3 : 2;
-    // Cut points: each page takes cells while it stays within its share of the bytes,
-    // then more while what is left would not fit the pages after it.
+    // Cut points: each page takes items while it stays within its share of the bytes, then
+    // more while what is left would not fit the pages after it. The first cut is found from
+    // the boundary between the pages (prefix = the bytes of the items before i), so only
+    // the items that change pages are read.
     const cuts = this.cuts;
-    let i = 0;
+    let i = aL;
+    let prefix = leftBytes;
+    const firstShare = sum / parts;
+    while (i > 0 && prefix > firstShare) prefix -= this.dealBytes(--i);
     let before = 0;
     for (let p = 1; p < parts; p++) {
-      let used = 0;
-      while (i < total && before + used + bytes(i) <= (sum * p) / parts) used += bytes(i++);
-      while (i < total && sum - before - used > room * (parts - p)) used += bytes(i++);
+      const share = (sum * p) / parts;
+      for (let b = i < total ? this.dealBytes(i) : 0; i < total && prefix + b <= share; ) {
+        prefix += b;
+        b = ++i < total ? this.dealBytes(i) : 0;
+      }
+      while (i < total && sum - prefix > room * (parts - p)) prefix += this.dealBytes(i++);
+      const used = prefix - before;
       if (used === 0 || used > room || i === total) return false;
       cuts[p] = i;
-      before += used;
+      before = prefix;
     }
     if (sum - before > room) return false;
-    cuts[0] = 0;
-    cuts[parts] = total;
     const m = cuts[1];
-    const keyLen = readU16(srcs[m], offs[m]);
+    const keyLen = this.dealKeyLength(m);
     const oldSep = cellAt(pd, sep);
     const newSepBytes = INTERIOR_CELL_HEADER_BYTES + keyLen;
     if (freeBytes(pd) + interiorCellBytes(pd, oldSep) < newSepBytes) return false;
-    // Rebuild the pages; the chain runs left -> right (-> third) -> the right's old next.
+    // Move only the cells that change pages, in place (no page is rebuilt; a few cells
+    // move in the common share, where a rebuild copied both pages whole): e1 (e2) is how
+    // many of the old cells come before cut 1 (2). The chain runs left -> right (-> third)
+    // -> the right's old next.
     const tf = three ? this.allocate() : null;
-    const pages = this.dealtPages;
-    pages[0] = ld;
-    pages[1] = rd;
-    pages[2] = tf === null ? rd : tf.data;
-    initNode(ld, KIND_LEAF);
+    const e1 = m - (newItem >= 0 && newItem < m ? 1 : 0);
     setRight(ld, rf.pgno);
-    initNode(rd, KIND_LEAF);
-    setRight(rd, tf === null ? right(oldR) : tf.pgno);
     if (tf !== null) {
-      initNode(tf.data, KIND_LEAF);
-      setRight(tf.data, right(oldR));
+      const m2 = cuts[2];
+      const e2 = m2 - (newItem >= 0 && newItem < m2 ? 1 : 0);
+      const td = tf.data;
+      initNode(td, KIND_LEAF);
+      setRight(td, right(rd));
+      setRight(rd, tf.pgno);
+      // Old cells e2.. go to the third page: the right's tail, then the left's if e2 < nL.
+      this.moveTail(rd, Math.max(0, e2 - nL), td);
+      if (e2 < nL) this.moveTail(ld, e2, td);
     }
-    for (let p = 0; p < parts; p++) {
-      const dst = pages[p];
-      for (let c = cuts[p]; c < cuts[p + 1]; c++) {
-        if (srcs[c] === this.cell) {
-          dst.set(
-            this.cell.subarray(0, cellLen),
-            insertCell(dst, count(dst), cellLen, this.scratch),
-          );
-        } else {
-          appendCellFrom(dst, srcs[c], offs[c], this.scratch);
-        }
+    // The left and right now hold the old cells 0..e2 between them; the left keeps 0..e1.
+    const inLeft = count(ld);
+    if (inLeft > e1) this.moveTail(ld, e1, rd);
+    else if (inLeft < e1) this.moveHead(rd, e1 - inLeft, ld);
+    if (newItem >= 0) {
+      let dst = ld;
+      let at = newItem;
+      if (newItem >= m) {
+        const inThird = tf !== null && newItem >= cuts[2];
+        dst = inThird ? tf.data : rd;
+        at = newItem - (inThird ? cuts[2] : m);
       }
+      copyBytes(dst, insertCell(dst, at, cellLen, this.scratch), this.cell, 0, cellLen);
     }
+    assert(keyLengthAt(rd, 0) === keyLen, "a deal's separator changed length");
     const child = interiorChild(pd, oldSep);
     removeCell(pd, sep);
-    const keyOff = leafKeyOffset(offs[m]);
-    const key = srcs[m].subarray(keyOff, keyOff + keyLen);
-    writeInteriorCell(pd, insertCell(pd, sep, newSepBytes, this.scratch), child, key);
+    const at = insertCell(pd, sep, newSepBytes, this.scratch);
+    writeU32(pd, at, child);
+    writeU16(pd, at + 4, keyLen);
+    copyBytes(pd, at + INTERIOR_CELL_HEADER_BYTES, rd, keyOffsetAt(rd, 0), keyLen);
     if (tf !== null) {
       const k = keyOffsetAt(tf.data, 0);
       this.third.key = tf.data.slice(k, k + keyLengthAt(tf.data, 0));
@@ -846,8 +853,55 @@ export class BTree {
       this.third.after = rf.pgno;
       this.unpin(tf, true);
     }
-    srcs.length = 0;
+    this.dealL = EMPTY;
+    this.dealR = EMPTY;
     return true;
+  }
+
+  /** Item `i` of the deal in progress: its page (dealL or dealR) and cell, -1 for the new one. */
+  private dealCell(i: number): number {
+    const left = i < this.dealLeftItems;
+    const j = left ? i : i - this.dealLeftItems;
+    const at = left ? this.dealNewLeft : this.dealNewRight;
+    if (j === at) return -1;
+    return at >= 0 && j > at ? j - 1 : j;
+  }
+
+  /** Bytes of item `i` of the deal in progress, its slot included. */
+  private dealBytes(i: number): number {
+    const j = this.dealCell(i);
+    if (j < 0) return spaceNeeded(this.dealCellLen);
+    const d = i < this.dealLeftItems ? this.dealL : this.dealR;
+    return spaceNeeded(leafCellBytes(d, cellAt(d, j)));
+  }
+
+  /** Key length of item `i` of the deal in progress. */
+  private dealKeyLength(i: number): number {
+    const j = this.dealCell(i);
+    if (j < 0) return readU16(this.cell, 0);
+    const d = i < this.dealLeftItems ? this.dealL : this.dealR;
+    return readU16(d, cellAt(d, j));
+  }
+
+  /** Move the cells `from`.. of leaf `src` to the front of leaf `dst`, in order. */
+  private moveTail(src: Uint8Array, from: number, dst: Uint8Array): void {
+    const n = count(src);
+    for (let i = from; i < n; i++) {
+      const off = cellAt(src, i);
+      const bytes = leafCellBytes(src, off);
+      copyBytes(dst, insertCell(dst, i - from, bytes, this.scratch), src, off, bytes);
+    }
+    for (let i = n - 1; i >= from; i--) removeCell(src, i);
+  }
+
+  /** Move the first `k` cells of leaf `src` to the end of leaf `dst`, in order. */
+  private moveHead(src: Uint8Array, k: number, dst: Uint8Array): void {
+    for (let i = 0; i < k; i++) {
+      const off = cellAt(src, i);
+      const bytes = leafCellBytes(src, off);
+      copyBytes(dst, insertCell(dst, count(dst), bytes, this.scratch), src, off, bytes);
+    }
+    for (let i = 0; i < k; i++) removeCell(src, 0);
   }
 
   /** After deal(three): add the third page's separator to the parent at `level`. */
@@ -1090,6 +1144,11 @@ export class BTree {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** Copy `n` bytes of `src` from `from` to `dst` at `at` (a cell: no view allocated). */
+function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, from: number, n: number): void {
+  for (let k = 0; k < n; k++) dst[at + k] = src[from + k];
+}
 
 /**
  * The version of a range's view: the tree's for the live pager, constant for a fixed one.

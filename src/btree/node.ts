@@ -414,9 +414,10 @@ export function removeCell(d: Uint8Array, i: number): void {
   }
 }
 
-/** Rewrite the content area without dead cells, keeping slot order. */
+/** Rewrite the content area without dead cells. */
 export function compact(d: Uint8Array, scratch: Uint8Array): void {
   const n = count(d);
+  if (n <= COMPACT_IN_PLACE_CELLS_MAX && compactInPlace(d, n)) return;
   let end = d.length;
   for (let i = 0; i < n; i++) {
     const off = cellAt(d, i);
@@ -440,4 +441,43 @@ export function appendCellFrom(
   const bytes = cellBytes(src, off);
   const at = insertCell(d, count(d), bytes, scratch);
   d.set(src.subarray(off, off + bytes), at);
+}
+
+/** Cells compact() moves in place (an insertion sort of their offsets); more go through scratch. */
+const COMPACT_IN_PLACE_CELLS_MAX = 128;
+/** compactInPlace's cells, (offset << 16 | slot), sorted by offset (allocated once). */
+const compactOrder = new Uint32Array(COMPACT_IN_PLACE_CELLS_MAX);
+
+/**
+ * compact() for a node of at most COMPACT_IN_PLACE_CELLS_MAX cells, allocating nothing: the
+ * cells are packed against the page's end in the order of their offsets, highest first, so
+ * each moves only up (copyWithin) over dead bytes or its own, never over a cell not yet
+ * moved. The cells' order in the content area may then differ from slot order (nothing
+ * depends on it). Returns false, changing nothing, when two cells overlap (damage that
+ * nodeProblem does not look for, check() does): then the copy through scratch is safe.
+ */
+function compactInPlace(d: Uint8Array, n: number): boolean {
+  const order = compactOrder;
+  for (let i = 0; i < n; i++) {
+    const v = ((cellAt(d, i) << 16) | i) >>> 0;
+    let j = i;
+    for (; j > 0 && order[j - 1] < v; j--) order[j] = order[j - 1];
+    order[j] = v;
+  }
+  for (let k = 0, above = d.length; k < n; k++) {
+    const off = order[k] >>> 16;
+    if (off + cellBytes(d, off) > above) return false;
+    above = off;
+  }
+  let end = d.length;
+  for (let k = 0; k < n; k++) {
+    const off = order[k] >>> 16;
+    const bytes = cellBytes(d, off);
+    end -= bytes;
+    if (end !== off) d.copyWithin(end, off, off + bytes);
+    writeU16(d, NODE_HEADER_BYTES + 2 * (order[k] & 0xffff), end);
+  }
+  writeU16(d, OFF_CONTENT, end);
+  writeU16(d, OFF_GARBAGE, 0);
+  return true;
 }
