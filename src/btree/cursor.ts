@@ -23,7 +23,6 @@ import { readU32 } from "../format/codec.js";
 import type { PageSource } from "../pager/page-source.js";
 import type { Frame, Pager } from "../pager/pager.js";
 import { copyEntry, copyOut } from "./copies.js";
-import { headsOf, type KeyHeads } from "./heads.js";
 import {
   cellAt,
   cellProblem,
@@ -44,6 +43,7 @@ import {
   OVERFLOW_FLAG,
   right,
   type SearchResult,
+  search,
 } from "./node.js";
 
 /** Largest value: 64 MiB (an overflow chain of about 16,400 pages at 4 KiB). */
@@ -78,8 +78,6 @@ export class Cursor {
   private readonly held: Frame[] = new Array<Frame>(PINS_MAX);
   private readonly heldWrite: boolean[] = new Array<boolean>(PINS_MAX).fill(false);
   private heldCount = 0;
-  /** The pager's key heads, which the descent searches (heads.ts). */
-  private readonly heads: KeyHeads;
 
   /**
    * A cursor of the tree in `rootSlot` of `pager`'s header, reading `source` (which may be
@@ -91,7 +89,6 @@ export class Cursor {
     this.keyBytesMax = keyBytesMax;
     this.overflowPayload = pager.usableSize - NODE_HEADER_BYTES;
     this.source = source;
-    this.heads = headsOf(pager);
   }
 
   /** Pins the current operation holds (0 between operations). */
@@ -264,7 +261,7 @@ export class Cursor {
     for (let depth = 0; depth < TREE_DEPTH_MAX; depth++) {
       const f = this.readNode(pgno, 0);
       const d = f.data;
-      if (!this.heads.search(f, key, key.length, this.found)) {
+      if (!search(d, key, key.length, this.found)) {
         const i = this.found.index;
         const problem = cellProblem(d, i, this.keyBytesMax);
         throw this.corrupt(pgno, problem ?? `cell ${i} lies outside the page`);

@@ -155,7 +155,6 @@ export class BufferPool {
     frame.pgno = pgno;
     frame.referenced = true;
     frame.checked = 0;
-    frame.shape = 0;
     this.table.set(pgno, frame.index);
   }
 
@@ -166,7 +165,6 @@ export class BufferPool {
     frame.version = version;
     frame.referenced = true;
     frame.checked = 0;
-    frame.shape = 0;
     this.versions.set(pgno, version, frame.index);
   }
 
@@ -251,10 +249,7 @@ export class BufferPool {
 
   pin(frame: PoolFrame, write: boolean): void {
     if (frame.pins++ === 0) this.framesPinned++;
-    if (write) {
-      if (frame.writers++ === 0) this.framesWriting++;
-      frame.shape = 0; // the bytes may change under this pin: see Frame.shape
-    }
+    if (write && frame.writers++ === 0) this.framesWriting++;
     frame.referenced = true;
   }
 

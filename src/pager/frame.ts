@@ -16,14 +16,6 @@ export interface Frame {
    * from the disk is checked once, not at every write pin. The pager never reads it.
    */
   checked: number;
-  /**
-   * A second word for the layer above, 0 whenever the frame is bound to a page and at
-   * every pin for writing: what it caches about the bytes (the B-tree's key heads,
-   * src/btree/heads.ts) stays valid only while nobody may change them.
-   */
-  shape: number;
-  /** The frame's position in its pool, 0..cacheFrames-1: an index for side tables. */
-  readonly index: number;
 }
 
 /** PoolFrame.version of a page's current image (in the page table, or an empty frame). */
@@ -49,8 +41,6 @@ export class PoolFrame implements Frame {
   listed = false;
   /** See Frame.checked: reset by every bind. */
   checked = 0;
-  /** See Frame.shape: reset by every bind and every write pin. */
-  shape = 0;
   /**
    * CURRENT, or the version of an older image a snapshot reads (a log frame + 1, or 0 for
    * the main file's image; see version-table.ts), or ORPHAN. Older images are never dirty.

@@ -213,10 +213,6 @@ export class Pager implements PageSource {
   readonly path: string;
   readonly pageSize: number;
   readonly usableSize: number;
-  /** Frames the pool may hold (its bound; frames are made as pages come in). */
-  get cacheFrames(): number {
-    return this.pool.cacheFrames;
-  }
   /**
    * Commit marks found after damage to synced log frames, dropped at open (recover:
    * "truncate"). A lower bound: the damaged frame may itself have been a commit mark.
