@@ -10,14 +10,22 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { WAL_FRAME_HEADER_BYTES } from "../../../dist/format/wal-format.js";
 import { ratioChart } from "./chart.js";
 import { dirBytes, environment, fmt, median } from "./env.js";
-import { bulkLoad, rawAppendSide, rotatedRounds, type Side, sink } from "./measure.js";
+import {
+  bulkLoad,
+  rawAppendSide,
+  rawOverwriteSide,
+  rotatedRounds,
+  type Side,
+  sink,
+} from "./measure.js";
 import { KEY_BYTES, RECORD_BYTES, VALUE_BYTES } from "./records.js";
 import { markdown, type SizeResult, type StoreInfo, type WorkloadResult } from "./report.js";
 import { LevelStore } from "./stores/level.js";
 import { LmdbStore } from "./stores/lmdb.js";
-import { PagekvStore } from "./stores/pagekv.js";
+import { PAGE_BYTES, PagekvStore } from "./stores/pagekv.js";
 import { SqliteStore } from "./stores/sqlite.js";
 import type { Store, StoreMode } from "./stores/store.js";
 import {
@@ -165,13 +173,20 @@ async function main(): Promise<void> {
       await enter(w.phase);
       for (const s of stores) await w.warmup?.(s);
       const sides: Side[] = stores.map((s) => ({ name: s.name, run: (r) => w.run(s, r) }));
-      const raw =
+      const raws =
         id === "durable"
-          ? rawAppendSide(path.join(rawDir, "append.raw"), w.opsPerRound)
-          : undefined;
-      if (raw !== undefined) sides.push(raw);
+          ? [
+              rawAppendSide(path.join(rawDir, "append.raw"), w.opsPerRound),
+              rawOverwriteSide(
+                path.join(rawDir, "overwrite.raw"),
+                PAGE_BYTES + WAL_FRAME_HEADER_BYTES,
+                w.opsPerRound,
+              ),
+            ]
+          : [];
+      sides.push(...raws);
       const runs = await rotatedRounds(sides, ROUNDS, w.opsPerRound);
-      raw?.close();
+      for (const raw of raws) raw.close();
       const unit = id === "batch" ? "keys/s" : id === "scan" ? "scans/s" : "ops/s";
       results.push({
         id,

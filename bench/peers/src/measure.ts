@@ -68,6 +68,40 @@ export function rawAppendSide(file: string, opsPerRound: number): Side & { close
   };
 }
 
+/** Frames the overwrite floor cycles through (its file is made and synced before timing). */
+const OVERWRITE_SLOTS = 64;
+
+/**
+ * The durable floor of a log that reuses its space (as pagekv's does once a checkpoint
+ * resets it): per commit, overwrite one frame of `frameBytes` (a page and its frame
+ * header) in a file that already holds it, then fdatasync. No size change to sync.
+ */
+export function rawOverwriteSide(
+  file: string,
+  frameBytes: number,
+  opsPerRound: number,
+): Side & { close(): void } {
+  const fd = fs.openSync(file, "w+");
+  const frame = Buffer.alloc(frameBytes, 0x5a);
+  for (let i = 0; i < OVERWRITE_SLOTS; i++) fs.writeSync(fd, frame, 0, frameBytes, i * frameBytes);
+  fs.fsyncSync(fd);
+  let slot = 0;
+  return {
+    name: `raw overwrite of a ${frameBytes} B frame + fdatasync`,
+    run: async () => {
+      let n = 0;
+      for (let c = 0; c < opsPerRound; c++) {
+        frame[c & 1023] ^= 1; // new bytes each time
+        n += fs.writeSync(fd, frame, 0, frameBytes, slot * frameBytes);
+        fs.fdatasyncSync(fd);
+        slot = slot + 1 === OVERWRITE_SLOTS ? 0 : slot + 1;
+      }
+      return n;
+    },
+    close: () => fs.closeSync(fd),
+  };
+}
+
 /**
  * Loads records 0..records-1 (hashed keys: a random key order) into the open `store` in
  * transactions of `perTxn`, then closes it; returns records/s, the close included (it

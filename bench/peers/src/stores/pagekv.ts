@@ -5,7 +5,7 @@ import { type Database, open } from "../../../../dist/index.js";
 import { packageVersion } from "../env.js";
 import type { Store, StoreMode } from "./store.js";
 
-const PAGE_BYTES = 4096;
+export const PAGE_BYTES = 4096;
 
 export class PagekvStore implements Store {
   readonly name = "pagekv";
