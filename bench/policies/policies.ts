@@ -1,8 +1,11 @@
 // Replacement-policy simulators for page-access traces: CLOCK (the buffer pool's, as
-// src/pager/buffer-pool.ts's chooseVictim runs it), LRU, SIEVE (NSDI '24), S3-FIFO (SOSP '23)
-// and Belady's MIN. One class per policy behind one interface; each counts pages, not bytes,
+// src/pager/buffer-pool.ts ran it before S3-FIFO), LRU, SIEVE (NSDI '24), S3-FIFO (SOSP '23,
+// as the pool runs it now) and Belady's MIN. One class per policy behind one interface; each counts pages, not bytes,
 // and never sees pins (a simulated pool has no pinned frame: see docs/bench/POLICIES.md).
 // Every structure is allocated in the constructor, sized by the capacity and the page bound.
+
+import { SMALL_SHARE_RATIO } from "../../src/pager/buffer-pool.js";
+import { Ghost } from "../../src/pager/ghost.js";
 
 /** A page cache of `capacity` frames over page numbers 0..pageLimit-1. */
 export interface ReplacementPolicy {
@@ -74,9 +77,10 @@ class LinkedQueue {
 }
 
 /**
- * The buffer pool's CLOCK: the reference bit is set at bind and at every pin (so a page
- * comes in referenced), empty frames are taken in index order before any eviction, and the
- * hand takes the first frame whose bit is clear, clearing bits as it passes.
+ * The buffer pool's CLOCK before S3-FIFO replaced it: the reference bit is set at bind and
+ * at every pin (so a page comes in referenced), empty frames are taken in index order before
+ * any eviction, and the hand takes the first frame whose bit is clear, clearing bits as it
+ * passes.
  */
 export class Clock implements ReplacementPolicy {
   readonly name = "CLOCK";
@@ -252,23 +256,28 @@ export class Sieve implements ReplacementPolicy {
 
 /** The frequency counter's cap (two bits). */
 export const S3FIFO_FREQ_MAX = 3;
-/** The small FIFO's share of the frames. */
-export const S3FIFO_SMALL_RATIO = 0.1;
+/** The small FIFO's share of the frames: the buffer pool's own. */
+export const S3FIFO_SMALL_RATIO = SMALL_SHARE_RATIO;
 
 const IN_SMALL = 1;
 const IN_MAIN = 2;
+/** Rounds of main a victim search may take: a counter of at most 3, then one (the pool's). */
+const MAIN_ROUNDS_MAX = S3FIFO_FREQ_MAX + 1;
 
 /**
- * S3-FIFO (Yang et al., SOSP '23, Algorithm 1): a small FIFO S (10% of the frames) that new
- * pages enter, a main FIFO M (the rest), and a ghost FIFO G of page numbers only, as many as
- * M holds. A hit increments a counter capped at 3. Evicting from S: the oldest page moves to
- * M if its counter reached `moveThreshold` (its counter cleared, as s3fifo.com describes the
- * move), else it leaves and its number enters G. Evicting from M: the oldest page is
- * reinserted with its counter decremented while it is non-zero, else it leaves. A miss on a
- * page in G inserts it straight into M. S is evicted from while it holds at least its share,
- * M otherwise; a move into M when M holds its share evicts from M first. As in Algorithm 1,
- * ghost hits may grow M past its share (S then shrinks below its own until M is evicted from)
- * and one miss may free two frames (a move into a full M, then a page of S to G).
+ * S3-FIFO (Yang et al., SOSP '23) exactly as src/pager/buffer-pool.ts runs it, without pins:
+ * a small FIFO S (10% of the frames, at least 1) that new pages enter, a main FIFO M (the
+ * rest), and a ghost list G of page numbers evicted from S, the pool's own class
+ * (src/pager/ghost.ts: at most the last |M|, fewer when two later ones share a bucket; a
+ * page leaves it when a miss brings it back, and a miss looks G up before its own
+ * eviction adds to it, as libCacheSim does). A hit
+ * increments a counter capped at 3; the miss's own access is not a hit. A miss with every
+ * frame in use evicts exactly one page: from S while S holds at least its share (its oldest
+ * page moves to M, counter cleared, when the counter reached `moveThreshold`, first evicting
+ * from M when M holds its share; otherwise it leaves, its number into G), else from M (the
+ * oldest page goes round again with its counter decremented while it is non-zero, else it
+ * leaves). A miss on a page in G inserts it into M, any other into S. Unlike Algorithm 1,
+ * a move into a full M ends the eviction (Algorithm 1 then also evicts from S: two frames).
  */
 export class S3Fifo implements ReplacementPolicy {
   readonly name: string;
@@ -277,22 +286,19 @@ export class S3Fifo implements ReplacementPolicy {
   readonly ghostEntries: number;
   private readonly small: LinkedQueue;
   private readonly main: LinkedQueue;
-  private readonly ghost: LinkedQueue;
-  private readonly inGhost: Uint8Array;
+  private readonly ghost: Ghost;
   private readonly freq: Uint8Array;
   private readonly where: Uint8Array;
   private readonly pgnoOf: Int32Array;
   private readonly slotOf: Int32Array;
-  /** Frames freed by evictions (an eviction may free two), reused first. */
-  private readonly freeSlots: Int32Array;
-  private freeTop = 0;
   private used = 0;
-  private fresh = 0;
+  /** Whether the victim just chosen came from S (its page then becomes a ghost). */
+  private fromSmall = false;
 
   constructor(
     readonly capacity: number,
     readonly pageLimit: number,
-    /** 2 is Algorithm 1's "freq > 1" and libCacheSim's default; 1 its pre-2023 default. */
+    /** 2 is Algorithm 1's "freq > 1", libCacheSim's default and the pool's; 1 the older. */
     readonly moveThreshold = 2,
   ) {
     checkSizes(capacity, pageLimit, 2);
@@ -307,13 +313,11 @@ export class S3Fifo implements ReplacementPolicy {
     const older = new Int32Array(capacity);
     this.small = new LinkedQueue(newer, older);
     this.main = new LinkedQueue(newer, older);
-    this.ghost = new LinkedQueue(new Int32Array(pageLimit), new Int32Array(pageLimit));
-    this.inGhost = new Uint8Array(pageLimit);
+    this.ghost = new Ghost(this.ghostEntries);
     this.freq = new Uint8Array(capacity);
     this.where = new Uint8Array(capacity);
     this.pgnoOf = new Int32Array(capacity).fill(-1);
     this.slotOf = new Int32Array(pageLimit).fill(-1);
-    this.freeSlots = new Int32Array(capacity);
   }
 
   access(pgno: number): boolean {
@@ -323,19 +327,22 @@ export class S3Fifo implements ReplacementPolicy {
       if (this.freq[s] < S3FIFO_FREQ_MAX) this.freq[s]++;
       return true;
     }
-    // Each evict() frees at least one frame or moves one page from S to M, and S is finite.
-    for (let i = 0; this.used === this.capacity; i++) {
-      if (i > this.capacity) throw new Error("S3-FIFO freed no frame");
-      this.evict();
+    // The ghost is looked up before this miss's own eviction adds to it (the pool's order).
+    const ghosted = this.ghost.take(pgno);
+    let f: number;
+    if (this.used < this.capacity) {
+      f = this.used++;
+    } else {
+      f = this.victim();
+      const old = this.pgnoOf[f];
+      (this.where[f] === IN_SMALL ? this.small : this.main).remove(f);
+      if (this.fromSmall) this.ghost.add(old);
+      this.slotOf[old] = -1;
     }
-    const f = this.freeTop > 0 ? this.freeSlots[--this.freeTop] : this.fresh++;
-    this.used++;
     this.pgnoOf[f] = pgno;
     this.slotOf[pgno] = f;
     this.freq[f] = 0;
-    if (this.inGhost[pgno] === 1) {
-      this.ghost.remove(pgno);
-      this.inGhost[pgno] = 0;
+    if (ghosted) {
       this.where[f] = IN_MAIN;
       this.main.pushNewest(f);
     } else {
@@ -345,62 +352,50 @@ export class S3Fifo implements ReplacementPolicy {
     return false;
   }
 
-  private evict(): void {
-    if (this.small.size >= this.smallFrames) this.evictSmall();
-    else this.evictMain();
+  /** BufferPool.chooseVictim: the frame to reuse, left in its queue. */
+  private victim(): number {
+    this.fromSmall = false;
+    let v = this.small.size >= this.smallFrames ? this.evictSmall() : -1;
+    if (v < 0) v = this.evictMain();
+    if (v < 0) v = this.evictSmall();
+    if (v < 0) v = this.evictMain();
+    if (v < 0) throw new Error("S3-FIFO found no victim");
+    return v;
   }
 
-  private evictSmall(): void {
+  private evictSmall(): number {
     const s = this.small;
-    while (s.size > 0) {
+    for (let n = s.size; n > 0; n--) {
       const t = s.oldest;
-      s.remove(t);
       if (this.freq[t] >= this.moveThreshold) {
-        if (this.main.size >= this.mainFrames) this.evictMain();
+        const v = this.main.size >= this.mainFrames ? this.evictMain() : -1;
+        s.remove(t);
         this.freq[t] = 0;
         this.where[t] = IN_MAIN;
         this.main.pushNewest(t);
+        if (v >= 0) return v;
         continue;
       }
-      this.toGhost(this.pgnoOf[t]);
-      this.drop(t);
-      return;
+      this.fromSmall = true;
+      return t;
     }
+    return -1;
   }
 
-  /** Bounded: every reinsertion decrements a counter of at most 3. */
-  private evictMain(): void {
+  /** Bounded: every round decrements every counter of at most 3. */
+  private evictMain(): number {
     const m = this.main;
-    while (m.size > 0) {
+    const steps = MAIN_ROUNDS_MAX * m.size;
+    for (let step = 0; step < steps; step++) {
       const t = m.oldest;
-      m.remove(t);
-      if (this.freq[t] > 0) {
-        this.freq[t]--;
+      if (this.freq[t] === 0) return t;
+      this.freq[t]--;
+      if (m.newest !== t) {
+        m.remove(t);
         m.pushNewest(t);
-        continue;
       }
-      this.drop(t);
-      return;
     }
-  }
-
-  private toGhost(pgno: number): void {
-    const g = this.ghost;
-    if (g.size >= this.ghostEntries) {
-      const o = g.oldest;
-      g.remove(o);
-      this.inGhost[o] = 0;
-    }
-    g.pushNewest(pgno);
-    this.inGhost[pgno] = 1;
-  }
-
-  private drop(f: number): void {
-    this.slotOf[this.pgnoOf[f]] = -1;
-    this.pgnoOf[f] = -1;
-    this.where[f] = 0;
-    this.freeSlots[this.freeTop++] = f;
-    this.used--;
+    return -1;
   }
 
   has(pgno: number): boolean {
@@ -414,9 +409,9 @@ export class S3Fifo implements ReplacementPolicy {
     return this.where[s] === IN_SMALL ? "small" : "main";
   }
 
-  /** Whether `pgno` is in the ghost FIFO, for tests. */
+  /** Whether `pgno` is on the ghost list, for tests. */
   ghosted(pgno: number): boolean {
-    return this.inGhost[pgno] === 1;
+    return this.ghost.has(pgno);
   }
 }
 

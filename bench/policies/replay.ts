@@ -23,7 +23,7 @@ import {
 export const SIZE_FRACTIONS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5] as const;
 /** A policy "loses" a cell when its miss ratio exceeds the reference's by more than this. */
 export const LOSS_PP = 0.5;
-/** The policy the pool runs today, the reference of the verdict. */
+/** The policy the pool ran before S3-FIFO (the seed's), the reference of the verdict. */
 const INCUMBENT = "CLOCK";
 const OPTIMUM = "Belady";
 
@@ -327,14 +327,18 @@ async function main(): Promise<void> {
     "",
     "## The policies",
     "",
-    "- CLOCK: src/pager/buffer-pool.ts's `chooseVictim`: the bit set at bind and at every pin, " +
+    "- CLOCK: the buffer pool's policy before S3-FIFO: the bit set at bind and at every pin, " +
       "empty frames first, the hand clears bits and takes the first clear one.",
     "- LRU; SIEVE (NSDI '24: FIFO order, a visited bit, a hand from the oldest end, survivors " +
       "stay in place).",
-    "- S3-FIFO (SOSP '23, Algorithm 1): small FIFO 10% of the frames, main FIFO 90%, ghost FIFO " +
-      "of main's size, counters capped at 3; a page leaves the small FIFO for main at counter >= 2 " +
-      '("freq > 1", libCacheSim\'s default). S3-FIFO(t=1) moves it at counter >= 1 (the earlier ' +
-      "default), shown for comparison.",
+    "- S3-FIFO (SOSP '23), exactly as src/pager/buffer-pool.ts's `chooseVictim` runs it: small " +
+      "FIFO 10% of the frames, main FIFO 90%, a ghost list (src/pager/ghost.ts) of at most the " +
+      "last main-size page numbers " +
+      "evicted from small, counters capped at 3 (the miss's own access is no hit); a page leaves " +
+      'the small FIFO for main at counter >= 2 ("freq > 1", libCacheSim\'s default). One victim ' +
+      "per miss: a move into a full main evicts from main and ends there (Algorithm 1 then " +
+      "also evicts from small). S3-FIFO(t=1) moves a page at counter >= 1 (the earlier default), " +
+      "shown for comparison.",
     "- Belady: MIN, the offline optimum (farthest next use), a floor for every other column.",
     "",
     "Simplifications: the simulated pool has no pinned frames (the engine never lets a pinned " +

@@ -26,6 +26,11 @@ export const CURRENT = -1;
  */
 export const ORPHAN = -2;
 
+/** PoolFrame.freq with no use counted and the next pin counted as one (see `freq`). */
+export const FREQ_NO_USE = 1;
+/** PoolFrame.freq at or above this: at least two uses (a page of small moves to main). */
+export const FREQ_TWO_USES = 7;
+
 export class PoolFrame implements Frame {
   /** Page held, 0 while the frame is empty. */
   pgno = 0;
@@ -35,8 +40,15 @@ export class PoolFrame implements Frame {
   writers = 0;
   /** The bytes differ from the page's durable image and must be written before reuse. */
   dirty = false;
-  /** CLOCK reference bit: set on every pin, cleared as the hand passes. */
-  referenced = false;
+  /**
+   * S3-FIFO's use counter, as a 4-bit shift register of pins (buffer-pool.ts): bind clears
+   * it to 0 and every pin shifts a 1 in, `((freq << 1) | 1) & 15`, one store on the hit
+   * path. The first pin after a bind is the one of the caller that brought the page in (a
+   * miss or an allocate), which is not a use, so the uses since the bind are its ones less
+   * one: 0 or 1 none, 3 one, 7 two, 15 three (the cap). `>>= 1` takes one use away, and
+   * FREQ_NO_USE is "none yet, the next pin is one".
+   */
+  freq = 0;
   /** On the pool's dirty list (which may also hold frames that have since been cleaned). */
   listed = false;
   /** See Frame.checked: reset by every bind. */

@@ -120,7 +120,7 @@ export const WAL_AUTO_CHECKPOINT_PAGES_DEFAULT = 8192;
 export const WAL_AUTO_CHECKPOINT_PAGES_MAX = 2 ** 31;
 /** Most frames one spill logs (a write of about 256 KiB at 4 KiB pages). */
 const SPILL_FRAMES_MAX = 64;
-/** How far past the CLOCK hand a spill looks for more dirty frames to log with the victim. */
+/** Frames nearest eviction a spill looks at for more dirty ones to log with the victim. */
 const SPILL_WINDOW_FRAMES = 256;
 
 /** The log file of the database at `path`. */
@@ -1795,7 +1795,7 @@ export class Pager implements PageSource {
     return frame;
   }
 
-  /** An unbound frame: an empty one, else a CLOCK victim with its bytes safe in the log. */
+  /** An unbound frame: an empty one, else the pool's victim with its bytes safe in the log. */
   private obtainFrame(forPgno: number): PoolFrame {
     const empty = this.pool.takeEmpty();
     if (empty !== null) return empty;
@@ -1818,7 +1818,7 @@ export class Pager implements PageSource {
    * Where a dirty victim's bytes go before its frame is reused: the one place that decides.
    * To the log, as frames of the open transaction, never to the main file: the main file
    * holds only checkpointed state. The victim goes together with the dirty unpinned frames
-   * CLOCK reaches next (at most SPILL_FRAMES_MAX, one write); those stay resident and clean,
+   * nearest eviction (at most SPILL_FRAMES_MAX, one write); those stay resident and clean,
    * their newest image now in the log, so their own eviction costs no write. A failed log
    * write fences the pager (the log's tail is then unknown); every frame stays dirty.
    */

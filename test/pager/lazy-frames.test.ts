@@ -1,5 +1,5 @@
 // The pool makes its frames as pages come in, not at open (issue 15): a large pool holds
-// objects only for the frames that have held a page, CLOCK starts only once every frame
+// objects only for the frames that have held a page, eviction starts only once every frame
 // exists, and an all-pinned pool still fails with ERR_POOL_EXHAUSTED. Pager tests run with
 // `debug: true`, so the pool's invariants are checked after every call with a pool that is
 // only partly made; the BufferPool tests call checkInvariants() themselves.
@@ -71,7 +71,7 @@ describe("frames are made as pages come in", () => {
     pager.close();
   });
 
-  test("once every frame exists, CLOCK evicts and the frame count stays", () => {
+  test("once every frame exists, the pool evicts and the frame count stays", () => {
     const { pager } = database(40, { cacheFrames: 4 });
     for (let p = 2; p < 42; p++) assertPage(pager, p, 1);
     const s = pager.stats();
@@ -174,7 +174,7 @@ describe("BufferPool with frames made on demand", () => {
     assert.equal(pool.framesCreated, 2);
     pool.release(a);
     pool.checkInvariants();
-    assert.equal(pool.chooseVictim(), b, "CLOCK over the frames made: b, once its bit clears");
+    assert.equal(pool.chooseVictim(), b, "the victim among the frames made: b, small's oldest");
   });
 
   test("dropAll and dropVersions with a partly made pool keep pinned images as orphans", () => {
