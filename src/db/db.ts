@@ -37,6 +37,7 @@ import {
   type PagerSnapshot,
   type PagerStats,
   type SyncMode,
+  WAL_AUTO_CHECKPOINT_PAGES_DEFAULT,
   WAL_AUTO_CHECKPOINT_PAGES_MAX,
   walPathOf,
 } from "../pager/pager.js";
@@ -85,8 +86,10 @@ export interface DbOpenOptions {
   sync?: SyncMode;
   /**
    * Checkpoint (copy the log home) after a commit leaves at least this many pages in the
-   * log; 0: only at close or db.checkpoint(). Default: 8192 pages, or the pool's pages
-   * (cacheBytes / pageSize) when that is more.
+   * log; 0: only at close or db.checkpoint(). Default: 8192 pages, or, when `cacheBytes`
+   * is given, the pool's pages (cacheBytes / pageSize) if that is more: the default pool
+   * (CACHE_BYTES_DEFAULT) is sized for reads and does not raise it, so the log of a
+   * database opened with no options stays at most 8192 pages past a commit.
    */
   autoCheckpointPages?: number;
   /** Create the file when it does not exist (default true; never when readOnly). */
@@ -172,14 +175,15 @@ export function openDatabase(path: string, options: DbOpenOptions): Database {
     optionalInteger(o.cacheBytes, "cacheBytes", 0, Number.MAX_SAFE_INTEGER, where, path) ??
     CACHE_BYTES_DEFAULT;
   const sync = optionalChoice(o.sync, "sync", ["full", "normal", "off"], where, path) ?? "full";
-  const walAutoCheckpointPages = optionalInteger(
-    o.autoCheckpointPages,
-    "autoCheckpointPages",
-    0,
-    WAL_AUTO_CHECKPOINT_PAGES_MAX,
-    where,
-    path,
-  );
+  const walAutoCheckpointPages =
+    optionalInteger(
+      o.autoCheckpointPages,
+      "autoCheckpointPages",
+      0,
+      WAL_AUTO_CHECKPOINT_PAGES_MAX,
+      where,
+      path,
+    ) ?? (o.cacheBytes === undefined ? WAL_AUTO_CHECKPOINT_PAGES_DEFAULT : undefined);
   const recover = optionalChoice(o.recover, "recover", ["strict", "truncate"], where, path);
   const create = !readOnly && (createOption ?? true);
   const state = fileState(vfs, path);

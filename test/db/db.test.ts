@@ -37,6 +37,33 @@ describe("open", () => {
     again.close();
   });
 
+  test("the default pool does not raise the automatic checkpoint past 8192 pages; a cacheBytes given does", () => {
+    const load = (options: { cacheBytes?: number }) => {
+      const d = open("/ckpt.pkv", { vfs: new MemFS(), pageSize: 512, sync: "off", ...options });
+      const value = new Uint8Array(100);
+      for (let t = 0; t < 20; t++) {
+        d.transaction((tx) => {
+          for (let i = 0; i < 2000; i++)
+            tx.put(`key${String(t * 2000 + i).padStart(8, "0")}`, value);
+        });
+      }
+      const s = d.stats();
+      d.close();
+      return s;
+    };
+    const plain = load({});
+    assert.equal(
+      plain.cacheFrames,
+      (256 * 2 ** 20) / 512,
+      "the default 256 MiB pool, in 512-byte pages",
+    );
+    assert.ok(plain.checkpoints >= 1, "no checkpoint with the default pool");
+    assert.ok(plain.walFrames <= 8192 + 2000, `${plain.walFrames} frames in the log`);
+    const pooled = load({ cacheBytes: 512 * 40_000 });
+    assert.equal(pooled.checkpoints, 0, "a 40,000-page pool holds the log until it has as many");
+    assert.ok(pooled.walFrames > 8192, `${pooled.walFrames} frames in the log`);
+  });
+
   test("create: false on a missing file is ERR_NOT_FOUND", () => {
     throwsCode(() => open("/none.pkv", { vfs: new MemFS(), create: false }), "ERR_NOT_FOUND");
   });
