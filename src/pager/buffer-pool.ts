@@ -451,7 +451,7 @@ export class BufferPool {
   clearDirtyList(): void {
     for (let i = 0; i < this.dirtyListed; i++) {
       const f = this.frames[this.dirtyList[i]];
-      assert(!f.dirty, `clearing the dirty list while frame ${f.index} is dirty`);
+      if (f.dirty) assertFailed(`clearing the dirty list while frame ${f.index} is dirty`);
       f.listed = false;
     }
     this.dirtyListed = 0;
