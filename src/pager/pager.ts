@@ -498,6 +498,14 @@ export class Pager implements PageSource {
       // Page 1 as a whole (header and trailer) verifies, from the log if it is there.
       pager.readInto(1, pager.scratch, pager.scratchCovered);
       pager.lastHead.set(pager.scratch.subarray(0, HEADER_BYTES));
+      if (!logged && readOnly && home !== null) {
+        // A reader's page 1 is the one read after the log (race F): a checkpoint that did
+        // not see this reader's mark may have written page 1 home and reset the log since
+        // the first read, and the first read's page count and freelist would then go with
+        // the pages of the state before (docs/design/readers.md, race F).
+        header = decodeHeader(pager.scratch, crc, path);
+        pager.meta.copyFrom(header);
+      }
       if (logged) {
         header = decodeHeader(pager.scratch, crc, `${walPathOf(path)} (page 1)`);
         pager.meta.copyFrom(header);

@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { readU32 } from "../../src/format/codec.js";
 import { usableSizeOf } from "../../src/format/page.js";
 import { Pager } from "../../src/pager/pager.js";
 import type { PagerSnapshot } from "../../src/pager/snapshots.js";
@@ -244,6 +245,43 @@ describe("a reader beside the writer (pager)", () => {
     next.close();
   });
 
+  test("race F at open: a checkpoint that resets the log between a reader's two reads of page 1", () => {
+    const { vfs, board, writer } = setup();
+    writer.begin();
+    const pages = [allocatePage(writer, 1), allocatePage(writer, 1), allocatePage(writer, 1)];
+    writer.commit();
+    // Page 1 goes home only with a full checkpoint: home still counts 1 page.
+    assert.equal(homePageCount(vfs), 1, "home's page count");
+    let fired = false;
+    // The reader has read home's page 1 when it looks for the log. Just then, a checkpoint
+    // that listed the marks before the reader's appeared (race F) copies everything home
+    // and resets the log: the reader finds no commit in the log.
+    const late: VFS = new Proxy(vfs, {
+      get(target, prop) {
+        if (prop === "exists") {
+          return (p: string) => {
+            if (!fired && p.endsWith("-wal")) {
+              fired = true;
+              const saved = new Map(board.slots);
+              board.slots.clear();
+              assert.equal(writer.checkpoint(), true, "the checkpoint resets the log");
+              for (const [k, v] of saved) board.slots.set(k, v);
+            }
+            return target.exists(p);
+          };
+        }
+        const v = Reflect.get(target, prop);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const reader = openReader(late);
+    assert.ok(fired);
+    assert.equal(reader.pageCount, writer.pageCount, "the page count of the state home holds");
+    for (const p of pages) assertAt(reader, p, 1, "a page the checkpoint copied home");
+    reader.close();
+    writer.close();
+  });
+
   test("race D at open: a log deleted between a reader's look and its open is no log", () => {
     const { vfs, writer } = setup();
     writer.begin();
@@ -282,4 +320,13 @@ function readHome(fs: MemFS, pgno: number): Uint8Array {
   f.readAt(b, (pgno - 1) * PAGE_SIZE);
   f.close();
   return b;
+}
+
+/** The page count in the main file's page 1, as the VFS holds it now (header offset 20). */
+function homePageCount(vfs: VFS): number {
+  const f = vfs.open(PATH, { readOnly: true });
+  const b = new Uint8Array(24);
+  f.readAt(b, 0);
+  f.close();
+  return readU32(b, 20);
 }
