@@ -363,8 +363,15 @@ function startTicks(pid: number): string {
 const bootId = () => fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
 
 /** A child that idles (its pid live) until killed; spawned through `exe` if given. */
-async function idleChild(exe = process.execPath): Promise<ChildProcess & { pid: number }> {
-  const child = spawn(exe, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+/**
+ * coreutils' sleep: a process that stays alive whatever runtime runs the test (Deno's
+ * binary takes no `-e`, so `process.execPath -e ...` exited at once there and a test
+ * passed or failed on how fast).
+ */
+const SLEEP = ["/usr/bin/sleep", "/bin/sleep"].find((p) => fs.existsSync(p)) ?? "sleep";
+
+async function idleChild(exe = SLEEP): Promise<ChildProcess & { pid: number }> {
+  const child = spawn(exe, ["60"], { stdio: "ignore" });
   await once(child, "spawn");
   const pid = child.pid;
   assert.ok(pid !== undefined);
@@ -421,7 +428,7 @@ describe("a lock of a dead process whose pid was reused", () => {
   test("a command name with spaces and parentheses does not confuse the start time", async (t) => {
     if (!hasProc) return t.skip("no /proc: the start time is not recorded on this platform");
     const exe = path.join(dir, "x) 1 2 (y");
-    fs.symlinkSync(process.execPath, exe);
+    fs.symlinkSync(SLEEP, exe);
     child = await idleChild(exe);
     assert.match(fs.readFileSync(`/proc/${child.pid}/stat`, "utf8"), /\(x\) 1 2 \(y\)/);
     fs.writeFileSync(lockFile, `pid=${child.pid} thread=0 start=${startTicks(child.pid)}\n`);
