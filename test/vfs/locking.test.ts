@@ -18,6 +18,7 @@ import { NodeFS } from "../../src/vfs/node/nodefs.js";
 import { startTimeFromStat } from "../../src/vfs/node/owner.js";
 import type { VLock } from "../../src/vfs/vfs.js";
 import { throwsCode } from "../pager/pages.js";
+import { idleChild, SLEEP } from "./idle.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const childScript = path.join(here, "lock-child.js");
@@ -363,20 +364,6 @@ function startTicks(pid: number): string {
 const bootId = () => fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
 
 /** A child that idles (its pid live) until killed; spawned through `exe` if given. */
-/**
- * coreutils' sleep: a process that stays alive whatever runtime runs the test (Deno's
- * binary takes no `-e`, so `process.execPath -e ...` exited at once there and a test
- * passed or failed on how fast).
- */
-const SLEEP = ["/usr/bin/sleep", "/bin/sleep"].find((p) => fs.existsSync(p)) ?? "sleep";
-
-async function idleChild(exe = SLEEP): Promise<ChildProcess & { pid: number }> {
-  const child = spawn(exe, ["60"], { stdio: "ignore" });
-  await once(child, "spawn");
-  const pid = child.pid;
-  assert.ok(pid !== undefined);
-  return Object.assign(child, { pid });
-}
 
 describe("a lock of a dead process whose pid was reused", () => {
   let child: (ChildProcess & { pid: number }) | null = null;

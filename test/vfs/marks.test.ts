@@ -27,6 +27,7 @@ import {
 import { NodeFS } from "../../src/vfs/node/nodefs.js";
 import { READER_SLOTS_MAX, type ReaderState, type VLock } from "../../src/vfs/vfs.js";
 import { throwsCode } from "../pager/pages.js";
+import { idleChild } from "./idle.js";
 import type { LockCommand, LockReply } from "./lock-worker.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -397,10 +398,7 @@ describe("slots the writer cannot trust, and older files", () => {
   });
 
   test("a live reader file without proto=2 refuses a writer; one appearing later lists unknown", async () => {
-    const idle = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], {
-      stdio: "ignore",
-    });
-    await once(idle, "spawn");
+    const idle = await idleChild();
     try {
       const pid = idle.pid ?? -1;
       const legacy = `${lockFile}.r${pid}.0`;
@@ -425,10 +423,7 @@ describe("slots the writer cannot trust, and older files", () => {
   });
 
   test("a live writer without proto=2 refuses a reader, and leaves no reader file", async () => {
-    const idle = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], {
-      stdio: "ignore",
-    });
-    await once(idle, "spawn");
+    const idle = await idleChild();
     try {
       const pid = idle.pid ?? -1;
       for (const record of [`${pid}\n`, `pid=${pid} thread=0\n`]) {

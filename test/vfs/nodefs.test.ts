@@ -2,7 +2,7 @@
 // writevAt, crc32. Each test gets its own directory and must never touch files outside it.
 
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -15,6 +15,7 @@ import { NodeFS } from "../../src/vfs/node/nodefs.js";
 import type { VLock } from "../../src/vfs/vfs.js";
 import { throwsCode } from "../pager/pages.js";
 import { readAll, text } from "./bytes.js";
+import { idleChild, SLEEP } from "./idle.js";
 
 /** A PagekvError of `code` whose cause is the platform error with `causeCode`. */
 function isMapped(code: "ERR_NOT_FOUND" | "ERR_EXISTS" | "ERR_IO", causeCode: string) {
@@ -164,16 +165,8 @@ describe("NodeFS", () => {
   });
 });
 
-/** A child Node process that idles for 10 s, once it has started (so its pid is live). */
-async function spawnIdleChild(): Promise<ChildProcess & { pid: number }> {
-  const child = spawn(process.execPath, ["-e", "setTimeout(()=>{}, 10000)"], {
-    stdio: "ignore",
-  });
-  await once(child, "spawn");
-  const pid = child.pid;
-  assert.ok(pid !== undefined, "spawned child has a pid");
-  return Object.assign(child, { pid });
-}
+/** A child that idles for 10 s, once it has started (so its pid is live). */
+const spawnIdleChild = () => idleChild(SLEEP, 10);
 
 /** The pid of a child process that has exited and been reaped: no process has it now. */
 async function deadPid(): Promise<number> {
