@@ -577,14 +577,7 @@ export class BTree {
   }
 
   private write(pgno: number): Frame {
-    let f: Frame;
-    try {
-      f = this.pager.get(pgno, "write");
-    } catch (e) {
-      throw this.cur.refused(e, pgno);
-    }
-    this.cur.track(f, true);
-    return f;
+    return this.cur.write(pgno);
   }
 
   /**

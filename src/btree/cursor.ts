@@ -125,6 +125,18 @@ export class Cursor {
     return f;
   }
 
+  /** Pin a page for writing: always from the pager, whatever view this cursor reads. */
+  write(pgno: number): Frame {
+    let f: Frame;
+    try {
+      f = this.pager.get(pgno, "write");
+    } catch (e) {
+      throw this.refused(e, pgno);
+    }
+    this.track(f, true);
+    return f;
+  }
+
   /** Pin a node for reading and check its header: kind `expect` (0: leaf or interior). */
   readNode(pgno: number, expect: number): Frame {
     const f = this.read(pgno);

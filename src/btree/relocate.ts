@@ -300,13 +300,7 @@ export class Relocator {
 
   /** Pin `pgno` for writing (a node of kind `expect` when not 0: checked as the tree does). */
   private write(pgno: number, expect: number): Frame {
-    let f: Frame;
-    try {
-      f = this.pager.get(pgno, "write");
-    } catch (e) {
-      throw this.cur.refused(e, pgno);
-    }
-    this.cur.track(f, true);
+    const f = this.cur.write(pgno);
     if (expect !== 0) this.cur.checkNode(f, expect);
     return f;
   }

@@ -263,13 +263,7 @@ export class Repacker {
   }
 
   private write(pgno: number, expect: number): Frame {
-    let f: Frame;
-    try {
-      f = this.pager.get(pgno, "write");
-    } catch (e) {
-      throw this.cur.refused(e, pgno);
-    }
-    this.cur.track(f, true);
+    const f = this.cur.write(pgno);
     this.cur.checkNode(f, expect);
     return f;
   }
