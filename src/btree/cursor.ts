@@ -27,6 +27,7 @@ import {
   cellAt,
   cellProblem,
   childAt,
+  commonPrefix,
   compareKey,
   count,
   headerProblem,
@@ -50,8 +51,15 @@ import {
 export const VALUE_BYTES_MAX = 64 * 2 ** 20;
 /** Deepest tree walked before the file is declared corrupt (fan-out >= 4: 2^64 keys). */
 export const TREE_DEPTH_MAX = 32;
-/** Frame.checked once checkNode has checked the frame's node whole. */
+/**
+ * Frame.checked once checkNode has checked the frame's node whole (0: not yet). Above it,
+ * PREFIX_KNOWN + p records also the node's commonPrefix() p, for search(): computed at a
+ * read pin while no write pin is out, and dropped by every write pin (write()), so a
+ * prefix on record is always the one of the bytes in the frame. (Every change to a node
+ * goes through a write pin, and a frame bound to another page or image starts at 0.)
+ */
 const NODE_CHECKED = 1;
+const PREFIX_KNOWN = 2;
 /** Pins one operation may hold (at most 4 by design; this is the hard bound). */
 const PINS_MAX = 8;
 /** Entries a range copies out of one leaf at a time (bounds the copies held ahead). */
@@ -133,6 +141,7 @@ export class Cursor {
     } catch (e) {
       throw this.refused(e, pgno);
     }
+    if (f.checked > NODE_CHECKED) f.checked = NODE_CHECKED; // the keys may change now
     this.track(f, true);
     return f;
   }
@@ -207,7 +216,7 @@ export class Cursor {
    */
   checkNode(f: Frame, expect: number): void {
     const d = f.data;
-    if (f.checked === NODE_CHECKED) {
+    if (f.checked >= NODE_CHECKED) {
       if (expect === 0 || kind(d) === expect) return;
       throw this.corrupt(f.pgno, headerProblem(d, expect) ?? "is not the node expected");
     }
@@ -232,7 +241,7 @@ export class Cursor {
 
   /** Cell `i` of the pinned node `f` (header checked) must lie inside the page. */
   checkCell(f: Frame, i: number): void {
-    if (f.checked === NODE_CHECKED) return; // every cell was checked with the node
+    if (f.checked >= NODE_CHECKED) return; // every cell was checked with the node
     const problem = cellProblem(f.data, i, this.keyBytesMax);
     if (problem !== null) throw this.corrupt(f.pgno, problem);
   }
@@ -271,13 +280,14 @@ export class Cursor {
   descendPinned(key: Uint8Array): Frame {
     let pgno = this.root();
     for (let depth = 0; depth < TREE_DEPTH_MAX; depth++) {
-      const f = this.readNode(pgno, 0);
+      const f = this.readNode(pgno, 0); // checked whole, as search() needs
       const d = f.data;
-      if (!search(d, key, key.length, this.found)) {
-        const i = this.found.index;
-        const problem = cellProblem(d, i, this.keyBytesMax);
-        throw this.corrupt(pgno, problem ?? `cell ${i} lies outside the page`);
+      let prefix = f.checked - PREFIX_KNOWN;
+      if (prefix < 0) {
+        prefix = commonPrefix(d);
+        if (f.writers === 0) f.checked = PREFIX_KNOWN + prefix;
       }
+      search(d, key, key.length, prefix, this.found);
       this.pathPages[depth] = pgno;
       this.pathIndex[depth] = this.found.index;
       if (kind(d) === KIND_LEAF) {

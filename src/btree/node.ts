@@ -16,10 +16,11 @@
 // interior node's `right` is its rightmost child, which holds keys >= its last key.
 //
 // A page's checksum proves only that the pager wrote it, not that it holds a node: the
-// tree validates what it reads before it reads it (headerProblem once per page visit,
-// probeOutside for each slot a search probes, cellProblem before a cell is copied or its
-// value read, nodeProblem for a page about to be written). They return null when the bytes
-// are sound, allocating nothing, and a description of the damage otherwise.
+// tree validates what it reads before it reads it (nodeProblem whole once per image read
+// in, headerProblem at every later visit, cellProblem before a cell of a node not yet
+// checked whole is copied or its value read, nodeProblem for a page about to be written).
+// They return null when the bytes are sound, allocating nothing, and a description of the
+// damage otherwise. search() reads only nodes checked whole.
 
 import { readU16, readU32, writeU16, writeU32 } from "../format/codec.js";
 
@@ -113,20 +114,6 @@ export function headerProblem(d: Uint8Array, expect: number): string | null {
     return `${kindName(k)} header counts ${garbage} bytes of garbage in a content area of ${d.length - start}`;
   }
   return null;
-}
-
-/**
- * For a page whose header is sound: true when the cell at `off` (a probed slot's offset)
- * starts before the content area or its header and key extend past the page. A search
- * checks each slot it probes with this, and nothing more.
- */
-export function probeOutside(d: Uint8Array, off: number): boolean {
-  if (off < readU16(d, OFF_CONTENT)) return true;
-  return d[OFF_KIND] === KIND_LEAF
-    ? off + LEAF_CELL_HEADER_BYTES > d.length ||
-        off + LEAF_CELL_HEADER_BYTES + readU16(d, off) > d.length
-    : off + INTERIOR_CELL_HEADER_BYTES > d.length ||
-        off + INTERIOR_CELL_HEADER_BYTES + readU16(d, off + 4) > d.length;
 }
 
 /**
@@ -309,41 +296,84 @@ export function compareKey(
 }
 
 /**
- * Leaf: index of the first cell whose key is >= `key`; interior: index of the child
- * pointer to follow (first cell whose key is > `key`, or count for the rightmost).
- * `exact` (leaf only) is set when the cell at the index equals the key. The header must be
- * sound (headerProblem); each probed cell is bounds-checked: on one outside the page this
- * returns false with its slot in `index` (see cellProblem for why).
+ * Bytes every key of the node shares at its start: the common prefix of its first and last
+ * keys, which bounds every key between them (0 with fewer than two cells). The node must
+ * be checked whole (nodeProblem). search() skips these bytes in all but one comparison.
  */
-export function search(d: Uint8Array, key: Uint8Array, keyLen: number, out: SearchResult): boolean {
+export function commonPrefix(d: Uint8Array): number {
+  const n = count(d);
+  if (n < 2) return 0;
   const leaf = kind(d) === KIND_LEAF;
-  // Each probed cell is checked against the content area and the page end (probeOutside,
-  // hoisted: the header was checked when the page was pinned).
-  const start = readU16(d, OFF_CONTENT);
-  const end = d.length;
   const head = leaf ? LEAF_CELL_HEADER_BYTES : INTERIOR_CELL_HEADER_BYTES;
   const lengthAt = leaf ? 0 : 4;
-  let lo = 0;
-  let hi = count(d);
+  const a = cellAt(d, 0);
+  const b = cellAt(d, n - 1);
+  const m = Math.min(readU16(d, a + lengthAt), readU16(d, b + lengthAt));
+  const ka = a + head;
+  const kb = b + head;
+  let i = 0;
+  while (i < m && d[ka + i] === d[kb + i]) i++;
+  return i;
+}
+
+/**
+ * Leaf: index of the first cell whose key is >= `key`; interior: index of the child
+ * pointer to follow (first cell whose key is > `key`, or count for the rightmost).
+ * `exact` (leaf only) is set when the cell at the index equals the key. The node must be
+ * checked whole (nodeProblem: every slot points at a cell inside the page), and `prefix`
+ * must be its commonPrefix() (or less): the key is compared with those bytes once, against
+ * the first key, and every probe compares only the bytes after them. Allocates nothing.
+ */
+export function search(
+  d: Uint8Array,
+  key: Uint8Array,
+  keyLen: number,
+  prefix: number,
+  out: SearchResult,
+): void {
+  const leaf = kind(d) === KIND_LEAF;
+  const head = leaf ? LEAF_CELL_HEADER_BYTES : INTERIOR_CELL_HEADER_BYTES;
+  const lengthAt = leaf ? 0 : 4;
+  const n = count(d);
   out.exact = false;
+  if (prefix > 0) {
+    // Every key starts with the first key's `prefix` bytes: a key that does not sorts
+    // before all of them or after all of them (a proper prefix of them sorts before).
+    const first = cellAt(d, 0) + head;
+    const m = Math.min(keyLen, prefix);
+    for (let i = 0; i < m; i++) {
+      const diff = key[i] - d[first + i];
+      if (diff !== 0) {
+        out.index = diff < 0 ? 0 : n;
+        return;
+      }
+    }
+    if (keyLen < prefix) {
+      out.index = 0;
+      return;
+    }
+  }
+  let lo = 0;
+  let hi = n;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     const off = cellAt(d, mid);
-    if (off < start || off + head > end) {
-      out.index = mid;
-      return false;
-    }
     const len = readU16(d, off + lengthAt);
-    if (off + head + len > end) {
-      out.index = mid;
-      return false;
+    const k = off + head;
+    const m = Math.min(keyLen, len);
+    let c = keyLen - len;
+    for (let i = prefix; i < m; i++) {
+      const diff = key[i] - d[k + i];
+      if (diff !== 0) {
+        c = diff;
+        break;
+      }
     }
-    const c = compareKey(key, keyLen, d, off + head, len);
     if (leaf) {
       if (c === 0) {
         out.index = mid;
         out.exact = true;
-        return true;
+        return;
       }
       if (c > 0) lo = mid + 1;
       else hi = mid;
@@ -354,7 +384,6 @@ export function search(d: Uint8Array, key: Uint8Array, keyLen: number, out: Sear
     }
   }
   out.index = lo;
-  return true;
 }
 
 export interface SearchResult {

@@ -16,6 +16,8 @@ export interface Frame {
    * from the disk is checked once, not at every write pin. The pager never reads it.
    */
   checked: number;
+  /** Pins taken for writing still outstanding, by anyone (0 while only read pins are out). */
+  readonly writers: number;
 }
 
 /** PoolFrame.version of a page's current image (in the page table, or an empty frame). */

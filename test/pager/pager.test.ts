@@ -289,7 +289,10 @@ describe("bad use", () => {
     pager.unpin(f);
     throwsCode(() => pager.unpin(f), "ERR_PIN");
     assertPage(pager, b, 1); // the single frame could be reused
-    throwsCode(() => pager.unpin({ pgno: 2, data: new Uint8Array(8), checked: 0 }), "ERR_ARG");
+    throwsCode(
+      () => pager.unpin({ pgno: 2, data: new Uint8Array(8), checked: 0, writers: 0 }),
+      "ERR_ARG",
+    );
   });
 
   test("invalid page sizes, pool sizes and intents are ERR_ARG", () => {
