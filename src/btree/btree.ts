@@ -68,6 +68,7 @@ import {
   spaceNeeded,
   usedBytes,
 } from "./node.js";
+import { type RangeTree, TreeRange } from "./tree-range.js";
 
 export { TREE_DEPTH_MAX, VALUE_BYTES_MAX };
 
@@ -111,7 +112,7 @@ interface CellRef {
   off: number;
 }
 
-export class BTree {
+export class BTree implements RangeTree {
   /** Longest key: pageSize / 16 (32 at 512-byte pages, 256 at 4 KiB). */
   readonly keyBytesMax: number;
   readonly valueBytesMax = VALUE_BYTES_MAX;
@@ -188,97 +189,32 @@ export class BTree {
   /**
    * Entries in key order (or reverse) within the bounds, as copies, at most `limit`, read
    * from `opts.source` (default: the live pager). The iterator survives changes made while
-   * it is open: it continues after the last key it returned. Entries are copied a leaf at a
-   * time (one pin per leaf, not three per entry); a change to the view between two entries
-   * (a write through this tree for the live pager, never for a fixed view) drops the rest of the copied leaf and finds the place
-   * again, so an entry is never returned after the view changed under it. The iterator owns
-   * its cursor while it runs (taken at its first step: never one per step) and holds no pin
-   * between two entries.
+   * it is open: it continues after the last key it returned (tree-range.ts). It owns a
+   * cursor from its first step to its end and holds no pin between two entries.
    */
-  *entries(opts: EntriesOptions = {}): IterableIterator<[Uint8Array, Uint8Array]> {
+  entries(opts: EntriesOptions = {}): IterableIterator<[Uint8Array, Uint8Array]> {
     // Bounds given together intersect: keep the tighter one on each side.
     const [lo, loOpen] = tighter(opts.gte, opts.gt, 1);
     const [hi, hiOpen] = tighter(opts.lte, opts.lt, -1);
-    const reverse = opts.reverse === true;
-    const guard = opts.guard;
-    const source = opts.source;
-    const live = source === undefined || source === this.pager;
-    let remaining = opts.limit ?? Number.POSITIVE_INFINITY;
-    const batch: [Uint8Array, Uint8Array][] = [];
-    const at = this.takeCursor(source ?? this.pager);
-    let last: Uint8Array | null = null;
-    let leaf = 0;
-    let index = -1;
-    let seen = -1;
-    const dir = reverse ? -1 : 1;
-    // A range that yields nothing is still a use of its view: a closed one must say so.
-    if (remaining <= 0) guard?.();
-    try {
-      while (remaining > 0) {
-        guard?.();
-        let ended: boolean;
-        let from = 0;
-        try {
-          const now = viewVersion(this, live);
-          if (seen !== now) {
-            // (Re)find our place: after `last`, or at the start bound.
-            seen = now;
-            if (at.root() === 0) return;
-            if (reverse) {
-              const from = last ?? hi;
-              if (from === undefined) at.lastEntry();
-              else at.seekBefore(from, last !== null || hiOpen);
-            } else {
-              at.seekFrom(last ?? lo ?? EMPTY, last !== null || (lo !== undefined && loOpen));
-            }
-            leaf = at.leaf;
-            index = at.index;
-          }
-          if (leaf === 0) return;
-          const bound = reverse ? lo : hi;
-          const open = reverse ? loOpen : hiOpen;
-          from = leaf;
-          ended = at.copyLeaf(leaf, index, reverse, bound, open, remaining, batch);
-          leaf = at.leaf;
-          index = at.index;
-        } catch (e) {
-          throw at.released(e);
-        }
-        for (let i = 0; i < batch.length; i++) {
-          const entry = batch[i];
-          // Keys strictly ascend (descend): a leaf chain or leaf out of order is damage, and
-          // this bounds a range over a cyclic chain by the keys the file holds.
-          if (last !== null && compareBytes(entry[0], last) * dir <= 0) {
-            batch.length = 0;
-            throw at.corrupt(
-              from,
-              `key order breaks in a ${reverse ? "reverse " : ""}range (a leaf or the leaf chain is out of order)`,
-            );
-          }
-          last = entry[0];
-          remaining--;
-          const version = viewVersion(this, live);
-          yield entry;
-          guard?.();
-          if (viewVersion(this, live) !== version) {
-            seen = -1;
-            ended = false;
-            break;
-          }
-        }
-        batch.length = 0;
-        if (ended) return;
-      }
-    } finally {
-      this.giveBack(at);
-    }
+    const source = opts.source ?? this.pager;
+    return new TreeRange(this, {
+      lo,
+      loOpen,
+      hi,
+      hiOpen,
+      reverse: opts.reverse === true,
+      limit: opts.limit ?? Number.POSITIVE_INFINITY,
+      guard: opts.guard,
+      source,
+      live: source === this.pager,
+    });
   }
 
   /**
    * A cursor for a range reading `source`: a spare one if there is one, else a new one (a
    * cursor costs about a microsecond to make: its path lives in typed arrays).
    */
-  private takeCursor(source: PageSource): Cursor {
+  takeCursor(source: PageSource): Cursor {
     const spare = this.spareCursors.pop();
     const at = spare ?? new Cursor(this.pager, this.rootSlot, this.keyBytesMax, source);
     at.source = source;
@@ -290,7 +226,7 @@ export class BTree {
    * pin (every step unpins or releases what it pinned), for the next range. A range
    * abandoned without return() keeps its cursor until it is collected.
    */
-  private giveBack(at: Cursor): void {
+  giveBack(at: Cursor): void {
     assert(at.pinned === 0, "a range ended with pages pinned");
     at.source = this.pager; // keep no view alive
     if (this.spareCursors.length < SPARE_CURSORS_MAX) this.spareCursors.push(at);
@@ -1141,14 +1077,6 @@ const EMPTY = new Uint8Array(0);
 /** Copy `n` bytes of `src` from `from` to `dst` at `at` (a cell: no view allocated). */
 function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, from: number, n: number): void {
   for (let k = 0; k < n; k++) dst[at + k] = src[from + k];
-}
-
-/**
- * The version of a range's view: the tree's for the live pager, constant for a fixed one.
- * Never -1, so `seen = -1` always finds the place again.
- */
-function viewVersion(tree: BTree, live: boolean): number {
-  return live ? tree.version : 0;
 }
 
 function writeInteriorCell(d: Uint8Array, at: number, child: number, key: Uint8Array): void {

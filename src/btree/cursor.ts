@@ -19,7 +19,7 @@
 // Nothing here allocates but the copies a range or a get returns.
 
 import { assert, isPagekvError, PagekvError } from "../errors.js";
-import { readU32 } from "../format/codec.js";
+import { readU16, readU32 } from "../format/codec.js";
 import type { PageSource } from "../pager/page-source.js";
 import type { Frame, Pager } from "../pager/pager.js";
 import { copyEntry, copyOut } from "./copies.js";
@@ -34,9 +34,8 @@ import {
   KIND_INTERIOR,
   KIND_LEAF,
   KIND_OVERFLOW,
-  keyLengthAt,
-  keyOffsetAt,
   kind,
+  leafKeyOffset,
   leafValueOffset,
   leafValueWord,
   NODE_HEADER_BYTES,
@@ -443,8 +442,9 @@ export class Cursor {
     let overflow = false;
     for (; i >= 0 && i < n && out.length < max && out.length < LEAF_COPY_MAX; i += step) {
       this.checkCell(f, i);
-      const off = keyOffsetAt(d, i);
-      const len = keyLengthAt(d, i);
+      const cell = cellAt(d, i);
+      const off = leafKeyOffset(cell);
+      const len = readU16(d, cell); // the key's length
       if (bound !== undefined) {
         const c = compareKey(bound, bound.length, d, off, len);
         if (reverse ? c >= passed : c <= passed) {
@@ -452,15 +452,13 @@ export class Cursor {
           return true;
         }
       }
-      const cell = cellAt(d, i);
       const word = leafValueWord(d, cell);
       if (word >= OVERFLOW_FLAG) {
         overflow = out.length === 0;
         if (overflow) out.push([copyOut(d, off, off + len), EMPTY]);
         break;
       }
-      // The value follows the key in the cell (see node.ts): one copy takes both.
-      assert(leafValueOffset(d, cell) === off + len, "a leaf value does not follow its key");
+      // The value follows the key in the cell (node.ts's layout): one copy takes both.
       out.push(copyEntry(d, off, len, word));
     }
     const firstKey = out.length > 0 ? out[0][0] : null;
