@@ -40,6 +40,7 @@ import {
   leafValueWord,
   NODE_HEADER_BYTES,
   nodeProblem,
+  nodeSound,
   OVERFLOW_FLAG,
   right,
   type SearchResult,
@@ -219,8 +220,9 @@ export class Cursor {
       if (expect === 0 || kind(d) === expect) return;
       throw this.corrupt(f.pgno, headerProblem(d, expect) ?? "is not the node expected");
     }
-    const problem = nodeProblem(d, expect, this.keyBytesMax);
-    if (problem !== null) throw this.corrupt(f.pgno, problem);
+    if (!nodeSound(d, expect, this.keyBytesMax)) {
+      throw this.corrupt(f.pgno, nodeProblem(d, expect, this.keyBytesMax) ?? "is not a sound node");
+    }
     if (kind(d) === KIND_INTERIOR) {
       const n = count(d);
       for (let i = 0; i <= n; i++) this.pointer(f.pgno, childAt(d, i), "a child pointer");

@@ -171,6 +171,47 @@ export function nodeProblem(d: Uint8Array, expect: number, keyMax: number): stri
 }
 
 /**
+ * nodeProblem(d, expect, keyMax) === null, in one pass that builds no message: the check
+ * of every page read in (Cursor.checkNode), where nodeProblem, called only when this
+ * says false, describes the damage. The same conditions, in the same terms.
+ */
+export function nodeSound(d: Uint8Array, expect: number, keyMax: number): boolean {
+  const k = d[OFF_KIND];
+  if ((k !== KIND_LEAF && k !== KIND_INTERIOR) || (expect !== 0 && k !== expect)) return false;
+  const end = d.length;
+  const n = readU16(d, OFF_COUNT);
+  const start = readU16(d, OFF_CONTENT);
+  if (NODE_HEADER_BYTES + 2 * n > start || start > end) return false;
+  const garbage = readU16(d, OFF_GARBAGE);
+  if (garbage > end - start) return false;
+  let sum = 0;
+  if (k === KIND_LEAF) {
+    const inlineMax = inlineCellMaxOf(end);
+    for (let i = 0; i < n; i++) {
+      const off = readU16(d, NODE_HEADER_BYTES + 2 * i);
+      if (off < start || off + LEAF_CELL_HEADER_BYTES > end) return false;
+      const keyLength = readU16(d, off);
+      const v = readU16(d, off + 2);
+      const bytes =
+        LEAF_CELL_HEADER_BYTES + keyLength + (v === OVERFLOW_MARK ? OVERFLOW_REF_BYTES : v);
+      if (off + bytes > end || keyLength > keyMax) return false;
+      if (v !== OVERFLOW_MARK && bytes > inlineMax) return false;
+      sum += bytes;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const off = readU16(d, NODE_HEADER_BYTES + 2 * i);
+      if (off < start || off + INTERIOR_CELL_HEADER_BYTES > end) return false;
+      const keyLength = readU16(d, off + 4);
+      const bytes = INTERIOR_CELL_HEADER_BYTES + keyLength;
+      if (off + bytes > end || keyLength > keyMax) return false;
+      sum += bytes;
+    }
+  }
+  return sum + garbage <= end - start;
+}
+
+/**
  * Every problem of a node's layout, for check(): the header, each cell's bounds, cells
  * that overlap, and the content area's accounting (cells + garbage = content area).
  */
