@@ -17,6 +17,7 @@ import {
   bulkLoad,
   rawAppendSide,
   rawOverwriteSide,
+  rawPageReadSide,
   rotatedRounds,
   type Side,
   sink,
@@ -183,7 +184,9 @@ async function main(): Promise<void> {
                 w.opsPerRound,
               ),
             ]
-          : [];
+          : id === "cold"
+            ? [rawPageReadSide(path.join(dirs[0], PagekvStore.FILE), PAGE_BYTES, w.opsPerRound)]
+            : [];
       sides.push(...raws);
       const runs = await rotatedRounds(sides, ROUNDS, w.opsPerRound);
       for (const raw of raws) raw.close();

@@ -3,6 +3,7 @@
 // which cannot be repeated, is timed once per store. Nothing here asserts a timing.
 
 import * as fs from "node:fs";
+import * as zlib from "node:zlib";
 import { collectGarbage } from "./env.js";
 import { RECORD_BYTES, recordKey, recordValue } from "./records.js";
 import type { Store } from "./stores/store.js";
@@ -95,6 +96,37 @@ export function rawOverwriteSide(
         n += fs.writeSync(fd, frame, 0, frameBytes, slot * frameBytes);
         fs.fdatasyncSync(fd);
         slot = slot + 1 === OVERWRITE_SLOTS ? 0 : slot + 1;
+      }
+      return n;
+    },
+    close: () => fs.closeSync(fd),
+  };
+}
+
+/**
+ * The floor of a read that misses the cache, beside the small-cache reads: a pread of one
+ * random page of pagekv's own file (in the OS page cache, as every store's file is) and a
+ * CRC-32 of it, which is what pagekv does for each page it reads in. Per op: one page.
+ */
+export function rawPageReadSide(
+  file: string,
+  pageBytes: number,
+  opsPerRound: number,
+): Side & { close(): void } {
+  const fd = fs.openSync(file, "r");
+  const pages = Math.floor(fs.fstatSync(fd).size / pageBytes);
+  const page = Buffer.alloc(pageBytes);
+  let x = 0x9e3779b9;
+  return {
+    name: `raw pread of a random ${pageBytes} B page + CRC-32`,
+    run: async () => {
+      let n = 0;
+      for (let c = 0; c < opsPerRound; c++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        fs.readSync(fd, page, 0, pageBytes, ((x >>> 0) % pages) * pageBytes);
+        n += zlib.crc32(page) & 1;
       }
       return n;
     },

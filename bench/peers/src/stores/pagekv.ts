@@ -8,6 +8,8 @@ import type { Store, StoreMode } from "./store.js";
 export const PAGE_BYTES = 4096;
 
 export class PagekvStore implements Store {
+  /** The database file's name in the store's directory. */
+  static readonly FILE = "db.pkv";
   readonly name = "pagekv";
   readonly version = `pagekv ${packageVersion("../../package.json")} (this work tree)`;
   readonly api = "get, put, transaction(fn) for batches, range({ gte, limit }); all synchronous";
@@ -22,7 +24,7 @@ export class PagekvStore implements Store {
   }
 
   open(dir: string, mode: StoreMode): void {
-    this.db = open(`${dir}/db.pkv`, {
+    this.db = open(`${dir}/${PagekvStore.FILE}`, {
       pageSize: PAGE_BYTES,
       cacheBytes: mode.cacheBytes,
       sync: mode.durable ? "full" : "normal",
