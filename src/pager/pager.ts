@@ -233,6 +233,7 @@ export class Pager implements PageSource {
   private readonly scratchCovered: Uint8Array;
   /** Page 1 as each commit logs it. */
   private readonly commitHead: Uint8Array;
+  private readonly commitHeadCovered: Uint8Array;
   /** The header bytes of page 1's newest image, in the log or at home. */
   private readonly lastHead = new Uint8Array(HEADER_BYTES);
   /** Commit's dirty frames, reused from commit to commit. */
@@ -326,6 +327,7 @@ export class Pager implements PageSource {
     this.scratch = new Uint8Array(this.pageSize);
     this.scratchCovered = checksummedView(this.scratch);
     this.commitHead = new Uint8Array(this.pageSize);
+    this.commitHeadCovered = checksummedView(this.commitHead);
     this.meta = Meta.of(header);
   }
 
@@ -1454,13 +1456,14 @@ export class Pager implements PageSource {
       // and a checkpoint can repair a torn write of page 1 home from it). Otherwise the
       // log's or the home image of page 1 is still exact, and the commit mark rides on the
       // last page logged: a one-page update logs one frame, not two.
+      // (The header's fields alone decide; the page is made and sealed only when it goes.)
       const head = this.commitHead;
-      this.encodeHeaderPage(head, this.meta.checkpointLsn);
+      this.encodeHeaderFields(head, this.meta.checkpointLsn);
       withHeader =
         pgnos.length === 0 || this.wal.lookupCommitted(1) < 0 || !sameHeader(head, this.lastHead);
       if (withHeader) {
         this.meta.changeCounter = (this.meta.changeCounter + 1) >>> 0;
-        this.encodeHeaderPage(head, this.meta.checkpointLsn);
+        this.encodeHeaderPage(head, this.commitHeadCovered, this.meta.checkpointLsn);
         pgnos.push(1);
         pages.push(head);
       }
@@ -1884,8 +1887,8 @@ export class Pager implements PageSource {
   // ---- writes home (checkpoint only) ----
 
   /** Page 1 as the header stands now, sealed, into `page`. */
-  private encodeHeaderPage(page: Uint8Array, checkpointLsn: bigint): void {
-    page.fill(0);
+  /** Page 1's header fields (HEADER_BYTES, with their own CRC) at the start of `page`. */
+  private encodeHeaderFields(page: Uint8Array, checkpointLsn: bigint): void {
     encodeHeader(
       {
         pageSize: this.pageSize,
@@ -1902,7 +1905,13 @@ export class Pager implements PageSource {
       page,
       this.crc,
     );
-    sealPage(page, checksummedView(page), 1, this.crc);
+  }
+
+  /** Page 1 whole in `page` (`covered`: its checksummedView): the header, zeros, sealed. */
+  private encodeHeaderPage(page: Uint8Array, covered: Uint8Array, checkpointLsn: bigint): void {
+    page.fill(0);
+    this.encodeHeaderFields(page, checkpointLsn);
+    sealPage(page, covered, 1, this.crc);
   }
 
   /** The first trunk page as logFreelist lays the freelist out. */
@@ -1911,7 +1920,7 @@ export class Pager implements PageSource {
   }
 
   private writeHeaderHome(): void {
-    this.encodeHeaderPage(this.scratch, this.meta.checkpointLsn);
+    this.encodeHeaderPage(this.scratch, this.scratchCovered, this.meta.checkpointLsn);
     this.io.writeHome([this.scratch], 1);
     this.lastHead.set(this.scratch.subarray(0, HEADER_BYTES));
     this.pagesWritten++;
