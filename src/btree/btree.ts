@@ -342,6 +342,7 @@ export class BTree implements RangeTree {
       if (leafCellBytes(d, off) === cellLen) {
         // A new value of the same size (the common update): the cell is rewritten in place.
         copyBytes(d, off, c, 0, cellLen);
+        this.cur.keepPrefix(f, found.shared); // the keys did not change
         this.unpin(f, true);
         if (oldChain !== 0) this.freeChain(oldChain, leaf);
         return;
@@ -350,6 +351,7 @@ export class BTree implements RangeTree {
     }
     if (freeBytes(d) >= spaceNeeded(cellLen)) {
       copyBytes(d, insertCell(d, index, cellLen, this.scratch), c, 0, cellLen);
+      this.cur.keepPrefix(f, found.shared); // the keys it had, and one sharing that much
     } else if (index === count(d) && right(d) === 0) {
       this.splitLeaf(d, leaf, index, cellLen); // an append: splitLeaf keeps the left page full
     } else if (!this.shareLeaf(f, index, cellLen)) {

@@ -53,10 +53,12 @@ export const VALUE_BYTES_MAX = 64 * 2 ** 20;
 export const TREE_DEPTH_MAX = 32;
 /**
  * Frame.checked once checkNode has checked the frame's node whole (0: not yet). Above it,
- * PREFIX_KNOWN + p records also the node's commonPrefix() p, for search(): computed at a
- * read pin while no write pin is out, and dropped by every write pin (write()), so a
- * prefix on record is always the one of the bytes in the frame. (Every change to a node
- * goes through a write pin, and a frame bound to another page or image starts at 0.)
+ * PREFIX_KNOWN + p records also a prefix p every key of the node shares, for search():
+ * its commonPrefix(), computed at a read pin while no write pin is out; dropped by every
+ * write pin (write()); and put back by the holder of that pin only after a change it
+ * knows keeps every key sharing p bytes (keepPrefix). So a prefix on record always holds
+ * for the bytes in the frame. (Every change to a node goes through a write pin, and a
+ * frame bound to another page or image starts at 0.)
  */
 const NODE_CHECKED = 1;
 const PREFIX_KNOWN = 2;
@@ -71,7 +73,7 @@ export class Cursor {
   /** The view reads go through: the tree sets it at each operation, an iterator once. */
   source: PageSource;
   /** The last search's place in the leaf at the end of the path. */
-  readonly found: SearchResult = { index: 0, exact: false };
+  readonly found: SearchResult = { index: 0, exact: false, shared: 0 };
   /** Where a range goes next (leaf 0: nowhere). */
   leaf = 0;
   index = -1;
@@ -230,6 +232,17 @@ export class Cursor {
       this.pointer(f.pgno, right(d), "the right sibling pointer");
     }
     f.checked = NODE_CHECKED;
+  }
+
+  /**
+   * Record again that every key of node `f`, pinned for writing by this operation, shares
+   * its first `prefix` bytes, after a change that kept them so: a value rewritten in place,
+   * or one key inserted that shares them (SearchResult.shared of its search in this node).
+   * A write pin dropped the prefix on record; without this every update of a leaf would
+   * compute it again.
+   */
+  keepPrefix(f: Frame, prefix: number): void {
+    if (f.checked >= NODE_CHECKED) f.checked = PREFIX_KNOWN + prefix;
   }
 
   /** `to`, a page number read from page `from`, if it lies in 2..pageCount of the view. */

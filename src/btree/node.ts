@@ -377,6 +377,7 @@ export function search(
   const lengthAt = leaf ? 0 : 4;
   const n = count(d);
   out.exact = false;
+  out.shared = prefix;
   if (prefix > 0) {
     // Every key starts with the first key's `prefix` bytes: a key that does not sorts
     // before all of them or after all of them (a proper prefix of them sorts before).
@@ -386,11 +387,13 @@ export function search(
       const diff = key[i] - d[first + i];
       if (diff !== 0) {
         out.index = diff < 0 ? 0 : n;
+        out.shared = i;
         return;
       }
     }
     if (keyLen < prefix) {
       out.index = 0;
+      out.shared = keyLen;
       return;
     }
   }
@@ -430,6 +433,11 @@ export function search(
 export interface SearchResult {
   index: number;
   exact: boolean;
+  /**
+   * Leading bytes of the key the node's keys all share (at most the prefix given): with
+   * the key inserted, the node's keys still share that many (see Cursor.keepPrefix).
+   */
+  shared: number;
 }
 
 // ---- space ----

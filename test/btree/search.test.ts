@@ -8,6 +8,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { BTree } from "../../src/btree/btree.js";
 import {
+  childAt,
   commonPrefix,
   compareKey,
   count,
@@ -15,6 +16,7 @@ import {
   insertCell,
   KIND_INTERIOR,
   KIND_LEAF,
+  kind,
   nodeProblem,
   type SearchResult,
   search,
@@ -52,12 +54,23 @@ function compare(a: Uint8Array, b: Uint8Array): number {
 }
 
 /** search()'s answer by a linear scan of the sorted keys. */
-function expected(k: number, keys: Uint8Array[], probe: Uint8Array): SearchResult {
+function expected(
+  k: number,
+  keys: Uint8Array[],
+  probe: Uint8Array,
+): { index: number; exact: boolean } {
   for (let i = 0; i < keys.length; i++) {
     const c = compare(probe, keys[i]);
     if (k === KIND_LEAF ? c <= 0 : c < 0) return { index: i, exact: k === KIND_LEAF && c === 0 };
   }
   return { index: keys.length, exact: false };
+}
+
+/** Leading bytes `a` and `b` share. */
+function common(a: Uint8Array, b: Uint8Array): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
 }
 
 // Keys over a two-letter alphabet behind a shared stem, so nodes share long prefixes and
@@ -88,9 +101,13 @@ test("search with the node's common prefix answers as a linear scan, leaf and in
           const probe = Uint8Array.from([...s.subarray(0, cut), ...t]);
           const want = expected(k, keys, probe);
           for (const prefix of [p, 0]) {
-            const got: SearchResult = { index: -1, exact: true };
+            const got: SearchResult = { index: -1, exact: true, shared: -1 };
             search(d, probe, probe.length, prefix, got);
-            assert.deepEqual(got, want, `prefix ${prefix}, probe ${Buffer.from(probe)}`);
+            const what = `prefix ${prefix}, probe ${Buffer.from(probe)}`;
+            assert.deepEqual({ index: got.index, exact: got.exact }, want, what);
+            // `shared`: what the node's keys and the probe all share, within the prefix.
+            const bound = keys.length === 0 ? 0 : Math.min(prefix, common(probe, keys[0]));
+            assert.equal(got.shared, prefix === 0 ? 0 : bound, what);
           }
         }
       },
@@ -157,6 +174,26 @@ test("a prefix kept on the frame is dropped when a write changes the node's keys
   pager.close();
 });
 
+/** Every node in the pool with a prefix on record: every key it holds shares that many bytes. */
+function prefixesHold(pager: Pager, round: number): void {
+  const seen = new Set<number>();
+  const walk = (pgno: number) => {
+    if (seen.has(pgno)) return;
+    seen.add(pgno);
+    const f = pager.get(pgno);
+    const d = f.data;
+    const recorded = f.checked - 2;
+    if (recorded >= 0) {
+      assert.ok(recorded <= commonPrefix(d), `round ${round}: page ${pgno} records ${recorded}`);
+    }
+    const children =
+      kind(d) === KIND_INTERIOR ? [...Array(count(d) + 1).keys()].map((i) => childAt(d, i)) : [];
+    pager.unpin(f);
+    for (const c of children) walk(c);
+  };
+  if (pager.getSlot(0) !== 0) walk(pager.getSlot(0));
+}
+
 test("prefixes stay right through splits, merges and page reuse under random writes", () => {
   const pager = Pager.create(new MemFS(), "/r.pkv", { pageSize: 1024, cacheFrames: 64 });
   const tree = new BTree(pager);
@@ -193,6 +230,7 @@ test("prefixes stay right through splits, merges and page reuse under random wri
       pager.commit();
     }
     for (const [k, v] of model) assert.deepEqual(tree.get(key(k)), key(v), `round ${round}: ${k}`);
+    prefixesHold(pager, round);
   }
   assert.deepEqual(tree.check(), []);
   pager.close();
