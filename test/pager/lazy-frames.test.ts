@@ -10,22 +10,16 @@ import { usableSizeOf } from "../../src/format/page.js";
 import { BufferPool } from "../../src/pager/buffer-pool.js";
 import { CURRENT } from "../../src/pager/frame.js";
 import { Pager, type PagerOptions } from "../../src/pager/pager.js";
-import { MemFS } from "../../src/vfs/memfs.js";
-import { allocatePage, assertPage, stamped, throwsCode, writePage } from "./pages.js";
+import type { MemFS } from "../../src/vfs/memfs.js";
+import { allocatePage, assertPage, reopened, stamped, throwsCode, writePage } from "./pages.js";
 
 const PATH = "/lazy.pkv";
 const PAGE_SIZE = 512;
 const USABLE = usableSizeOf(PAGE_SIZE);
 
-/** A database of `pages` pages (2..pages+1, version 1), checkpointed, reopened with `opts`. */
+/** A database of `pages` pages (2..pages+1, version 1), reopened with `opts`. */
 function database(pages: number, opts: PagerOptions): { fs: MemFS; pager: Pager } {
-  const fs = new MemFS();
-  const build = Pager.create(fs, PATH, { pageSize: PAGE_SIZE, cacheFrames: 16 });
-  build.begin();
-  for (let i = 0; i < pages; i++) allocatePage(build, 1);
-  build.commit();
-  build.close();
-  return { fs, pager: Pager.open(fs, PATH, { debug: true, ...opts }) };
+  return reopened(PATH, PAGE_SIZE, pages, opts);
 }
 
 describe("frames are made as pages come in", () => {

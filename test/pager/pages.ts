@@ -3,7 +3,8 @@
 
 import assert from "node:assert/strict";
 import { PagekvError } from "../../src/errors.js";
-import type { Frame, Pager } from "../../src/pager/pager.js";
+import { type Frame, Pager, type PagerOptions } from "../../src/pager/pager.js";
+import { MemFS } from "../../src/vfs/memfs.js";
 
 /** Fill `data` with bytes derived from (pgno, version). */
 export function stamp(data: Uint8Array, pgno: number, version: number): void {
@@ -57,4 +58,23 @@ export function throwsCode(fn: () => unknown, code: string): PagekvError {
     return e;
   }
   assert.fail(`expected ${code}, nothing was thrown`);
+}
+
+/**
+ * A database at `path` on a new MemFS of `pages` pages (2..pages+1, version 1) of
+ * `pageSize` bytes, committed and closed, then opened again with `opts` (and debug).
+ */
+export function reopened(
+  path: string,
+  pageSize: number,
+  pages: number,
+  opts: Omit<PagerOptions, "pageSize">,
+): { fs: MemFS; pager: Pager } {
+  const fs = new MemFS();
+  const build = Pager.create(fs, path, { pageSize, cacheFrames: 16 });
+  build.begin();
+  for (let i = 0; i < pages; i++) allocatePage(build, 1);
+  build.commit();
+  build.close();
+  return { fs, pager: Pager.open(fs, path, { debug: true, ...opts }) };
 }

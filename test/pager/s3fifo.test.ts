@@ -11,23 +11,16 @@ import { usableSizeOf } from "../../src/format/page.js";
 import { BufferPool } from "../../src/pager/buffer-pool.js";
 import { CURRENT, ORPHAN, type PoolFrame } from "../../src/pager/frame.js";
 import { Ghost } from "../../src/pager/ghost.js";
-import { Pager, type PagerOptions } from "../../src/pager/pager.js";
-import { MemFS } from "../../src/vfs/memfs.js";
-import { allocatePage, assertPage, throwsCode, writePage } from "./pages.js";
+import type { Pager, PagerOptions } from "../../src/pager/pager.js";
+import { allocatePage, assertPage, reopened, throwsCode, writePage } from "./pages.js";
 
 const PATH = "/s3fifo.pkv";
 const PAGE_SIZE = 512;
 const USABLE = usableSizeOf(PAGE_SIZE);
 
-/** A database of `pages` pages (2..pages+1, version 1), checkpointed, reopened with `opts`. */
+/** A database of `pages` pages (2..pages+1, version 1), reopened with `opts`. */
 function database(pages: number, opts: PagerOptions): Pager {
-  const fs = new MemFS();
-  const build = Pager.create(fs, PATH, { pageSize: PAGE_SIZE, cacheFrames: 16 });
-  build.begin();
-  for (let i = 0; i < pages; i++) allocatePage(build, 1);
-  build.commit();
-  build.close();
-  return Pager.open(fs, PATH, { debug: true, ...opts });
+  return reopened(PATH, PAGE_SIZE, pages, opts).pager;
 }
 
 /** The pager's get on a bare pool: a hit pins; a miss takes a frame, binds and pins it. */
